@@ -1,0 +1,160 @@
+//! # org
+//!
+//! Organisations (tenants) and their tree.
+//!
+//! Owns: the [`Organization`] model, building the caller's subtree as nested [`OrgNode`]s, and
+//! resolving an organisation's [`kernel::OrgScope`] (itself and all descendants), which every
+//! tenant-data query of the other crates takes.
+//!
+//! Port: [`OrgRepository`] (PostgreSQL in `adapters`). Use [`OrgService`] from handlers:
+//!
+//! ```ignore
+//! let orgs = OrgService::new(repo);
+//! let scope = orgs.scope_of(user.org_id).await?;   // OrgScope for repositories
+//! let tree = orgs.tree(&scope).await?;              // for GET /api/organizations
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kernel::{OrgId, OrgScope, RepoError};
+use serde::Serialize;
+
+/// One organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organization {
+    /// Id (`dcc_user_org_id`).
+    pub id: OrgId,
+    /// Name.
+    pub name: String,
+    /// Parent, `None` for a root.
+    pub parent_id: Option<OrgId>,
+}
+
+/// An organisation with its children, for the tree view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgNode {
+    /// Id.
+    pub id: OrgId,
+    /// Name.
+    pub name: String,
+    /// Parent id.
+    pub parent_id: Option<OrgId>,
+    /// Children, by id.
+    pub children: Vec<OrgNode>,
+}
+
+/// Why an organisation could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateOrgError {
+    /// Name empty or longer than 100 characters.
+    #[error("organisation name must be 1 to 100 characters")]
+    InvalidName,
+    /// The parent does not exist.
+    #[error("parent organisation not found")]
+    ParentNotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Storage of organisations.
+#[mockall::automock]
+#[async_trait]
+pub trait OrgRepository: Send + Sync + 'static {
+    /// `org` and all its descendants (empty when `org` does not exist).
+    async fn subtree(&self, org: OrgId) -> Result<Vec<Organization>, RepoError>;
+    /// Create an organisation.
+    async fn create(&self, name: &str, parent: Option<OrgId>) -> Result<Organization, CreateOrgError>;
+}
+
+/// Organisation use cases.
+#[derive(Clone)]
+pub struct OrgService {
+    repo: Arc<dyn OrgRepository>,
+}
+
+impl OrgService {
+    /// Wire the service.
+    pub fn new(repo: Arc<dyn OrgRepository>) -> Self {
+        Self { repo }
+    }
+
+    /// The scope of `org`: itself and its descendants.
+    pub async fn scope_of(&self, org: OrgId) -> Result<OrgScope, RepoError> {
+        let orgs = self.repo.subtree(org).await?;
+        Ok(OrgScope::new(org, orgs.into_iter().map(|o| o.id)))
+    }
+
+    /// The tree rooted at the scope's root.
+    pub async fn tree(&self, scope: &OrgScope) -> Result<Vec<OrgNode>, RepoError> {
+        let orgs = self.repo.subtree(scope.root()).await?;
+        Ok(build_tree(scope.root(), orgs))
+    }
+
+    /// Create an organisation under `parent` (or a new root).
+    pub async fn create(&self, name: &str, parent: Option<OrgId>) -> Result<Organization, CreateOrgError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(CreateOrgError::InvalidName);
+        }
+        self.repo.create(name, parent).await
+    }
+}
+
+/// Nest `orgs` under `root`; returns the root as the single item (empty if it is missing).
+pub fn build_tree(root: OrgId, orgs: Vec<Organization>) -> Vec<OrgNode> {
+    let mut children: HashMap<Option<OrgId>, Vec<Organization>> = HashMap::new();
+    let mut root_org = None;
+    for o in orgs {
+        if o.id == root {
+            root_org = Some(o);
+        } else {
+            children.entry(o.parent_id).or_default().push(o);
+        }
+    }
+    fn node(o: Organization, children: &mut HashMap<Option<OrgId>, Vec<Organization>>, depth: usize) -> OrgNode {
+        let mut kids = if depth < 64 { children.remove(&Some(o.id)).unwrap_or_default() } else { Vec::new() };
+        kids.sort_by_key(|k| k.id);
+        OrgNode {
+            id: o.id,
+            name: o.name,
+            parent_id: o.parent_id,
+            children: kids.into_iter().map(|k| node(k, children, depth + 1)).collect(),
+        }
+    }
+    root_org.map(|r| vec![node(r, &mut children, 0)]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(id: OrgId, parent: Option<OrgId>) -> Organization {
+        Organization { id, name: format!("o{id}"), parent_id: parent }
+    }
+
+    #[test]
+    fn tree_nests_descendants() {
+        let t = build_tree(1, vec![o(3, Some(2)), o(1, None), o(2, Some(1)), o(4, Some(1))]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].children.iter().map(|c| c.id).collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(t[0].children[0].children[0].id, 3);
+    }
+
+    #[tokio::test]
+    async fn scope_contains_descendants_only() {
+        let mut repo = MockOrgRepository::new();
+        repo.expect_subtree().returning(|_| Ok(vec![o(2, None), o(5, Some(2))]));
+        let svc = OrgService::new(Arc::new(repo));
+        let s = svc.scope_of(2).await.unwrap();
+        assert!(s.contains(5) && s.contains(2) && !s.contains(1));
+    }
+
+    #[tokio::test]
+    async fn empty_name_is_refused_before_storage() {
+        let svc = OrgService::new(Arc::new(MockOrgRepository::new()));
+        assert!(matches!(svc.create("  ", None).await, Err(CreateOrgError::InvalidName)));
+    }
+}
