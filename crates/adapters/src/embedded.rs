@@ -42,11 +42,17 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A private PostgreSQL cluster, started (or found running) by [`EmbeddedPostgres::start`].
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
+    /// Absolute data directory (possibly the `/tmp` fallback).
     data_dir: PathBuf,
+    /// Directory holding `initdb`, `pg_ctl` and `postgres`.
     bin_dir: PathBuf,
+    /// TCP port on 127.0.0.1.
     port: u16,
+    /// Password of the `postgres` role (alphanumeric; never logged).
     password: String,
+    /// Whether `start` started the server rather than reusing a running one.
     started_by_us: bool,
+    /// Whether binaries run as the `postgres` user through `runuser` (we are root).
     run_as_postgres: bool,
 }
 
@@ -140,46 +146,65 @@ impl EmbeddedPostgres {
             pg.init(&secret_path)?;
         }
 
-        match pg.status()? {
-            Status::Running => {
-                if let Some(port) = pg.port_from_pid_file() {
-                    pg.port = port;
+        // A server that was just killed can still look alive to `pg_ctl status` for a moment
+        // (its pid not yet reaped): wait until it either answers or is reported gone.
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            match pg.status()? {
+                Status::Running => {
+                    if let Some(port) = pg.port_from_pid_file() {
+                        pg.port = port;
+                    }
+                    if pg.is_ready() {
+                        tracing::info!(
+                            data_dir = %pg.data_dir.display(),
+                            port = pg.port,
+                            "embedded PostgreSQL already running, reusing it"
+                        );
+                        return Ok(pg);
+                    }
+                    if Instant::now() >= deadline {
+                        bail!(
+                            "embedded PostgreSQL in {} is reported running but does not accept                              connections on 127.0.0.1:{} after {} s; stop it (pg_ctl -D {} stop)                              or end its process; last lines of its log:\n{}",
+                            pg.data_dir.display(),
+                            pg.port,
+                            READY_TIMEOUT.as_secs(),
+                            pg.data_dir.display(),
+                            tail(&pg.data_dir.join(LOG_FILE), 20)
+                        );
+                    }
+                    thread::sleep(Duration::from_millis(100));
                 }
-                tracing::info!(
-                    data_dir = %pg.data_dir.display(),
-                    port = pg.port,
-                    "embedded PostgreSQL already running, reusing it"
-                );
-            }
-            Status::NotRunning => {
-                if !port_is_free(pg.port) {
-                    let new_port = free_port()?;
-                    tracing::warn!(
-                        old_port = pg.port,
-                        new_port,
-                        "embedded PostgreSQL port is taken by another program, moving the cluster"
+                Status::NotRunning => {
+                    if !port_is_free(pg.port) {
+                        let new_port = free_port()?;
+                        tracing::warn!(
+                            old_port = pg.port,
+                            new_port,
+                            "embedded PostgreSQL port is taken by another program, moving the cluster"
+                        );
+                        pg.port = new_port;
+                        write_secret(
+                            &secret_path,
+                            &Secret {
+                                port: pg.port,
+                                password: pg.password.clone(),
+                            },
+                        )?;
+                        append_conf(&pg.data_dir, &format!("port = {}\n", pg.port))?;
+                    }
+                    pg.pg_ctl_start()?;
+                    pg.started_by_us = true;
+                    pg.wait_ready()?;
+                    tracing::info!(
+                        data_dir = %pg.data_dir.display(),
+                        port = pg.port,
+                        "embedded PostgreSQL started"
                     );
-                    pg.port = new_port;
-                    write_secret(
-                        &secret_path,
-                        &Secret {
-                            port: pg.port,
-                            password: pg.password.clone(),
-                        },
-                    )?;
-                    append_conf(&pg.data_dir, &format!("port = {}\n", pg.port))?;
+                    return Ok(pg);
                 }
-                pg.pg_ctl_start()?;
-                pg.started_by_us = true;
-                tracing::info!(
-                    data_dir = %pg.data_dir.display(),
-                    port = pg.port,
-                    "embedded PostgreSQL started"
-                );
             }
         }
-        pg.wait_ready()?;
-        Ok(pg)
     }
 
     /// Connection URL for database `db`:
@@ -403,13 +428,19 @@ impl EmbeddedPostgres {
         }
     }
 
+    /// Whether the server accepts TCP connections and its pid file says it is ready.
+    fn is_ready(&self) -> bool {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+            && self.pid_file_ready()
+    }
+
     /// Polls until the server accepts TCP connections and reports ready, for up to 30 s.
     fn wait_ready(&self) -> anyhow::Result<()> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let connected = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok();
-            if connected && self.pid_file_ready() {
+            if self.is_ready() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -729,7 +760,7 @@ fn tail(path: &Path, n: usize) -> String {
 mod tests {
     use super::*;
 
-    /// A fresh directory under /tmp (reachable by the postgres user), removed on drop.
+    /// A fresh directory under /tmp (reachable by the postgres user); removed (also a file) on drop.
     struct TempDir(PathBuf);
 
     impl TempDir {
@@ -749,7 +780,9 @@ mod tests {
 
     impl Drop for TempDir {
         fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
+            if fs::remove_dir_all(&self.0).is_err() {
+                let _ = fs::remove_file(&self.0);
+            }
         }
     }
 

@@ -1,1 +1,22 @@
-//! adapters
+//! # adapters
+//!
+//! The IO side of the service: implementations of the domain crates' ports.
+//!
+//! - [`db`]: the deadpool pool of diesel-async PostgreSQL connections (`statement_timeout` set
+//!   per connection, fast 503 when the database is down), embedded migrations,
+//! - [`pg_auth`], [`pg_leads`], [`pg_tasks`]: the repositories (diesel query builder, bound
+//!   parameters, every tenant query scoped by [`kernel::OrgScope`]),
+//! - [`security`]: argon2id password hashing and HS256 JWT tokens,
+//! - [`embedded`]: the private PostgreSQL cluster of the embedded default,
+//! - [`testing`]: per-test databases cloned from a migrated template (for tests of any crate).
+//!
+//! `schema.rs` is generated from `migrations/` by `diesel print-schema` and committed.
+
+pub mod db;
+pub mod embedded;
+pub mod pg_auth;
+pub mod pg_leads;
+pub mod pg_tasks;
+pub mod schema;
+pub mod security;
+pub mod testing;

@@ -1,0 +1,121 @@
+//! The PostgreSQL pool, migrations, and the mapping of database errors to [`RepoError`].
+
+use std::time::Duration;
+
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures::FutureExt;
+use kernel::RepoError;
+
+/// The migrations of `migrations/`, embedded into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// A pool of async PostgreSQL connections.
+pub type DbPool = Pool<AsyncPgConnection>;
+/// A connection checked out of the pool.
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most open connections.
+    pub max_size: usize,
+    /// How long a request waits for a connection (or for a new one to open) before 503.
+    pub acquire_timeout: Duration,
+    /// `statement_timeout` of every connection.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_size: 16, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(120) }
+    }
+}
+
+async fn establish(url: String, statement_timeout: Duration, connect_timeout: Duration) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
+        .await
+        .map_err(|_| ConnectionError::BadConnection("connect timed out".into()))??;
+    let set = format!("SET statement_timeout = {}; SET TIME ZONE 'UTC'", statement_timeout.as_millis());
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &set)
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+/// Build a pool for `url`. Connections open lazily; a database that is down makes requests fail
+/// fast with [`RepoError::Unavailable`], and the pool recovers by itself when it returns.
+pub fn make_pool(url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
+    let st = settings.statement_timeout;
+    let ct = settings.acquire_timeout;
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| establish(url.to_owned(), st, ct).boxed());
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+    let pool = Pool::builder(manager)
+        .max_size(settings.max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(settings.acquire_timeout))
+        .create_timeout(Some(settings.acquire_timeout))
+        .recycle_timeout(Some(settings.acquire_timeout))
+        .build()?;
+    Ok(pool)
+}
+
+/// Check out a connection, mapping pool failures to [`RepoError`].
+pub async fn conn(pool: &DbPool) -> Result<DbConn, RepoError> {
+    pool.get().await.map_err(pool_error)
+}
+
+/// Map a pool error: every failure to get a connection means the database is unavailable.
+pub fn pool_error(e: PoolError) -> RepoError {
+    tracing::warn!(error = %e, "database connection unavailable");
+    RepoError::Unavailable
+}
+
+/// Map a query error: a closed connection is unavailability, anything else is a bug.
+pub fn db_error(e: DieselError) -> RepoError {
+    match &e {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => RepoError::Unavailable,
+        DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => RepoError::Unavailable,
+        DieselError::DatabaseError(_, info) if info.message().contains("terminating connection") => {
+            RepoError::Unavailable
+        }
+        DieselError::DatabaseError(_, info) if info.message().contains("connection closed") => RepoError::Unavailable,
+        _ => RepoError::Other(anyhow::Error::new(e)),
+    }
+}
+
+/// Apply pending migrations over a fresh connection to `url`. Returns the versions applied.
+pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    })
+    .await?
+}
+
+/// Whether migrations are pending on `url`.
+pub async fn pending_migrations(url: &str) -> anyhow::Result<usize> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let pending = conn.pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(pending.len())
+    })
+    .await?
+}
+
+/// A round trip to the database (for health checks).
+pub async fn ping(pool: &DbPool) -> Result<(), RepoError> {
+    let mut c = conn(pool).await?;
+    diesel::sql_query("SELECT 1").execute(&mut c).await.map_err(db_error)?;
+    Ok(())
+}

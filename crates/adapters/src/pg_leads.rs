@@ -1,0 +1,383 @@
+//! PostgreSQL repository of leads, and the translation of a [`LeadFilter`] into bound SQL.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, exists, not};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError};
+use leads::{
+    plan_import, FilterPreview, ImportCounts, Lead, LeadFilter, LeadRepository, LeadStatistics, NewLead, StoredLead,
+};
+
+use crate::db::{conn, db_error, DbPool};
+use crate::schema::{call_tasks, dcc_leads, leads_task_list};
+
+diesel::define_sql_function! {
+    /// Position of `needle` in `haystack` (1-based, 0 when absent): a literal substring test.
+    fn strpos(haystack: diesel::sql_types::Text, needle: diesel::sql_types::Text) -> diesel::sql_types::Int4;
+}
+
+/// A boxed query over `dcc_leads`.
+pub type LeadQuery<'a> = dcc_leads::BoxedQuery<'a, Pg>;
+
+/// Which exclusion rules to apply on top of the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusions {
+    /// Only the filter (and scope).
+    None,
+    /// Also drop `do_not_call` leads and, when the filter says so, leads in unfinished tasks.
+    Callable,
+}
+
+/// `dcc_leads` restricted to `scope` and `filter`, every value a bound parameter.
+pub fn filtered<'a>(scope: &OrgScope, filter: &'a LeadFilter, excl: Exclusions) -> LeadQuery<'a> {
+    restrict(dcc_leads::table.into_boxed(), scope, filter, excl)
+}
+
+/// One lead per phone (`DISTINCT ON (phone)`) of [`filtered`]; order by phone first.
+pub fn filtered_distinct_phone<'a>(scope: &OrgScope, filter: &'a LeadFilter, excl: Exclusions) -> LeadQuery<'a> {
+    restrict(dcc_leads::table.distinct_on(dcc_leads::phone).into_boxed(), scope, filter, excl)
+}
+
+fn restrict<'a>(q: LeadQuery<'a>, scope: &OrgScope, filter: &'a LeadFilter, excl: Exclusions) -> LeadQuery<'a> {
+    let mut q = q.filter(dcc_leads::org_id.eq_any(scope.ids()));
+    if !filter.levels.is_empty() {
+        q = q.filter(dcc_leads::level.eq_any(&filter.levels));
+    }
+    if !filter.sources.is_empty() {
+        q = q.filter(dcc_leads::source.eq_any(&filter.sources));
+    }
+    if !filter.statuses.is_empty() {
+        q = q.filter(dcc_leads::status.eq_any(&filter.statuses));
+    }
+    if !filter.vehicle_models.is_empty() {
+        q = q.filter(dcc_leads::vehicle_model.eq_any(&filter.vehicle_models));
+    }
+    if let Some(t) = filter.created_from {
+        q = q.filter(dcc_leads::create_time.ge(t));
+    }
+    if let Some(t) = filter.created_before {
+        q = q.filter(dcc_leads::create_time.lt(t));
+    }
+    if let Some(t) = filter.not_called_since {
+        q = q.filter(dcc_leads::last_call_time.is_null().or(dcc_leads::last_call_time.lt(t)));
+    }
+    if let Some(n) = filter.max_call_count {
+        q = q.filter(dcc_leads::call_count.le(n));
+    }
+    if let Some(k) = &filter.keyword {
+        q = q.filter(strpos(dcc_leads::customer_name, k).gt(0).or(strpos(dcc_leads::phone, k).gt(0)));
+    }
+    if excl == Exclusions::Callable {
+        q = q.filter(dcc_leads::do_not_call.eq(false));
+        if filter.exclude_in_active_tasks {
+            q = q.filter(not(in_active_task()));
+        }
+    }
+    q
+}
+
+/// `EXISTS` an unfinished task (state 1, 2 or 4) holding this lead's phone in its organisation.
+fn in_active_task() -> diesel::dsl::exists<
+    diesel::helper_types::Filter<
+        diesel::helper_types::Select<
+            diesel::helper_types::InnerJoin<leads_task_list::table, call_tasks::table>,
+            leads_task_list::id,
+        >,
+        diesel::helper_types::And<
+            diesel::helper_types::And<
+                diesel::helper_types::Eq<leads_task_list::org_id, dcc_leads::org_id>,
+                diesel::helper_types::Eq<leads_task_list::phone, dcc_leads::phone>,
+            >,
+            diesel::helper_types::EqAny<call_tasks::task_type, [i16; 3]>,
+        >,
+    >,
+> {
+    exists(
+        leads_task_list::table.inner_join(call_tasks::table).select(leads_task_list::id).filter(
+            leads_task_list::org_id
+                .eq(dcc_leads::org_id)
+                .and(leads_task_list::phone.eq(dcc_leads::phone))
+                .and(call_tasks::task_type.eq_any([1i16, 2, 4])),
+        ),
+    )
+}
+
+/// [`LeadRepository`] on PostgreSQL.
+#[derive(Clone)]
+pub struct PgLeads {
+    pool: DbPool,
+}
+
+impl PgLeads {
+    /// Over this pool.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+type LeadRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    i32,
+    bool,
+    Option<String>,
+);
+
+macro_rules! lead_columns {
+    () => {
+        (
+            dcc_leads::id,
+            dcc_leads::org_id,
+            dcc_leads::customer_name,
+            dcc_leads::phone,
+            dcc_leads::level,
+            dcc_leads::source,
+            dcc_leads::vehicle_model,
+            dcc_leads::status,
+            dcc_leads::owner_name,
+            dcc_leads::create_time,
+            dcc_leads::last_call_time,
+            dcc_leads::call_count,
+            dcc_leads::do_not_call,
+            dcc_leads::external_id,
+        )
+    };
+}
+
+fn to_lead(r: LeadRow) -> Lead {
+    Lead {
+        id: r.0,
+        org_id: r.1,
+        customer_name: r.2,
+        phone: r.3,
+        level: r.4,
+        source: r.5,
+        vehicle_model: r.6,
+        status: r.7,
+        owner_name: r.8,
+        create_time: r.9,
+        last_call_time: r.10,
+        call_count: r.11,
+        do_not_call: r.12,
+        external_id: r.13,
+    }
+}
+
+type StoredRow = (i64, String, Option<String>, String, String, String, String, String, String, String, DateTime<Utc>, bool);
+
+/// Rows per multi-row INSERT (13 bound values each, far below PostgreSQL's 65,535).
+const INSERT_CHUNK: usize = 2000;
+
+#[async_trait]
+impl LeadRepository for PgLeads {
+    async fn import(&self, org: OrgId, rows: Vec<(usize, NewLead)>) -> Result<ImportCounts, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let now = Utc::now();
+        let result: Result<ImportCounts, diesel::result::Error> = c
+            .transaction(async |c| {
+                // imports into one organisation run one at a time, so identities stay unique
+                diesel::select(pg_advisory_xact_lock(org)).execute(c).await?;
+                let idents: Vec<String> = rows.iter().map(|(_, r)| r.identity()).collect();
+                let existing: Vec<StoredRow> = dcc_leads::table
+                    .filter(dcc_leads::org_id.eq(org))
+                    .filter(dcc_leads::ident.eq_any(&idents))
+                    .select((
+                        dcc_leads::id,
+                        dcc_leads::ident,
+                        dcc_leads::external_id,
+                        dcc_leads::customer_name,
+                        dcc_leads::phone,
+                        dcc_leads::level,
+                        dcc_leads::source,
+                        dcc_leads::vehicle_model,
+                        dcc_leads::status,
+                        dcc_leads::owner_name,
+                        dcc_leads::create_time,
+                        dcc_leads::do_not_call,
+                    ))
+                    .for_update()
+                    .load(c)
+                    .await?;
+                let existing: HashMap<String, StoredLead> = existing
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.1.clone(),
+                            StoredLead {
+                                id: Some(r.0),
+                                ident: r.1,
+                                external_id: r.2,
+                                customer_name: r.3,
+                                phone: r.4,
+                                level: r.5,
+                                source: r.6,
+                                vehicle_model: r.7,
+                                status: r.8,
+                                owner_name: r.9,
+                                create_time: r.10,
+                                do_not_call: r.11,
+                            },
+                        )
+                    })
+                    .collect();
+                let plan = plan_import(org, existing, &rows, now);
+                for chunk in plan.inserts.chunks(INSERT_CHUNK) {
+                    let values: Vec<_> = chunk
+                        .iter()
+                        .map(|s| {
+                            (
+                                dcc_leads::org_id.eq(org),
+                                dcc_leads::ident.eq(&s.ident),
+                                dcc_leads::external_id.eq(&s.external_id),
+                                dcc_leads::customer_name.eq(&s.customer_name),
+                                dcc_leads::phone.eq(&s.phone),
+                                dcc_leads::level.eq(&s.level),
+                                dcc_leads::source.eq(&s.source),
+                                dcc_leads::vehicle_model.eq(&s.vehicle_model),
+                                dcc_leads::status.eq(&s.status),
+                                dcc_leads::owner_name.eq(&s.owner_name),
+                                dcc_leads::create_time.eq(s.create_time),
+                                dcc_leads::do_not_call.eq(s.do_not_call),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(dcc_leads::table).values(values).execute(c).await?;
+                }
+                for s in &plan.updates {
+                    let Some(id) = s.id else { continue };
+                    diesel::update(dcc_leads::table.find(id))
+                        .set((
+                            dcc_leads::customer_name.eq(&s.customer_name),
+                            dcc_leads::phone.eq(&s.phone),
+                            dcc_leads::level.eq(&s.level),
+                            dcc_leads::source.eq(&s.source),
+                            dcc_leads::vehicle_model.eq(&s.vehicle_model),
+                            dcc_leads::status.eq(&s.status),
+                            dcc_leads::owner_name.eq(&s.owner_name),
+                            dcc_leads::create_time.eq(s.create_time),
+                            dcc_leads::do_not_call.eq(s.do_not_call),
+                        ))
+                        .execute(c)
+                        .await?;
+                }
+                Ok(plan.counts)
+            })
+            .await;
+        result.map_err(db_error)
+    }
+
+    async fn list(&self, scope: &OrgScope, filter: &LeadFilter, page: PageRequest) -> Result<Page<Lead>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let total: i64 = filtered(scope, filter, Exclusions::None)
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<LeadRow> = filtered(scope, filter, Exclusions::None)
+            .select(lead_columns!())
+            .order((dcc_leads::create_time.desc(), dcc_leads::id.desc()))
+            .limit(page.limit())
+            .offset(page.offset())
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(Page::new(rows.into_iter().map(to_lead).collect(), page, total))
+    }
+
+    async fn statistics(&self, scope: &OrgScope) -> Result<LeadStatistics, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let ids = scope.ids();
+        let base = || dcc_leads::table.filter(dcc_leads::org_id.eq_any(ids.clone()));
+        let total: i64 = base().select(count_star()).get_result(&mut c).await.map_err(db_error)?;
+        let callable: i64 = base()
+            .filter(dcc_leads::do_not_call.eq(false))
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        let by_level: Vec<(String, i64)> = base()
+            .group_by(dcc_leads::level)
+            .select((dcc_leads::level, count_star()))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let by_source: Vec<(String, i64)> = base()
+            .group_by(dcc_leads::source)
+            .select((dcc_leads::source, count_star()))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let by_status: Vec<(String, i64)> = base()
+            .group_by(dcc_leads::status)
+            .select((dcc_leads::status, count_star()))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let map = |v: Vec<(String, i64)>| v.into_iter().collect::<BTreeMap<_, _>>();
+        Ok(LeadStatistics {
+            total,
+            callable,
+            by_level: map(by_level),
+            by_source: map(by_source),
+            by_status: map(by_status),
+        })
+    }
+
+    async fn preview(&self, scope: &OrgScope, filter: &LeadFilter) -> Result<FilterPreview, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let result: Result<FilterPreview, diesel::result::Error> = c
+            .build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run(async |c| {
+                let matched: i64 =
+                    filtered(scope, filter, Exclusions::None).select(count_star()).get_result(c).await?;
+                let dnc: i64 = filtered(scope, filter, Exclusions::None)
+                    .filter(dcc_leads::do_not_call.eq(true))
+                    .select(count_star())
+                    .get_result(c)
+                    .await?;
+                let in_active: i64 = if filter.exclude_in_active_tasks {
+                    filtered(scope, filter, Exclusions::None)
+                        .filter(dcc_leads::do_not_call.eq(false))
+                        .filter(in_active_task())
+                        .select(count_star())
+                        .get_result(c)
+                        .await?
+                } else {
+                    0
+                };
+                let distinct: i64 = filtered(scope, filter, Exclusions::Callable)
+                    .select(diesel::dsl::count(dcc_leads::phone).aggregate_distinct())
+                    .get_result(c)
+                    .await?;
+                Ok(FilterPreview {
+                    matched,
+                    deduplicated: distinct,
+                    excluded_do_not_call: dnc,
+                    excluded_in_active_tasks: in_active,
+                })
+            })
+            .await;
+        result.map_err(db_error)
+    }
+}
+
+diesel::define_sql_function! {
+    /// Transaction-scoped advisory lock.
+    fn pg_advisory_xact_lock(key: diesel::sql_types::BigInt);
+}

@@ -1,0 +1,350 @@
+//! PostgreSQL repository of call tasks, task leads and scenes.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
+use leads::{LeadFilter, LeadFilterInput};
+use tasks::{
+    CallTask, CreatedTask, NewScene, NewTask, Scene, TaskListFilter, TaskRepository, TaskState, TaskStats,
+    TransitionError,
+};
+
+use crate::db::{conn, db_error, DbPool};
+use crate::pg_leads::{filtered, filtered_distinct_phone, strpos, Exclusions};
+use crate::schema::{call_tasks, dcc_leads, leads_task_list, scenes};
+
+/// [`TaskRepository`] on PostgreSQL.
+#[derive(Clone)]
+pub struct PgTasks {
+    pool: DbPool,
+}
+
+impl PgTasks {
+    /// Over this pool.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// Columns of a task row, in [`TaskRow`] order.
+macro_rules! task_columns {
+    () => {
+        (
+            call_tasks::id,
+            call_tasks::org_id,
+            call_tasks::task_name,
+            call_tasks::task_type,
+            call_tasks::create_time,
+            call_tasks::update_time,
+            call_tasks::leads_count,
+            call_tasks::script_id,
+            call_tasks::job_group_id,
+            call_tasks::size_desc,
+            call_tasks::called_count,
+            call_tasks::connected_count,
+        )
+    };
+}
+
+/// A task row as selected by [`task_columns!`].
+pub type TaskRow =
+    (i64, i64, String, i16, DateTime<Utc>, DateTime<Utc>, i64, String, Option<String>, String, i64, i64);
+
+/// Turn a row into the domain type.
+pub fn to_task(r: TaskRow) -> Result<CallTask, RepoError> {
+    let state = TaskState::from_code(i64::from(r.3))
+        .ok_or_else(|| RepoError::Other(anyhow::anyhow!("task {} has unknown task_type {}", r.0, r.3)))?;
+    Ok(CallTask {
+        id: r.0,
+        org_id: r.1,
+        task_name: r.2,
+        state,
+        create_time: r.4,
+        update_time: r.5,
+        leads_count: r.6,
+        script_id: r.7,
+        job_group_id: r.8,
+        size_desc: r.9,
+        called_count: r.10,
+        connected_count: r.11,
+    })
+}
+
+type SceneRow = (i64, i64, String, String, String, serde_json::Value, DateTime<Utc>);
+
+fn to_scene(r: SceneRow) -> Scene {
+    Scene {
+        id: r.0,
+        org_id: r.1,
+        scene_name: r.2,
+        script_id: r.3,
+        description: r.4,
+        filters: serde_json::from_value::<LeadFilterInput>(r.5).unwrap_or_default(),
+        create_time: r.6,
+    }
+}
+
+enum CreateAbort {
+    NoLeads,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for CreateAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        CreateAbort::Db(e)
+    }
+}
+
+#[async_trait]
+impl TaskRepository for PgTasks {
+    async fn create_from_filter(
+        &self,
+        scope: &OrgScope,
+        filter: &LeadFilter,
+        task: NewTask,
+    ) -> Result<Option<CreatedTask>, RepoError> {
+        let filters_json =
+            serde_json::to_value(&task.filters).map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
+        let mut c = conn(&self.pool).await?;
+        let result: Result<CreatedTask, CreateAbort> = c
+            .build_transaction()
+            .repeatable_read()
+            .run(async |c| {
+                let task_id: i64 = diesel::insert_into(call_tasks::table)
+                    .values((
+                        call_tasks::org_id.eq(scope.root()),
+                        call_tasks::created_by.eq(task.created_by),
+                        call_tasks::task_name.eq(&task.task_name),
+                        call_tasks::script_id.eq(&task.script_id),
+                        call_tasks::size_desc.eq(&task.size_desc),
+                        call_tasks::filters.eq(&filters_json),
+                    ))
+                    .returning(call_tasks::id)
+                    .get_result(c)
+                    .await?;
+                let callable: i64 =
+                    filtered(scope, filter, Exclusions::Callable).select(count_star()).get_result(c).await?;
+                if callable == 0 {
+                    return Err(CreateAbort::NoLeads);
+                }
+                // the one statement that builds the lead list: INSERT … SELECT DISTINCT ON (phone)
+                let select = filtered_distinct_phone(scope, filter, Exclusions::Callable)
+                    .select((
+                        task_id.into_sql::<BigInt>(),
+                        dcc_leads::org_id,
+                        dcc_leads::id,
+                        dcc_leads::phone,
+                        dcc_leads::customer_name,
+                    ))
+                    .order((dcc_leads::phone, dcc_leads::create_time.desc(), dcc_leads::id.desc()));
+                let inserted = diesel::insert_into(leads_task_list::table)
+                    .values(select)
+                    .into_columns((
+                        leads_task_list::task_id,
+                        leads_task_list::org_id,
+                        leads_task_list::lead_id,
+                        leads_task_list::phone,
+                        leads_task_list::customer_name,
+                    ))
+                    .execute(c)
+                    .await? as i64;
+                if inserted == 0 {
+                    return Err(CreateAbort::NoLeads);
+                }
+                let row: TaskRow = diesel::update(call_tasks::table.find(task_id))
+                    .set(call_tasks::leads_count.eq(inserted))
+                    .returning(task_columns!())
+                    .get_result(c)
+                    .await?;
+                let task = to_task(row).map_err(|e| CreateAbort::Db(diesel::result::Error::QueryBuilderError(e.into())))?;
+                Ok(CreatedTask { task, duplicates_removed: callable - inserted })
+            })
+            .await;
+        match result {
+            Ok(t) => Ok(Some(t)),
+            Err(CreateAbort::NoLeads) => Ok(None),
+            Err(CreateAbort::Db(e)) => Err(db_error(e)),
+        }
+    }
+
+    async fn get(&self, scope: &OrgScope, id: TaskId) -> Result<Option<CallTask>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<TaskRow> = call_tasks::table
+            .filter(call_tasks::id.eq(id))
+            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .select(task_columns!())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        row.map(to_task).transpose()
+    }
+
+    async fn list(&self, scope: &OrgScope, f: &TaskListFilter, page: PageRequest) -> Result<Page<CallTask>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let query = || {
+            let mut q = call_tasks::table.into_boxed().filter(call_tasks::org_id.eq_any(scope.ids()));
+            if let Some(s) = f.state {
+                q = q.filter(call_tasks::task_type.eq(s.code()));
+            }
+            if let Some(k) = &f.keyword {
+                q = q.filter(strpos(call_tasks::task_name, k.clone()).gt(0));
+            }
+            q
+        };
+        let total: i64 = query().select(count_star()).get_result(&mut c).await.map_err(db_error)?;
+        let rows: Vec<TaskRow> = query()
+            .select(task_columns!())
+            .order(call_tasks::id.desc())
+            .limit(page.limit())
+            .offset(page.offset())
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let items = rows.into_iter().map(to_task).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::new(items, page, total))
+    }
+
+    async fn recent(&self, scope: &OrgScope, limit: i64) -> Result<Vec<CallTask>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let rows: Vec<TaskRow> = call_tasks::table
+            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .select(task_columns!())
+            .order(call_tasks::id.desc())
+            .limit(limit)
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter().map(to_task).collect()
+    }
+
+    async fn stats(&self, scope: &OrgScope) -> Result<TaskStats, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        // one grouped pass: per state, the number of tasks and the sums of the maintained counters
+        let grouped: Vec<(i16, i64, i64, i64, i64)> = call_tasks::table
+            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .group_by(call_tasks::task_type)
+            .select((
+                call_tasks::task_type,
+                count_star(),
+                sql::<BigInt>("COALESCE(SUM(call_tasks.leads_count), 0)::bigint"),
+                sql::<BigInt>("COALESCE(SUM(call_tasks.called_count), 0)::bigint"),
+                sql::<BigInt>("COALESCE(SUM(call_tasks.connected_count), 0)::bigint"),
+            ))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let mut by_type: BTreeMap<String, i64> = TaskState::ALL.iter().map(|s| (s.code().to_string(), 0)).collect();
+        let (mut total_tasks, mut total_leads, mut called, mut connected) = (0, 0, 0, 0);
+        for (t, n, leads, cd, cn) in grouped {
+            by_type.insert(t.to_string(), n);
+            total_tasks += n;
+            total_leads += leads;
+            called += cd;
+            connected += cn;
+        }
+        Ok(TaskStats {
+            total_tasks,
+            by_type,
+            total_leads,
+            called,
+            connected,
+            connect_rate: if called > 0 { connected as f64 / called as f64 } else { 0.0 },
+        })
+    }
+
+    async fn update_script(&self, scope: &OrgScope, id: TaskId, script_id: &str) -> Result<CallTask, TransitionError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<TaskRow> = diesel::update(
+            call_tasks::table
+                .filter(call_tasks::id.eq(id))
+                .filter(call_tasks::org_id.eq_any(scope.ids()))
+                .filter(call_tasks::task_type.eq(TaskState::Created.code())),
+        )
+        .set((call_tasks::script_id.eq(script_id), call_tasks::update_time.eq(diesel::dsl::now)))
+        .returning(task_columns!())
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(db_error)?;
+        drop(c);
+        match row {
+            Some(r) => Ok(to_task(r)?),
+            None => match self.get(scope, id).await? {
+                None => Err(TransitionError::NotFound),
+                Some(t) => Err(TransitionError::InvalidState(t.state)),
+            },
+        }
+    }
+
+    async fn create_scene(&self, scope: &OrgScope, s: NewScene, created_by: UserId) -> Result<Scene, RepoError> {
+        let filters = serde_json::to_value(&s.filters).map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
+        let mut c = conn(&self.pool).await?;
+        let row: SceneRow = diesel::insert_into(scenes::table)
+            .values((
+                scenes::org_id.eq(scope.root()),
+                scenes::created_by.eq(created_by),
+                scenes::scene_name.eq(&s.scene_name),
+                scenes::script_id.eq(&s.script_id),
+                scenes::description.eq(&s.description),
+                scenes::filters.eq(&filters),
+            ))
+            .returning(scene_columns())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(to_scene(row))
+    }
+
+    async fn get_scene(&self, scope: &OrgScope, id: i64) -> Result<Option<Scene>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<SceneRow> = scenes::table
+            .filter(scenes::id.eq(id))
+            .filter(scenes::org_id.eq_any(scope.ids()))
+            .select(scene_columns())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.map(to_scene))
+    }
+
+    async fn list_scenes(&self, scope: &OrgScope) -> Result<Vec<Scene>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let rows: Vec<SceneRow> = scenes::table
+            .filter(scenes::org_id.eq_any(scope.ids()))
+            .select(scene_columns())
+            .order(scenes::id.desc())
+            .limit(500)
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(to_scene).collect())
+    }
+}
+
+fn scene_columns() -> (
+    scenes::id,
+    scenes::org_id,
+    scenes::scene_name,
+    scenes::script_id,
+    scenes::description,
+    scenes::filters,
+    scenes::create_time,
+) {
+    (
+        scenes::id,
+        scenes::org_id,
+        scenes::scene_name,
+        scenes::script_id,
+        scenes::description,
+        scenes::filters,
+        scenes::create_time,
+    )
+}

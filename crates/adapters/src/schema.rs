@@ -1,0 +1,120 @@
+// @generated automatically by Diesel CLI (`diesel print-schema`), from ../../migrations.
+
+diesel::table! {
+    call_tasks (id) {
+        id -> Int8,
+        org_id -> Int8,
+        created_by -> Nullable<Int8>,
+        task_name -> Text,
+        task_type -> Int2,
+        script_id -> Text,
+        job_group_id -> Nullable<Text>,
+        size_desc -> Text,
+        filters -> Jsonb,
+        leads_count -> Int8,
+        called_count -> Int8,
+        connected_count -> Int8,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dcc_leads (id) {
+        id -> Int8,
+        org_id -> Int8,
+        ident -> Text,
+        external_id -> Nullable<Text>,
+        customer_name -> Text,
+        phone -> Text,
+        level -> Text,
+        source -> Text,
+        vehicle_model -> Text,
+        status -> Text,
+        owner_name -> Text,
+        create_time -> Timestamptz,
+        last_call_time -> Nullable<Timestamptz>,
+        call_count -> Int4,
+        do_not_call -> Bool,
+    }
+}
+
+diesel::table! {
+    leads_task_list (id) {
+        id -> Int8,
+        task_id -> Int8,
+        org_id -> Int8,
+        lead_id -> Int8,
+        phone -> Text,
+        customer_name -> Text,
+        call_status -> Text,
+        job_id -> Nullable<Text>,
+        attempts -> Int4,
+        last_call_time -> Nullable<Timestamptz>,
+        duration_seconds -> Nullable<Int4>,
+        intent_level -> Nullable<Text>,
+        intent_tags -> Jsonb,
+        summary -> Nullable<Text>,
+        follow_suggestion -> Nullable<Text>,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Int8,
+        name -> Text,
+        parent_id -> Nullable<Int8>,
+        create_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scenes (id) {
+        id -> Int8,
+        org_id -> Int8,
+        created_by -> Nullable<Int8>,
+        scene_name -> Text,
+        script_id -> Text,
+        description -> Text,
+        filters -> Jsonb,
+        create_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    service_settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        username -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        role -> Text,
+        org_id -> Int8,
+        create_time -> Timestamptz,
+    }
+}
+
+diesel::joinable!(call_tasks -> organizations (org_id));
+diesel::joinable!(call_tasks -> users (created_by));
+diesel::joinable!(dcc_leads -> organizations (org_id));
+diesel::joinable!(leads_task_list -> call_tasks (task_id));
+diesel::joinable!(scenes -> organizations (org_id));
+diesel::joinable!(scenes -> users (created_by));
+diesel::joinable!(users -> organizations (org_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    call_tasks,
+    dcc_leads,
+    leads_task_list,
+    organizations,
+    scenes,
+    service_settings,
+    users,
+);

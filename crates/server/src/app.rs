@@ -1,0 +1,103 @@
+//! The actix-web application: routes, body limits, contract errors for bad input, request logs.
+
+use std::time::Instant;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpResponse};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest accepted request body.
+    pub body_limit: usize,
+    /// CORS allow-list.
+    pub cors_origins: Vec<String>,
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "请求体过大")
+        }
+        JsonPayloadError::ContentType => ApiError::bad_request("请求体必须是 JSON（Content-Type: application/json）"),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("请求参数无效: {e}")),
+        other => ApiError::bad_request(format!("请求体无效: {other}")),
+    }
+}
+
+fn query_error(err: QueryPayloadError) -> ApiError {
+    match err {
+        QueryPayloadError::Deserialize(e) => ApiError::bad_request(format!("查询参数无效: {e}")),
+        other => ApiError::bad_request(format!("查询参数无效: {other}")),
+    }
+}
+
+/// A request id for log correlation.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+async fn log_requests(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let start = Instant::now();
+    let span = tracing::info_span!("request", id = %id);
+    let res = tracing::Instrument::instrument(next.call(req), span.clone()).await;
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    match &res {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            if status >= 500 {
+                tracing::warn!(request_id = %id, %method, %path, status, latency_ms, "request");
+            } else {
+                tracing::info!(request_id = %id, %method, %path, status, latency_ms, "request");
+            }
+        }
+        Err(e) => tracing::warn!(request_id = %id, %method, %path, error = %e, latency_ms, "request failed"),
+    }
+    res
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在"))
+}
+
+/// Build the application for one worker.
+pub fn build(
+    state: web::Data<AppState>,
+    http: HttpSettings,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let mut cors = Cors::default()
+        .allowed_methods(vec!["GET", "POST", "OPTIONS"])
+        .allowed_headers(vec!["access-token", "authorization", "content-type"])
+        .max_age(3600);
+    for o in &http.cors_origins {
+        cors = if o == "*" { cors.allow_any_origin() } else { cors.allowed_origin(o) };
+    }
+    App::new()
+        .app_data(state)
+        .app_data(web::JsonConfig::default().limit(http.body_limit).error_handler(|e, _| json_error(e).into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
+        .app_data(web::PayloadConfig::default().limit(http.body_limit))
+        .wrap(cors)
+        .wrap(from_fn(log_requests))
+        .configure(crate::routes::configure)
+        .default_service(web::to(not_found))
+}
