@@ -1,1 +1,7 @@
+//! End-to-end tests over HTTP against the real app and real PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod leads;
+mod tasks;
+mod tenancy;

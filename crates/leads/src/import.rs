@@ -248,8 +248,15 @@ pub struct ImportPlan {
 }
 
 /// Plan an import of `rows` (in order) against the `existing` leads of the organisation, keyed
-/// by identity. A later row of the batch updates an earlier one: each row counts as inserted,
-/// updated or unchanged against the state left by the rows before it.
+/// by identity.
+///
+/// Rows apply in order, so a later row of the batch updates an earlier one. Counting:
+/// - an identity new to the organisation: its first row is `inserted`; each later row that
+///   changes the value left by the rows before it is `updated`, else `unchanged`;
+/// - an identity already stored: when the batch's final value differs from the stored one, its
+///   last row is `updated` and its other rows `unchanged`; otherwise all its rows are `unchanged`.
+///
+/// So re-importing the same batch inserts nothing and updates nothing.
 pub fn plan_import(
     _org: OrgId,
     existing: HashMap<String, StoredLead>,
@@ -257,43 +264,61 @@ pub fn plan_import(
     now: DateTime<Utc>,
 ) -> ImportPlan {
     let mut state = existing;
-    let mut original_ids: HashMap<String, bool> = HashMap::new(); // ident -> existed before
     let mut counts = ImportCounts::default();
-    let mut order: Vec<String> = Vec::new();
+    let mut new_idents: Vec<String> = Vec::new();
+    let mut is_new: HashMap<String, bool> = HashMap::new();
+    // stored identities touched by the batch: their value before it and how many rows they had
+    let mut originals: HashMap<String, (StoredLead, i64)> = HashMap::new();
+    let mut touched: Vec<String> = Vec::new();
     for (_, row) in rows {
         let ident = row.identity();
         match state.get(&ident) {
             None => {
                 state.insert(ident.clone(), row.to_stored(now));
-                original_ids.insert(ident.clone(), false);
-                order.push(ident);
+                is_new.insert(ident.clone(), true);
+                new_idents.push(ident);
                 counts.inserted += 1;
             }
             Some(cur) => {
                 let next = row.apply_to(cur);
-                if &next == cur {
-                    counts.unchanged += 1;
-                } else {
-                    state.insert(ident.clone(), next);
-                    if !original_ids.contains_key(&ident) {
-                        original_ids.insert(ident.clone(), true);
-                        order.push(ident);
+                if is_new.get(&ident).copied().unwrap_or(false) {
+                    if &next == cur {
+                        counts.unchanged += 1;
+                    } else {
+                        counts.updated += 1;
                     }
-                    counts.updated += 1;
+                } else {
+                    match originals.get_mut(&ident) {
+                        Some((_, n)) => *n += 1,
+                        None => {
+                            originals.insert(ident.clone(), (cur.clone(), 1));
+                            touched.push(ident.clone());
+                        }
+                    }
                 }
+                state.insert(ident, next);
             }
         }
     }
-    let mut plan = ImportPlan { counts, ..Default::default() };
-    for ident in order {
+    let mut plan = ImportPlan::default();
+    for ident in touched {
+        let (Some(final_value), Some((original, n))) = (state.remove(&ident), originals.remove(&ident)) else {
+            continue;
+        };
+        if final_value == original {
+            counts.unchanged += n;
+        } else {
+            counts.updated += 1;
+            counts.unchanged += n - 1;
+            plan.updates.push(final_value);
+        }
+    }
+    for ident in new_idents {
         if let Some(s) = state.remove(&ident) {
-            if original_ids.get(&ident).copied().unwrap_or(false) {
-                plan.updates.push(s);
-            } else {
-                plan.inserts.push(s);
-            }
+            plan.inserts.push(s);
         }
     }
+    plan.counts = counts;
     plan
 }
 
@@ -342,8 +367,8 @@ mod tests {
         let mut stored = plan.inserts[0].clone();
         stored.id = Some(10);
         let existing = HashMap::from([(stored.ident.clone(), stored)]);
-        let again = plan_import(1, existing, &rows[1..], now);
-        assert_eq!((again.counts.inserted, again.counts.updated, again.counts.unchanged), (0, 0, 1));
+        let again = plan_import(1, existing, &rows, now);
+        assert_eq!((again.counts.inserted, again.counts.updated, again.counts.unchanged), (0, 0, 2));
         assert!(again.inserts.is_empty() && again.updates.is_empty());
     }
 
