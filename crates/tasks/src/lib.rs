@@ -13,7 +13,10 @@
 //! Port: [`TaskRepository`]; every method takes the caller's [`kernel::OrgScope`], so a task of
 //! another organisation is simply not found.
 
+pub mod execution;
 mod model;
+pub mod platform;
+pub mod results;
 mod service;
 
 use async_trait::async_trait;
@@ -21,6 +24,7 @@ use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
 use leads::LeadFilter;
 
 pub use model::{CallTask, CreatedTask, NewScene, NewTask, Scene, TaskState, TaskStats};
+pub use platform::{OutboundPlatform, PlatformError};
 pub use service::{CreateTaskRequest, TaskError, TaskService};
 
 /// Why a state change did not happen.
@@ -75,3 +79,6 @@ pub trait TaskRepository: Send + Sync + 'static {
     /// The scope's scenes, newest first.
     async fn list_scenes(&self, scope: &OrgScope) -> Result<Vec<Scene>, RepoError>;
 }
+
+#[cfg(test)]
+mod execution_tests;
