@@ -13,7 +13,11 @@ use auth::{NewUser, UserRepository};
 use kernel::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use server::{serve, AppState, HttpSettings};
+use server::{serve, AppOptions, AppState, HttpSettings};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use platform_sim::{SimConfig, Simulator};
 
 /// Secret used by test apps.
 pub const JWT_SECRET: &[u8] = b"test-secret-test-secret-test-secret!!";
@@ -30,6 +34,10 @@ pub struct TestApp {
     pub pool: DbPool,
     /// The database (dropped with the app).
     pub db: TestDb,
+    /// The platform simulator the app talks to.
+    pub sim: Arc<Simulator>,
+    /// The simulator's base URL.
+    pub sim_url: String,
     join: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -65,14 +73,97 @@ impl Resp {
     }
 }
 
+/// How to start a test app.
+pub struct TestOptions {
+    /// Simulator knobs (calls take `call_ms`; windows are always open in tests).
+    pub sim: SimConfig,
+    /// Start the dispatcher, monitor and run workers.
+    pub workers: bool,
+    /// Platform request timeout.
+    pub platform_timeout: Duration,
+    /// Worker id (two apps on one database need different ones).
+    pub worker_id: String,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            sim: SimConfig { call_ms: 100, ..SimConfig::default() },
+            workers: true,
+            platform_timeout: Duration::from_millis(800),
+            worker_id: format!("test-{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// Start a simulator on a free port; returns it and its URL.
+pub fn spawn_sim(cfg: SimConfig) -> (Arc<Simulator>, String) {
+    let sim = Simulator::new(cfg);
+    platform_sim::start_clock(sim.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(platform_sim::serve(sim.clone(), listener, 1).unwrap());
+    (sim, url)
+}
+
 impl TestApp {
-    /// Start the app over a fresh database.
+    /// Start the app over a fresh database, with its own simulator and workers.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(TestOptions::default()).await
+    }
+
+    /// Start the app with options.
+    pub async fn spawn_with(opts: TestOptions) -> TestApp {
         let db = TestDb::new().await.expect("test database");
+        let (sim, sim_url) = spawn_sim(opts.sim.clone());
+        let mut app = Self::spawn_on(db, &sim_url, &opts).await;
+        app.sim = sim;
+        app
+    }
+
+    /// Start another app (another "instance") on the same database and simulator.
+    pub async fn spawn_on(db: TestDb, sim_url: &str, opts: &TestOptions) -> TestApp {
         let pool = make_pool(&db.url, &PoolSettings { max_size: 8, ..Default::default() }).unwrap();
         // cheap argon2 parameters keep tests fast; production uses OWASP's
         let hasher = Argon2Hasher::with_params(1024, 1, 1).unwrap();
-        let state = AppState::new(pool.clone(), JWT_SECRET, chrono_tz::Asia::Shanghai, 3600, hasher);
+        let platform = adapters::platform::HttpPlatform::new(adapters::platform::PlatformSettings {
+            base_url: sim_url.to_owned(),
+            app_key: opts.sim.app_key.clone(),
+            app_secret: opts.sim.app_secret.clone(),
+            instance_id: "sim".into(),
+            request_timeout: opts.platform_timeout,
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(300),
+            max_retries: 8,
+        })
+        .unwrap();
+        let exec = tasks::execution::ExecutionSettings {
+            strategy: tasks::platform::Strategy {
+                working_time: vec![tasks::platform::CallWindow { begin: "00:00".into(), end: "24:00".into() }],
+                max_attempts_per_day: 3,
+                min_attempt_interval_minutes: 10,
+            },
+            worker_id: opts.worker_id.clone(),
+            lease_secs: 10,
+            reconcile_after: chrono::Duration::milliseconds(opts.platform_timeout.as_millis() as i64 * 2 + 200),
+            batches_per_turn: 5,
+            ..Default::default()
+        };
+        let state = AppState::new(AppOptions {
+            pool: pool.clone(),
+            database_url: db.url.clone(),
+            jwt_secret: JWT_SECRET.to_vec(),
+            tz: chrono_tz::Asia::Shanghai,
+            token_ttl_secs: 3600,
+            hasher,
+            platform: Arc::new(platform),
+            platform_simulated: true,
+            exec,
+            monitor_interval: Duration::from_millis(300),
+        });
+        if opts.workers {
+            state.workers.start(state.exec.clone());
+        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let http = HttpSettings { body_limit: 2 * 1024 * 1024, cors_origins: vec!["http://allowed.example".into()] };
         let running = serve(state.clone(), http, listener, 2).unwrap();
@@ -87,6 +178,8 @@ impl TestApp {
             state,
             pool,
             db,
+            sim: Simulator::new(SimConfig::default()),
+            sim_url: sim_url.to_owned(),
             join: Some(join),
         }
     }

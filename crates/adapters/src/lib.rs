@@ -15,8 +15,10 @@
 pub mod db;
 pub mod embedded;
 pub mod pg_auth;
+pub mod pg_exec;
 pub mod pg_leads;
 pub mod pg_tasks;
+pub mod platform;
 pub mod schema;
 pub mod security;
 pub mod testing;

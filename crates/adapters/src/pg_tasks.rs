@@ -51,6 +51,7 @@ macro_rules! task_columns {
         )
     };
 }
+pub(crate) use task_columns;
 
 /// A task row as selected by [`task_columns!`].
 pub type TaskRow =

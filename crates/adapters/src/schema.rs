@@ -16,6 +16,10 @@ diesel::table! {
         connected_count -> Int8,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        dispatch_locked_by -> Nullable<Text>,
+        dispatch_locked_until -> Nullable<Timestamptz>,
+        monitor_locked_by -> Nullable<Text>,
+        monitor_locked_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -57,6 +61,37 @@ diesel::table! {
         summary -> Nullable<Text>,
         follow_suggestion -> Nullable<Text>,
         update_time -> Timestamptz,
+        batch_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    dispatch_batches (id) {
+        id -> Int8,
+        task_id -> Int8,
+        worker -> Text,
+        state -> Text,
+        size -> Int4,
+        created_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    query_execution_runs (id) {
+        id -> Int8,
+        task_id -> Int8,
+        org_id -> Int8,
+        status -> Text,
+        total -> Int8,
+        processed -> Int8,
+        next_page -> Int4,
+        error -> Nullable<Text>,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -104,6 +139,8 @@ diesel::table! {
 diesel::joinable!(call_tasks -> organizations (org_id));
 diesel::joinable!(call_tasks -> users (created_by));
 diesel::joinable!(dcc_leads -> organizations (org_id));
+diesel::joinable!(dispatch_batches -> call_tasks (task_id));
+diesel::joinable!(query_execution_runs -> call_tasks (task_id));
 diesel::joinable!(leads_task_list -> call_tasks (task_id));
 diesel::joinable!(scenes -> organizations (org_id));
 diesel::joinable!(scenes -> users (created_by));
@@ -112,7 +149,9 @@ diesel::joinable!(users -> organizations (org_id));
 diesel::allow_tables_to_appear_in_same_query!(
     call_tasks,
     dcc_leads,
+    dispatch_batches,
     leads_task_list,
+    query_execution_runs,
     organizations,
     scenes,
     service_settings,

@@ -106,3 +106,64 @@ pub fn hasher() -> anyhow::Result<Argon2Hasher> {
 pub fn random_password() -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
 }
+
+/// The platform the service talks to, and whether it is the in-process simulator.
+pub struct PlatformHandle {
+    /// The port implementation.
+    pub platform: std::sync::Arc<dyn tasks::OutboundPlatform>,
+    /// Whether it is the built-in simulator.
+    pub simulated: bool,
+    /// The simulator's address, when in-process.
+    pub sim_addr: Option<std::net::SocketAddr>,
+}
+
+/// Connect to `PLATFORM_URL`, or start the simulator in-process (configured by `SIM_*`).
+pub async fn platform(cfg: &crate::config::PlatformConfig) -> anyhow::Result<PlatformHandle> {
+    use adapters::platform::{HttpPlatform, PlatformSettings};
+    let timeout = std::time::Duration::from_millis(cfg.timeout_ms);
+    if let (Some(url), Some(key), Some(secret)) = (&cfg.url, &cfg.app_key, &cfg.app_secret) {
+        let p = HttpPlatform::new(PlatformSettings {
+            base_url: url.clone(),
+            app_key: key.clone(),
+            app_secret: secret.clone(),
+            instance_id: cfg.instance_id.clone(),
+            request_timeout: timeout,
+            ..Default::default()
+        })?;
+        return Ok(PlatformHandle { platform: std::sync::Arc::new(p), simulated: false, sim_addr: None });
+    }
+    let sim_cfg = platform_sim::SimConfig::from_env().map_err(anyhow::Error::msg)?;
+    let (key, secret) = (sim_cfg.app_key.clone(), sim_cfg.app_secret.clone());
+    let sim = platform_sim::Simulator::new(sim_cfg);
+    platform_sim::start_clock(sim.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(platform_sim::serve(sim, listener, 1)?);
+    tracing::info!(%addr, "PLATFORM_URL unset: using the built-in outbound-call platform simulator");
+    let p = HttpPlatform::new(PlatformSettings {
+        base_url: format!("http://{addr}"),
+        app_key: key,
+        app_secret: secret,
+        instance_id: cfg.instance_id.clone(),
+        request_timeout: timeout,
+        ..Default::default()
+    })?;
+    Ok(PlatformHandle { platform: std::sync::Arc::new(p), simulated: true, sim_addr: Some(addr) })
+}
+
+/// Execution settings from the platform configuration.
+pub fn exec_settings(cfg: &crate::config::PlatformConfig) -> tasks::execution::ExecutionSettings {
+    let d = tasks::execution::ExecutionSettings::default();
+    tasks::execution::ExecutionSettings {
+        strategy: tasks::platform::Strategy {
+            working_time: cfg.windows.clone(),
+            max_attempts_per_day: cfg.attempts_per_day,
+            min_attempt_interval_minutes: d.strategy.min_attempt_interval_minutes,
+        },
+        worker_id: cfg.worker_id.clone(),
+        // an open batch can only still be in flight while one request may last
+        reconcile_after: chrono::Duration::milliseconds((cfg.timeout_ms as i64).saturating_mul(2) + 1000),
+        batches_per_turn: 20,
+        ..d
+    }
+}

@@ -110,3 +110,114 @@ impl Config {
         })
     }
 }
+
+/// Platform and execution settings from the environment.
+#[derive(Clone)]
+pub struct PlatformConfig {
+    /// `PLATFORM_URL`; `None` = the in-process simulator.
+    pub url: Option<String>,
+    /// `PLATFORM_APP_KEY`.
+    pub app_key: Option<String>,
+    /// `PLATFORM_APP_SECRET` (never logged).
+    pub app_secret: Option<String>,
+    /// `PLATFORM_INSTANCE_ID`.
+    pub instance_id: String,
+    /// `PLATFORM_TIMEOUT_MS`: per HTTP attempt.
+    pub timeout_ms: u64,
+    /// `CALL_WINDOWS`.
+    pub windows: Vec<tasks::platform::CallWindow>,
+    /// `CALL_ATTEMPTS_PER_DAY`.
+    pub attempts_per_day: u32,
+    /// `WORKER_ID` (default: host name, pid and a random suffix).
+    pub worker_id: String,
+}
+
+impl std::fmt::Debug for PlatformConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformConfig")
+            .field("url", &self.url)
+            .field("app_key", &self.app_key.as_ref().map(|_| "<set>"))
+            .field("app_secret", &self.app_secret.as_ref().map(|_| "<set>"))
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 24 || m > 59 || (h == 24 && m != 0) || h.to_string().len() > 2 {
+        return None;
+    }
+    Some(h * 60 + m)
+}
+
+/// Parse `CALL_WINDOWS`: comma-separated `HH:MM-HH:MM`, each non-empty and inside the day.
+pub fn parse_windows(s: &str) -> Result<Vec<tasks::platform::CallWindow>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (b, e) = part.split_once('-').ok_or_else(|| format!("`{part}` is not HH:MM-HH:MM"))?;
+        let (bm, em) = (hhmm(b), hhmm(e));
+        match (bm, em) {
+            (Some(x), Some(y)) if x < y => out.push(tasks::platform::CallWindow {
+                begin: format!("{:02}:{:02}", x / 60, x % 60),
+                end: format!("{:02}:{:02}", y / 60, y % 60),
+            }),
+            _ => return Err(format!("`{part}` is not a window HH:MM-HH:MM with start before end")),
+        }
+    }
+    if out.is_empty() {
+        return Err("at least one window is required".into());
+    }
+    Ok(out)
+}
+
+impl PlatformConfig {
+    /// Read the environment.
+    pub fn from_env() -> Result<PlatformConfig, ConfigError> {
+        let windows = parse_windows(&var("CALL_WINDOWS").unwrap_or_else(|| "08:00-21:00".into()))
+            .map_err(|reason| ConfigError { var: "CALL_WINDOWS", reason })?;
+        let attempts_per_day: u32 = parse("CALL_ATTEMPTS_PER_DAY", 3)?;
+        if !(1..=20).contains(&attempts_per_day) {
+            return Err(ConfigError { var: "CALL_ATTEMPTS_PER_DAY", reason: "must be between 1 and 20".into() });
+        }
+        let url = var("PLATFORM_URL");
+        let app_key = var("PLATFORM_APP_KEY");
+        let app_secret = var("PLATFORM_APP_SECRET");
+        if url.is_some() && (app_key.is_none() || app_secret.is_none()) {
+            return Err(ConfigError {
+                var: "PLATFORM_APP_KEY",
+                reason: "PLATFORM_APP_KEY and PLATFORM_APP_SECRET are required with PLATFORM_URL".into(),
+            });
+        }
+        let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "host".into());
+        let worker_id = var("WORKER_ID").unwrap_or_else(|| format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>()));
+        Ok(PlatformConfig {
+            url,
+            app_key,
+            app_secret,
+            instance_id: var("PLATFORM_INSTANCE_ID").unwrap_or_else(|| "sim".into()),
+            timeout_ms: parse("PLATFORM_TIMEOUT_MS", 5000)?,
+            windows,
+            attempts_per_day,
+            worker_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_windows;
+
+    #[test]
+    fn windows_parse_and_refuse_nonsense() {
+        let w = parse_windows("08:00-12:00, 13:30-21:00").unwrap_or_default();
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[1].begin, "13:30");
+        assert_eq!(parse_windows("00:00-24:00").unwrap_or_default()[0].end, "24:00");
+        assert!(parse_windows("21:00-08:00").is_err());
+        assert!(parse_windows("8-9").is_err());
+        assert!(parse_windows("").is_err());
+        assert!(parse_windows("25:00-26:00").is_err());
+    }
+}

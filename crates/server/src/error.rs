@@ -186,3 +186,38 @@ impl From<CreateUserError> for ApiError {
         }
     }
 }
+
+impl From<tasks::execution::ExecError> for ApiError {
+    fn from(e: tasks::execution::ExecError) -> Self {
+        use tasks::execution::ExecError;
+        use tasks::PlatformError;
+        match e {
+            ExecError::NotFound("run") => ApiError::not_found("执行查询"),
+            ExecError::NotFound(_) => ApiError::not_found("任务"),
+            ExecError::NotStartable(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "task_not_startable",
+                format!("任务当前状态（{}）不允许开始外呼", state_name(s)),
+            ),
+            ExecError::InvalidState(s) => ApiError::invalid_state(s),
+            ExecError::ScriptNotSet => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "script_not_set", "任务尚未设置外呼脚本")
+            }
+            ExecError::Invalid(m) => ApiError::bad_request(m),
+            ExecError::Platform(p) => {
+                tracing::warn!(error = %p, "platform call failed");
+                match p {
+                    PlatformError::Unavailable(_) | PlatformError::Ambiguous(_) => ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "platform_unavailable",
+                        "外呼平台暂时不可用，请稍后重试",
+                    ),
+                    PlatformError::Rejected { .. } | PlatformError::NotFound => {
+                        ApiError::new(StatusCode::BAD_GATEWAY, "platform_error", "外呼平台拒绝了请求，请检查脚本与平台配置")
+                    }
+                }
+            }
+            ExecError::Repo(r) => r.into(),
+        }
+    }
+}

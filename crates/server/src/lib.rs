@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod boot;
+pub mod checks;
 pub mod config;
 pub mod csv_import;
 pub mod demo;
@@ -19,13 +20,14 @@ pub mod error;
 pub mod extract;
 pub mod routes;
 pub mod state;
+pub mod workers;
 
 use std::net::TcpListener;
 
 use actix_web::{web, HttpServer};
 
 pub use app::HttpSettings;
-pub use state::AppState;
+pub use state::{AppOptions, AppState};
 
 /// A running HTTP server.
 pub struct Running {

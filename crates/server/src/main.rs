@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use kernel::Role;
 use server::boot::{self, Database};
 use server::config::Config;
-use server::{serve, AppState, HttpSettings};
+use server::{serve, AppOptions, AppState, HttpSettings};
 
 #[derive(Parser)]
 #[command(name = "outbound", version, about = "AI outbound-call campaigns for car dealers' digital customer centres.\n\nWithout DATABASE_URL every command uses the embedded PostgreSQL under ./.data (started on demand).")]
@@ -41,6 +41,42 @@ enum Command {
         #[command(subcommand)]
         cmd: LeadsCmd,
     },
+    /// Run the outbound-call platform simulator on its own (see shared/spec/platform.md).
+    PlatformSim(SimArgs),
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Listen address.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    bind: String,
+    /// AccessKeyId requests must carry (default SIM_APP_KEY or "sim-key").
+    #[arg(long)]
+    app_key: Option<String>,
+    /// Secret requests are signed with (default SIM_APP_SECRET or "sim-secret").
+    #[arg(long)]
+    app_secret: Option<String>,
+    /// Seed of the outcome mix.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Duration of one call, milliseconds.
+    #[arg(long)]
+    call_ms: Option<u64>,
+    /// Most calls at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Latency added to every response, milliseconds.
+    #[arg(long)]
+    latency_ms: Option<u64>,
+    /// Share (0..1) of requests answered 500 without effect.
+    #[arg(long)]
+    fail_rate: Option<f64>,
+    /// Share (0..1) of requests that take effect, then stall past the client's timeout.
+    #[arg(long)]
+    timeout_rate: Option<f64>,
+    /// Requests per second above which requests are throttled.
+    #[arg(long)]
+    throttle_qps: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +152,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::PlatformSim(args)) = cli.command {
+        return platform_sim_main(args).await;
+    }
     let cfg = Config::from_env()?;
     let db = boot::open_database(&cfg).await?;
     let result = command(cli, &cfg, &db).await;
@@ -123,11 +162,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
-async fn state_for(cfg: &Config, db: &Database) -> anyhow::Result<(AppState, adapters::db::DbPool)> {
-    let pool = boot::migrate_and_pool(db, cfg.db_pool_size).await?;
-    let secret = boot::jwt_secret(cfg)?;
-    let state = AppState::new(pool.clone(), &secret, cfg.tz, cfg.token_ttl_secs, boot::hasher()?);
-    Ok((state, pool))
+/// Services for the administrative commands (no HTTP, no platform).
+struct Admin {
+    orgs: org::OrgService,
+    leads: leads::LeadService,
+    pool: adapters::db::DbPool,
+}
+
+async fn admin(cfg: &Config, db: &Database) -> anyhow::Result<Admin> {
+    let pool = boot::migrate_and_pool(db, 4).await?;
+    Ok(Admin {
+        orgs: org::OrgService::new(std::sync::Arc::new(adapters::pg_auth::PgOrgs::new(pool.clone()))),
+        leads: leads::LeadService::new(std::sync::Arc::new(adapters::pg_leads::PgLeads::new(pool.clone())), cfg.tz),
+        pool,
+    })
 }
 
 async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
@@ -139,14 +187,15 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Org { cmd: OrgCmd::Create { name, parent } } => {
-            let (state, _) = state_for(cfg, db).await?;
+            let state = admin(cfg, db).await?;
             let org = state.orgs.create(&name, parent).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", org.id);
             Ok(())
         }
         Command::User { cmd: UserCmd::Create(u) } => create_user(cfg, db, u).await,
+        Command::PlatformSim(_) => Ok(()),
         Command::Leads { cmd: LeadsCmd::Import { org, file } } => {
-            let (state, _) = state_for(cfg, db).await?;
+            let state = admin(cfg, db).await?;
             let scope = state.orgs.scope_of(org).await?;
             if state.orgs.tree(&scope).await?.is_empty() {
                 anyhow::bail!("organisation {org} not found");
@@ -174,7 +223,7 @@ async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Resu
     auth::validate_username(&u.username).map_err(anyhow::Error::msg)?;
     auth::validate_password(&password).map_err(anyhow::Error::msg)?;
     let role: Role = u.role.parse().map_err(anyhow::Error::msg)?;
-    let (_, pool) = state_for(cfg, db).await?;
+    let pool = admin(cfg, db).await?.pool;
     let hash = boot::hasher()?.hash_blocking(&password)?;
     let repo = adapters::pg_auth::PgUsers::new(pool);
     let user = auth::UserRepository::create(
@@ -194,7 +243,21 @@ async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Resu
 }
 
 async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyhow::Result<()> {
-    let (state, pool) = state_for(cfg, db).await?;
+    let pcfg = server::config::PlatformConfig::from_env()?;
+    let pool = boot::migrate_and_pool(db, cfg.db_pool_size).await?;
+    let platform = boot::platform(&pcfg).await?;
+    let state = AppState::new(AppOptions {
+        pool: pool.clone(),
+        database_url: db.url.clone(),
+        jwt_secret: boot::jwt_secret(cfg)?,
+        tz: cfg.tz,
+        token_ttl_secs: cfg.token_ttl_secs,
+        hasher: boot::hasher()?,
+        platform: platform.platform,
+        platform_simulated: platform.simulated,
+        exec: boot::exec_settings(&pcfg),
+        monitor_interval: std::time::Duration::from_secs(cfg.monitor_interval_secs),
+    });
     if db.embedded.is_some() && !no_demo {
         if let Some((user, password)) = server::demo::seed_demo(&state, &pool, &boot::hasher()?).await? {
             println!("demo login: username={user} password={password}");
@@ -203,14 +266,51 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     let listener = std::net::TcpListener::bind(&cfg.bind).with_context(|| format!("cannot listen on {}", cfg.bind))?;
     let http = HttpSettings { body_limit: cfg.body_limit, cors_origins: cfg.cors_origins.clone() };
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let running = serve(state, http, listener, workers)?;
+    let running = serve(state.clone(), http, listener, workers)?;
+    state.workers.start(state.exec.clone());
     tracing::info!(addr = %running.addr, "listening");
     let handle = running.handle.clone();
     let server = tokio::spawn(running.server);
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
+    // stop taking requests and finish in-flight ones, while the workers finish their step
+    let stop_http = async {
+        handle.stop(true).await;
+        let _ = server.await;
+    };
+    tokio::join!(stop_http, state.workers.shutdown(std::time::Duration::from_secs(8)));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn platform_sim_main(a: SimArgs) -> anyhow::Result<()> {
+    let mut c = platform_sim::SimConfig::from_env().map_err(anyhow::Error::msg)?;
+    if let Some(v) = a.app_key { c.app_key = v; }
+    if let Some(v) = a.app_secret { c.app_secret = v; }
+    if let Some(v) = a.seed { c.seed = v; }
+    if let Some(v) = a.call_ms { c.call_ms = v; }
+    if let Some(v) = a.concurrency { c.concurrency = v; }
+    if let Some(v) = a.latency_ms { c.latency_ms = v; }
+    if let Some(v) = a.fail_rate { c.fail_rate = v; }
+    if let Some(v) = a.timeout_rate { c.timeout_rate = v; }
+    if let Some(v) = a.throttle_qps { c.throttle_qps = (v > 0).then_some(v); }
+    for (name, v) in [("--fail-rate", c.fail_rate), ("--timeout-rate", c.timeout_rate)] {
+        if !(0.0..=1.0).contains(&v) {
+            anyhow::bail!("{name} must be between 0 and 1");
+        }
+    }
+    let sim = platform_sim::Simulator::new(c);
+    platform_sim::start_clock(sim.clone());
+    let listener = std::net::TcpListener::bind(&a.bind).with_context(|| format!("cannot listen on {}", a.bind))?;
+    let addr = listener.local_addr()?;
+    let server = platform_sim::serve(sim, listener, 2)?;
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%addr, "platform simulator listening");
+    println!("platform simulator listening on http://{addr}");
+    shutdown_signal().await;
     handle.stop(true).await;
-    let _ = server.await;
+    let _ = task.await;
     Ok(())
 }
 

@@ -1,9 +1,11 @@
 //! The application state shared by every request: the domain services wired to the adapters.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapters::db::DbPool;
 use adapters::pg_auth::{PgOrgs, PgUsers};
+use adapters::pg_exec::PgExecution;
 use adapters::pg_leads::PgLeads;
 use adapters::pg_tasks::PgTasks;
 use adapters::security::{Argon2Hasher, JwtCodec};
@@ -12,7 +14,45 @@ use chrono_tz::Tz;
 use kernel::SystemClock;
 use leads::LeadService;
 use org::OrgService;
-use tasks::TaskService;
+use tasks::execution::{ExecutionService, ExecutionSettings};
+use tasks::{OutboundPlatform, TaskService};
+
+use crate::workers::Workers;
+
+/// Everything needed to wire an app.
+pub struct AppOptions {
+    /// The pool.
+    pub pool: DbPool,
+    /// The database URL (for migration checks; never logged).
+    pub database_url: String,
+    /// Token signing key.
+    pub jwt_secret: Vec<u8>,
+    /// Time zone of timestamps.
+    pub tz: Tz,
+    /// Token lifetime, seconds.
+    pub token_ttl_secs: i64,
+    /// Password hasher.
+    pub hasher: Argon2Hasher,
+    /// The outbound-call platform.
+    pub platform: Arc<dyn OutboundPlatform>,
+    /// Whether the platform is the built-in simulator.
+    pub platform_simulated: bool,
+    /// Execution settings (strategy, worker id, leases, batches).
+    pub exec: ExecutionSettings,
+    /// Monitor tick.
+    pub monitor_interval: Duration,
+}
+
+/// Facts for the configuration check.
+#[derive(Clone)]
+pub struct AppInfo {
+    /// Database URL (never logged or shown).
+    pub database_url: String,
+    /// Whether the platform is the built-in simulator.
+    pub platform_simulated: bool,
+    /// Length of the token secret.
+    pub jwt_secret_len: usize,
+}
 
 /// Services and settings of a running app.
 #[derive(Clone)]
@@ -25,33 +65,49 @@ pub struct AppState {
     pub leads: LeadService,
     /// Tasks.
     pub tasks: TaskService,
+    /// Running tasks.
+    pub exec: ExecutionService,
+    /// Background workers (started separately).
+    pub workers: Arc<Workers>,
     /// The pool (health checks).
     pub pool: DbPool,
     /// Time zone of timestamps.
     pub tz: Tz,
+    /// Facts for the configuration check.
+    pub info: AppInfo,
 }
 
 impl AppState {
-    /// Wire everything over a pool.
-    pub fn new(pool: DbPool, jwt_secret: &[u8], tz: Tz, token_ttl_secs: i64, hasher: Argon2Hasher) -> Self {
+    /// Wire everything.
+    pub fn new(o: AppOptions) -> Self {
         let clock = Arc::new(SystemClock);
+        let pool = o.pool;
         let auth = AuthService::new(
             Arc::new(PgUsers::new(pool.clone())),
-            Arc::new(hasher),
-            Arc::new(JwtCodec::new(jwt_secret)),
-            clock,
+            Arc::new(o.hasher),
+            Arc::new(JwtCodec::new(&o.jwt_secret)),
+            clock.clone(),
             LoginThrottle::new(ThrottleLimits::default()),
-            chrono::Duration::seconds(token_ttl_secs),
+            chrono::Duration::seconds(o.token_ttl_secs),
         );
-        let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), tz);
-        let tasks = TaskService::new(Arc::new(PgTasks::new(pool.clone())), leads.clone(), tz);
+        let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), o.tz);
+        let task_repo = Arc::new(PgTasks::new(pool.clone()));
+        let tasks = TaskService::new(task_repo.clone(), leads.clone(), o.tz);
+        let exec = ExecutionService::new(Arc::new(PgExecution::new(pool.clone())), task_repo, o.platform, clock, o.exec);
         Self {
             auth: Arc::new(auth),
             orgs: OrgService::new(Arc::new(PgOrgs::new(pool.clone()))),
             leads,
             tasks,
+            exec,
+            workers: Workers::idle(o.monitor_interval),
             pool,
-            tz,
+            tz: o.tz,
+            info: AppInfo {
+                database_url: o.database_url,
+                platform_simulated: o.platform_simulated,
+                jwt_secret_len: o.jwt_secret.len(),
+            },
         }
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP routes: one module per area, each handler a thin translation to a domain service call.
 
 pub mod auth;
+pub mod exec;
 pub mod leads;
 pub mod tasks;
 
@@ -24,6 +25,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/task-stats", web::get().to(tasks::stats))
             .route("/update-script-id", web::post().to(tasks::update_script))
             .route("/create_scene", web::post().to(tasks::create_scene))
-            .route("/scenes", web::get().to(tasks::scenes)),
+            .route("/scenes", web::get().to(tasks::scenes))
+            .route("/start-call-task", web::post().to(exec::start))
+            .route("/suspend-resume-task", web::post().to(exec::suspend_resume))
+            .route("/stop-call-task", web::post().to(exec::stop))
+            .route("/query-task-execution", web::post().to(exec::executions))
+            .route("/get-leads-follow", web::get().to(exec::follow))
+            .route("/task-statistics", web::get().to(exec::statistics))
+            .route("/start-query-execution-run", web::post().to(exec::start_run))
+            .route("/get-query-execution-run", web::get().to(exec::get_run))
+            .route("/auto-task", web::post().to(exec::auto_task))
+            .route("/config-check", web::get().to(exec::config_check)),
     );
 }
