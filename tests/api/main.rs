@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod exec;
 mod leads;
+mod restart;
 mod tasks;
 mod tenancy;

@@ -263,13 +263,14 @@ impl Drop for TestApp {
 
 /// `n` leads with phones `1380000xxxx` from `start`, level cycling H/A/B.
 pub fn leads(start: usize, n: usize) -> Value {
+    // phones 1380000xxxx for i < 10000, then 1390xxxxxxx
     let levels = ["H", "A", "B"];
     Value::Array(
         (start..start + n)
             .map(|i| {
                 json!({
                     "customer_name": format!("客户{i}"),
-                    "phone": format!("1380000{:04}", i),
+                    "phone": if i < 10_000 { format!("1380000{:04}", i) } else { format!("139{:08}", i) },
                     "level": levels[i % 3],
                     "source": if i % 2 == 0 { "汽车之家" } else { "懂车帝" },
                     "vehicle_model": "凯美瑞",
@@ -278,4 +279,52 @@ pub fn leads(start: usize, n: usize) -> Value {
             })
             .collect(),
     )
+}
+
+/// Poll `check` until it returns `Some`, or panic after `secs` seconds with `what`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl TestApp {
+    /// Import `n` leads, create a task over them with a script, return its id.
+    pub async fn task_with_leads(&self, token: &str, n: usize, script: &str) -> i64 {
+        for chunk_start in (0..n).step_by(5000) {
+            let len = (n - chunk_start).min(5000);
+            self.import(token, leads(chunk_start, len)).await.expect(200, None);
+        }
+        let r = self
+            .post(Some(token), "/api/create-autoCall-tasks", json!({"task_name":"外呼", "script_id": script}))
+            .await
+            .expect(200, None);
+        assert_eq!(r.data()["leads_count"].as_u64(), Some(n as u64));
+        r.data()["task_id"].as_i64().unwrap()
+    }
+
+    /// Task statistics.
+    pub async fn stats(&self, token: &str, task: i64) -> Value {
+        self.get(Some(token), &format!("/api/task-statistics?task_id={task}")).await.expect(200, None).data().clone()
+    }
+
+    /// Wait until the task is completed (state 3) with progress 100.
+    pub async fn wait_completed(&self, token: &str, task: i64, secs: u64) -> Value {
+        eventually(secs, "task completed", || async {
+            let s = self.stats(token, task).await;
+            (s["task_type"] == 3 && s["progress"].as_f64() == Some(100.0)).then_some(s)
+        })
+        .await
+    }
 }

@@ -22,6 +22,7 @@ pub struct TestDb {
     pub url: String,
     admin_url: String,
     name: String,
+    owned: bool,
 }
 
 fn with_db(url: &str, db: &str) -> String {
@@ -108,7 +109,13 @@ impl TestDb {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(TestDb { url: with_db(&admin_url, &name), admin_url, name })
+        Ok(TestDb { url: with_db(&admin_url, &name), admin_url, name, owned: true })
+    }
+
+    /// Another handle to the same database (e.g. for a second service instance); dropping it
+    /// leaves the database alone.
+    pub fn attach(other: &TestDb) -> TestDb {
+        TestDb { url: other.url.clone(), admin_url: other.admin_url.clone(), name: other.name.clone(), owned: false }
     }
 
     /// The database's name.
@@ -119,6 +126,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         // async work cannot run in Drop: do it on a thread with its own runtime

@@ -161,6 +161,7 @@ pub fn exec_settings(cfg: &crate::config::PlatformConfig) -> tasks::execution::E
             min_attempt_interval_minutes: d.strategy.min_attempt_interval_minutes,
         },
         worker_id: cfg.worker_id.clone(),
+        lease_secs: cfg.lease_secs,
         // an open batch can only still be in flight while one request may last
         reconcile_after: chrono::Duration::milliseconds((cfg.timeout_ms as i64).saturating_mul(2) + 1000),
         batches_per_turn: 20,

@@ -130,6 +130,8 @@ pub struct PlatformConfig {
     pub attempts_per_day: u32,
     /// `WORKER_ID` (default: host name, pid and a random suffix).
     pub worker_id: String,
+    /// `LEASE_SECS`: how long a worker holds a task or run before another instance may take it.
+    pub lease_secs: i64,
 }
 
 impl std::fmt::Debug for PlatformConfig {
@@ -201,6 +203,13 @@ impl PlatformConfig {
             windows,
             attempts_per_day,
             worker_id,
+            lease_secs: {
+                let v: i64 = parse("LEASE_SECS", 60)?;
+                if !(2..=3600).contains(&v) {
+                    return Err(ConfigError { var: "LEASE_SECS", reason: "must be between 2 and 3600".into() });
+                }
+                v
+            },
         })
     }
 }

@@ -309,6 +309,9 @@ pub struct ExecutionService {
     platform: Arc<dyn OutboundPlatform>,
     clock: Arc<dyn Clock>,
     settings: ExecutionSettings,
+    /// Group progress at the last full sync, per task: an unchanged progress means no job
+    /// changed (job states only move forward), so the monitor skips paging through results.
+    synced: Arc<std::sync::Mutex<HashMap<TaskId, crate::platform::GroupProgress>>>,
 }
 
 impl ExecutionService {
@@ -320,7 +323,7 @@ impl ExecutionService {
         clock: Arc<dyn Clock>,
         settings: ExecutionSettings,
     ) -> Self {
-        Self { repo, tasks, platform, clock, settings }
+        Self { repo, tasks, platform, clock, settings, synced: Arc::default() }
     }
 
     /// Settings in force.
@@ -603,7 +606,18 @@ impl ExecutionService {
 
     async fn monitor_one(&self, task: &LeasedTask) -> Result<(u64, bool), ExecError> {
         let Some(group) = &task.job_group_id else { return Ok((0, false)) };
-        let (_, changed) = self.sync_task(task.id, group).await?;
+        let progress = self.platform.describe_job_group(group).await?;
+        let unchanged = {
+            let synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+            synced.get(&task.id) == Some(&progress)
+        };
+        let changed = if unchanged {
+            0
+        } else {
+            let (_, changed) = self.sync_task(task.id, group).await?;
+            self.synced.lock().unwrap_or_else(|p| p.into_inner()).insert(task.id, progress);
+            changed
+        };
         let completed = task.state == TaskState::Running && self.repo.complete_if_done(task.id).await?;
         Ok((changed, completed))
     }

@@ -238,6 +238,7 @@ async fn monitor_syncs_results_and_completes_running_tasks_only() {
     repo.expect_complete_if_done().withf(|id| *id == 1).times(1).returning(|_| Ok(true));
     repo.expect_release_lease().returning(|_, _, _| Ok(()));
     let mut platform = MockOutboundPlatform::new();
+    platform.expect_describe_job_group().returning(|_| Ok(GroupProgress { total: 1, completed: 1, ..Default::default() }));
     platform.expect_query_job_results().returning(|g, page, size| {
         Ok(JobResultPage {
             items: vec![JobResult {
@@ -260,4 +261,29 @@ async fn monitor_syncs_results_and_completes_running_tasks_only() {
     });
     let r = svc(repo, MockTaskRepository::new(), platform).monitor_tick(10).await.unwrap();
     assert_eq!((r.tasks, r.changed, r.completed), (2, 2, 1));
+}
+
+#[tokio::test]
+async fn monitor_skips_paging_when_group_progress_is_unchanged() {
+    let mut repo = MockExecutionRepository::new();
+    repo.expect_undo_stale_starts().returning(|_| Ok(0));
+    let leases = Arc::new(Mutex::new(0));
+    let l2 = leases.clone();
+    // one task per tick
+    repo.expect_lease_task().returning(move |_, _, _, _| {
+        let mut n = l2.lock().unwrap();
+        *n += 1;
+        Ok((*n % 2 == 1).then(|| LeasedTask { id: 1, state: TaskState::Running, job_group_id: Some("g".into()), leads_count: 1 }))
+    });
+    repo.expect_release_lease().returning(|_, _, _| Ok(()));
+    repo.expect_apply_results().returning(|_, r| Ok(r.len() as u64));
+    repo.expect_refresh_counters().returning(|_| Ok(()));
+    repo.expect_complete_if_done().returning(|_| Ok(false));
+    let mut platform = MockOutboundPlatform::new();
+    platform.expect_describe_job_group().returning(|_| Ok(GroupProgress { total: 1, executing: 1, ..Default::default() }));
+    // paged once for the first tick only
+    platform.expect_query_job_results().times(1).returning(|_, page, size| Ok(JobResultPage { items: vec![], page, page_size: size, total: 0 }));
+    let s = svc(repo, MockTaskRepository::new(), platform);
+    s.monitor_tick(10).await.unwrap();
+    s.monitor_tick(10).await.unwrap();
 }

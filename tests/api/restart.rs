@@ -1,0 +1,94 @@
+//! The real binary: `kill -9` in the middle of dispatch loses and repeats nothing; SIGTERM stops
+//! it gracefully.
+use std::process::{Child, Command, Stdio};
+
+
+use e2e::{eventually, spawn_sim, SimConfig, TestApp, TestOptions, JWT_SECRET};
+use serde_json::json;
+
+fn binary() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/outbound");
+    assert!(bin.exists(), "{} is missing: run `cargo build --bin outbound` (scripts/test.sh does)", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
+    Command::new(binary())
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env("JWT_SECRET", String::from_utf8_lossy(JWT_SECRET).to_string())
+        .env("PLATFORM_URL", sim_url)
+        .env("PLATFORM_APP_KEY", "sim-key")
+        .env("PLATFORM_APP_SECRET", "sim-secret")
+        .env("PLATFORM_TIMEOUT_MS", "800")
+        .env("CALL_WINDOWS", "00:00-24:00")
+        .env("MONITOR_INTERVAL_SECS", "1")
+        .env("LEASE_SECS", "3")
+        .env("WORKER_ID", worker)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start outbound")
+}
+
+async fn sim_stats(client: &reqwest::Client, sim_url: &str) -> serde_json::Value {
+    client.get(format!("{sim_url}/sim/stats")).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
+    // a throttled platform keeps dispatch slow enough to kill it half way
+    let (_sim, sim_url) = spawn_sim(SimConfig { call_ms: 50, throttle_qps: Some(10), ..SimConfig::default() });
+    // the test app prepares data only: no workers of its own
+    let setup = TestApp::spawn_with(TestOptions { workers: false, ..TestOptions::default() }).await;
+    let db = adapters::testing::TestDb::attach(&setup.db);
+    let setup = TestApp::spawn_on(db, &sim_url, &TestOptions { workers: false, ..TestOptions::default() }).await;
+    let (_, t) = setup.tenant("dealer").await;
+    let n = 1500;
+    let task = setup.task_with_leads(&t, n, "script-1").await;
+    setup.post(Some(&t), "/api/start-call-task", json!({"task_id": task})).await.expect(200, None);
+
+    let port = free_port();
+    let mut first = start_binary(&setup.db.url, &sim_url, "bin-1", port);
+    let client = reqwest::Client::new();
+    eventually(60, "dispatch under way", || async {
+        let s = sim_stats(&client, &sim_url).await;
+        let jobs = s["jobs_total"].as_u64().unwrap_or(0);
+        (jobs >= 200 && jobs < n as u64).then_some(())
+    })
+    .await;
+    first.kill().unwrap(); // SIGKILL: no cleanup, lease left behind, a batch may be in flight
+    first.wait().unwrap();
+
+    let port = free_port();
+    let mut second = start_binary(&setup.db.url, &sim_url, "bin-2", port);
+    let s = setup.wait_completed(&t, task, 180).await;
+    assert_eq!(s["dispatched"], n);
+    let stats = sim_stats(&client, &sim_url).await;
+    assert_eq!(stats["duplicate_reference_ids"], 0, "{stats}");
+    assert_eq!(stats["jobs_total"], n, "{stats}");
+
+    // SIGTERM: the process exits by itself, promptly
+    let pid = second.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let exited = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(exited.success(), "exit status {exited:?}");
+}
