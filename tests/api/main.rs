@@ -3,7 +3,10 @@
 
 mod auth;
 mod exec;
+mod failure;
 mod leads;
+mod openapi;
 mod restart;
+mod security;
 mod tasks;
 mod tenancy;

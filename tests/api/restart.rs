@@ -2,8 +2,7 @@
 //! it gracefully.
 use std::process::{Child, Command, Stdio};
 
-
-use e2e::{eventually, spawn_sim, SimConfig, TestApp, TestOptions, JWT_SECRET};
+use e2e::{JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use serde_json::json;
 
 fn binary() -> std::path::PathBuf {
@@ -11,12 +10,20 @@ fn binary() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let bin = target.join("debug/outbound");
-    assert!(bin.exists(), "{} is missing: run `cargo build --bin outbound` (scripts/test.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin outbound` (scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
@@ -25,7 +32,10 @@ fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", db_url)
-        .env("JWT_SECRET", String::from_utf8_lossy(JWT_SECRET).to_string())
+        .env(
+            "JWT_SECRET",
+            String::from_utf8_lossy(JWT_SECRET).to_string(),
+        )
         .env("PLATFORM_URL", sim_url)
         .env("PLATFORM_APP_KEY", "sim-key")
         .env("PLATFORM_APP_SECRET", "sim-secret")
@@ -43,21 +53,47 @@ fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
 }
 
 async fn sim_stats(client: &reqwest::Client, sim_url: &str) -> serde_json::Value {
-    client.get(format!("{sim_url}/sim/stats")).send().await.unwrap().json().await.unwrap()
+    client
+        .get(format!("{sim_url}/sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
     // a throttled platform keeps dispatch slow enough to kill it half way
-    let (_sim, sim_url) = spawn_sim(SimConfig { call_ms: 50, throttle_qps: Some(10), ..SimConfig::default() });
+    let (_sim, sim_url) = spawn_sim(SimConfig {
+        call_ms: 50,
+        throttle_qps: Some(10),
+        ..SimConfig::default()
+    });
     // the test app prepares data only: no workers of its own
-    let setup = TestApp::spawn_with(TestOptions { workers: false, ..TestOptions::default() }).await;
+    let setup = TestApp::spawn_with(TestOptions {
+        workers: false,
+        ..TestOptions::default()
+    })
+    .await;
     let db = adapters::testing::TestDb::attach(&setup.db);
-    let setup = TestApp::spawn_on(db, &sim_url, &TestOptions { workers: false, ..TestOptions::default() }).await;
+    let setup = TestApp::spawn_on(
+        db,
+        &sim_url,
+        &TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        },
+    )
+    .await;
     let (_, t) = setup.tenant("dealer").await;
     let n = 1500;
     let task = setup.task_with_leads(&t, n, "script-1").await;
-    setup.post(Some(&t), "/api/start-call-task", json!({"task_id": task})).await.expect(200, None);
+    setup
+        .post(Some(&t), "/api/start-call-task", json!({"task_id": task}))
+        .await
+        .expect(200, None);
 
     let port = free_port();
     let mut first = start_binary(&setup.db.url, &sim_url, "bin-1", port);
@@ -87,7 +123,10 @@ async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
         if let Some(status) = second.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert!(exited.success(), "exit status {exited:?}");

@@ -1,4 +1,4 @@
-use e2e::{leads, TestApp};
+use e2e::{TestApp, leads};
 use serde_json::json;
 
 #[tokio::test]
@@ -16,8 +16,15 @@ async fn create_task_dedupes_summarises_and_lists() {
         .expect(200, None);
     let d = r.data();
     assert_eq!(d["task_type"], 1);
-    assert_eq!(d["leads_count"], 4, "H/A with even index among 0..12: 0,2,4,8,10 minus level B ... {}", r.body);
-    assert_eq!(d["size_desc"], "意向级别: H/A; 来源: 汽车之家; 创建时间: 2025-11-01 至 2025-11-30");
+    assert_eq!(
+        d["leads_count"], 4,
+        "H/A with even index among 0..12: 0,2,4,8,10 minus level B ... {}",
+        r.body
+    );
+    assert_eq!(
+        d["size_desc"],
+        "意向级别: H/A; 来源: 汽车之家; 创建时间: 2025-11-01 至 2025-11-30"
+    );
     let id = d["task_id"].as_i64().unwrap();
 
     let list = app.get(Some(&t), "/api/task_list").await.expect(200, None);
@@ -42,7 +49,11 @@ async fn create_task_dedupes_summarises_and_lists() {
         .expect(422, Some("no_matching_leads"));
     assert_eq!(again.data(), &serde_json::Value::Null);
     let list = app.get(Some(&t), "/api/task_list").await.expect(200, None);
-    assert_eq!(list.data()["pagination"]["total"], 1, "no task created on 422");
+    assert_eq!(
+        list.data()["pagination"]["total"],
+        1,
+        "no task created on 422"
+    );
 }
 
 #[tokio::test]
@@ -51,11 +62,41 @@ async fn create_task_validates_input() {
     let (_, t) = app.tenant("dealer").await;
     app.import(&t, leads(0, 3)).await.expect(200, None);
     let long = "长".repeat(101);
-    app.post(Some(&t), "/api/create-autoCall-tasks", json!({"task_name": long, "script_id": ""})).await.expect(400, Some("invalid_request"));
-    app.post(Some(&t), "/api/create-autoCall-tasks", json!({"task_name": "", "script_id": ""})).await.expect(400, Some("invalid_request"));
-    app.post(Some(&t), "/api/create-autoCall-tasks", json!({"task_name": "x", "filters": {"nope": 1}})).await.expect(400, Some("invalid_request"));
-    app.post(Some(&t), "/api/create-autoCall-tasks", json!({"task_name": "x", "scene_id": 999})).await.expect(404, Some("not_found"));
-    app.post(Some(&t), "/api/create-autoCall-tasks", json!({"task_name": "x", "filters": {"levels":["N"]}})).await.expect(422, Some("no_matching_leads"));
+    app.post(
+        Some(&t),
+        "/api/create-autoCall-tasks",
+        json!({"task_name": long, "script_id": ""}),
+    )
+    .await
+    .expect(400, Some("invalid_request"));
+    app.post(
+        Some(&t),
+        "/api/create-autoCall-tasks",
+        json!({"task_name": "", "script_id": ""}),
+    )
+    .await
+    .expect(400, Some("invalid_request"));
+    app.post(
+        Some(&t),
+        "/api/create-autoCall-tasks",
+        json!({"task_name": "x", "filters": {"nope": 1}}),
+    )
+    .await
+    .expect(400, Some("invalid_request"));
+    app.post(
+        Some(&t),
+        "/api/create-autoCall-tasks",
+        json!({"task_name": "x", "scene_id": 999}),
+    )
+    .await
+    .expect(404, Some("not_found"));
+    app.post(
+        Some(&t),
+        "/api/create-autoCall-tasks",
+        json!({"task_name": "x", "filters": {"levels":["N"]}}),
+    )
+    .await
+    .expect(422, Some("no_matching_leads"));
 }
 
 #[tokio::test]
@@ -68,16 +109,29 @@ async fn task_list_pages_filters_by_state_and_keyword() {
             .await
             .expect(200, None);
     }
-    let p = app.get(Some(&t), "/api/task_list?page=2&page_size=2").await.expect(200, None);
+    let p = app
+        .get(Some(&t), "/api/task_list?page=2&page_size=2")
+        .await
+        .expect(200, None);
     assert_eq!(p.data()["pagination"]["total"], 5);
     assert_eq!(p.data()["pagination"]["total_pages"], 3);
     assert_eq!(p.data()["items"][0]["task_name"], "任务2", "newest first");
-    let k = app.get(Some(&t), "/api/task_list?keyword=任务4").await.expect(200, None);
+    let k = app
+        .get(Some(&t), "/api/task_list?keyword=任务4")
+        .await
+        .expect(200, None);
     assert_eq!(k.data()["pagination"]["total"], 1);
-    let s = app.get(Some(&t), "/api/task_list?task_type=2").await.expect(200, None);
+    let s = app
+        .get(Some(&t), "/api/task_list?task_type=2")
+        .await
+        .expect(200, None);
     assert_eq!(s.data()["pagination"]["total"], 0);
-    app.get(Some(&t), "/api/task_list?task_type=9").await.expect(400, Some("invalid_request"));
-    app.get(Some(&t), "/api/task_list?page_size=0").await.expect(400, Some("invalid_request"));
+    app.get(Some(&t), "/api/task_list?task_type=9")
+        .await
+        .expect(400, Some("invalid_request"));
+    app.get(Some(&t), "/api/task_list?page_size=0")
+        .await
+        .expect(400, Some("invalid_request"));
 }
 
 #[tokio::test]
@@ -93,18 +147,56 @@ async fn update_script_and_scenes() {
     assert_eq!(scene.data()["filters"]["levels"][0], "H");
     let list = app.get(Some(&t), "/api/scenes").await.expect(200, None);
     assert_eq!(list.data()["items"][0]["id"], scene_id);
-    app.post(Some(&t), "/api/create_scene", json!({"scene_name":"","script_id":"s"})).await.expect(400, Some("invalid_request"));
-    app.post(Some(&t), "/api/create_scene", json!({"scene_name":"x","script_id":"s","filters":{"levels":["Q"]}})).await.expect(400, Some("invalid_request"));
+    app.post(
+        Some(&t),
+        "/api/create_scene",
+        json!({"scene_name":"","script_id":"s"}),
+    )
+    .await
+    .expect(400, Some("invalid_request"));
+    app.post(
+        Some(&t),
+        "/api/create_scene",
+        json!({"scene_name":"x","script_id":"s","filters":{"levels":["Q"]}}),
+    )
+    .await
+    .expect(400, Some("invalid_request"));
 
     // a task from the scene takes its filter and script
-    let c = app.post(Some(&t), "/api/create-autoCall-tasks", json!({"task_name":"场景任务","script_id":"","scene_id":scene_id})).await.expect(200, None);
+    let c = app
+        .post(
+            Some(&t),
+            "/api/create-autoCall-tasks",
+            json!({"task_name":"场景任务","script_id":"","scene_id":scene_id}),
+        )
+        .await
+        .expect(200, None);
     assert_eq!(c.data()["leads_count"], 2);
     let id = c.data()["task_id"].as_i64().unwrap();
     let list = app.get(Some(&t), "/api/task_list").await.expect(200, None);
     assert_eq!(list.data()["items"][0]["script_id"], "script-h");
 
-    let u = app.post(Some(&t), "/api/update-script-id", json!({"task_id": id, "script_id": "script-2"})).await.expect(200, None);
+    let u = app
+        .post(
+            Some(&t),
+            "/api/update-script-id",
+            json!({"task_id": id, "script_id": "script-2"}),
+        )
+        .await
+        .expect(200, None);
     assert_eq!(u.data()["script_id"], "script-2");
-    app.post(Some(&t), "/api/update-script-id", json!({"task_id": id, "script_id": ""})).await.expect(400, Some("invalid_request"));
-    app.post(Some(&t), "/api/update-script-id", json!({"task_id": 424242, "script_id": "s"})).await.expect(404, Some("not_found"));
+    app.post(
+        Some(&t),
+        "/api/update-script-id",
+        json!({"task_id": id, "script_id": ""}),
+    )
+    .await
+    .expect(400, Some("invalid_request"));
+    app.post(
+        Some(&t),
+        "/api/update-script-id",
+        json!({"task_id": 424242, "script_id": "s"}),
+    )
+    .await
+    .expect(404, Some("not_found"));
 }

@@ -5,15 +5,15 @@
 
 use std::net::TcpListener;
 
-use adapters::db::{make_pool, DbPool, PoolSettings};
+use adapters::db::{DbPool, PoolSettings, make_pool};
 use adapters::pg_auth::PgUsers;
 use adapters::security::Argon2Hasher;
 use adapters::testing::TestDb;
 use auth::{NewUser, UserRepository};
 use kernel::Role;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use server::{serve, AppOptions, AppState, HttpSettings};
+use serde_json::{Value, json};
+use server::{AppOptions, AppState, HttpSettings, serve};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,8 +60,18 @@ impl Resp {
     /// Assert status and (for errors) the envelope's `error` code; returns self.
     #[track_caller]
     pub fn expect(self, status: u16, error: Option<&str>) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
-        assert_eq!(self.body["code"].as_u64(), Some(status as u64), "envelope code, body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["code"].as_u64(),
+            Some(status as u64),
+            "envelope code, body: {}",
+            self.body
+        );
         match error {
             Some(code) => {
                 assert_eq!(self.body["status"], "error", "body: {}", self.body);
@@ -88,7 +98,10 @@ pub struct TestOptions {
 impl Default for TestOptions {
     fn default() -> Self {
         Self {
-            sim: SimConfig { call_ms: 100, ..SimConfig::default() },
+            sim: SimConfig {
+                call_ms: 100,
+                ..SimConfig::default()
+            },
             workers: true,
             platform_timeout: Duration::from_millis(800),
             worker_id: format!("test-{}", uuid::Uuid::new_v4().simple()),
@@ -123,29 +136,43 @@ impl TestApp {
 
     /// Start another app (another "instance") on the same database and simulator.
     pub async fn spawn_on(db: TestDb, sim_url: &str, opts: &TestOptions) -> TestApp {
-        let pool = make_pool(&db.url, &PoolSettings { max_size: 8, ..Default::default() }).unwrap();
+        let pool = make_pool(
+            &db.url,
+            &PoolSettings {
+                max_size: 8,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         // cheap argon2 parameters keep tests fast; production uses OWASP's
         let hasher = Argon2Hasher::with_params(1024, 1, 1).unwrap();
-        let platform = adapters::platform::HttpPlatform::new(adapters::platform::PlatformSettings {
-            base_url: sim_url.to_owned(),
-            app_key: opts.sim.app_key.clone(),
-            app_secret: opts.sim.app_secret.clone(),
-            instance_id: "sim".into(),
-            request_timeout: opts.platform_timeout,
-            backoff_base: Duration::from_millis(20),
-            backoff_max: Duration::from_millis(300),
-            max_retries: 8,
-        })
-        .unwrap();
+        let platform =
+            adapters::platform::HttpPlatform::new(adapters::platform::PlatformSettings {
+                base_url: sim_url.to_owned(),
+                app_key: opts.sim.app_key.clone(),
+                app_secret: opts.sim.app_secret.clone(),
+                instance_id: "sim".into(),
+                request_timeout: opts.platform_timeout,
+                backoff_base: Duration::from_millis(20),
+                backoff_max: Duration::from_millis(300),
+                max_retries: 8,
+                ..Default::default()
+            })
+            .unwrap();
         let exec = tasks::execution::ExecutionSettings {
             strategy: tasks::platform::Strategy {
-                working_time: vec![tasks::platform::CallWindow { begin: "00:00".into(), end: "24:00".into() }],
+                working_time: vec![tasks::platform::CallWindow {
+                    begin: "00:00".into(),
+                    end: "24:00".into(),
+                }],
                 max_attempts_per_day: 3,
                 min_attempt_interval_minutes: 10,
             },
             worker_id: opts.worker_id.clone(),
             lease_secs: 10,
-            reconcile_after: chrono::Duration::milliseconds(opts.platform_timeout.as_millis() as i64 * 2 + 200),
+            reconcile_after: chrono::Duration::milliseconds(
+                opts.platform_timeout.as_millis() as i64 * 2 + 200,
+            ),
             batches_per_turn: 5,
             ..Default::default()
         };
@@ -165,7 +192,10 @@ impl TestApp {
             state.workers.start(state.exec.clone());
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let http = HttpSettings { body_limit: 2 * 1024 * 1024, cors_origins: vec!["http://allowed.example".into()] };
+        let http = HttpSettings {
+            body_limit: 2 * 1024 * 1024,
+            cors_origins: vec!["http://allowed.example".into()],
+        };
         let running = serve(state.clone(), http, listener, 2).unwrap();
         let base = format!("http://{}", running.addr);
         let server = running.server;
@@ -191,7 +221,10 @@ impl TestApp {
 
     /// Create a user with password `password123`.
     pub async fn user(&self, org: i64, username: &str, role: Role) -> i64 {
-        let hash = Argon2Hasher::with_params(1024, 1, 1).unwrap().hash_blocking("password123").unwrap();
+        let hash = Argon2Hasher::with_params(1024, 1, 1)
+            .unwrap()
+            .hash_blocking("password123")
+            .unwrap();
         PgUsers::new(self.pool.clone())
             .create(NewUser {
                 username: username.into(),
@@ -207,7 +240,13 @@ impl TestApp {
 
     /// Log in and return the token.
     pub async fn login(&self, username: &str) -> String {
-        let r = self.post(None, "/api/login", json!({"username": username, "password": "password123"})).await;
+        let r = self
+            .post(
+                None,
+                "/api/login",
+                json!({"username": username, "password": "password123"}),
+            )
+            .await;
         let r = r.expect(200, None);
         r.data()["access_token"].as_str().unwrap().to_owned()
     }
@@ -221,8 +260,16 @@ impl TestApp {
     }
 
     /// Send a request.
-    pub async fn call(&self, method: Method, token: Option<&str>, path: &str, body: Option<Value>) -> Resp {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.header("access-token", t);
         }
@@ -234,7 +281,11 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, body, headers }
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
     /// GET.
@@ -249,7 +300,8 @@ impl TestApp {
 
     /// Import leads through the API into the caller's organisation.
     pub async fn import(&self, token: &str, leads: Value) -> Resp {
-        self.post(Some(token), "/api/leads/import", json!({ "leads": leads })).await
+        self.post(Some(token), "/api/leads/import", json!({ "leads": leads }))
+            .await
     }
 }
 
@@ -304,10 +356,16 @@ impl TestApp {
     pub async fn task_with_leads(&self, token: &str, n: usize, script: &str) -> i64 {
         for chunk_start in (0..n).step_by(5000) {
             let len = (n - chunk_start).min(5000);
-            self.import(token, leads(chunk_start, len)).await.expect(200, None);
+            self.import(token, leads(chunk_start, len))
+                .await
+                .expect(200, None);
         }
         let r = self
-            .post(Some(token), "/api/create-autoCall-tasks", json!({"task_name":"外呼", "script_id": script}))
+            .post(
+                Some(token),
+                "/api/create-autoCall-tasks",
+                json!({"task_name":"外呼", "script_id": script}),
+            )
             .await
             .expect(200, None);
         assert_eq!(r.data()["leads_count"].as_u64(), Some(n as u64));
@@ -316,7 +374,11 @@ impl TestApp {
 
     /// Task statistics.
     pub async fn stats(&self, token: &str, task: i64) -> Value {
-        self.get(Some(token), &format!("/api/task-statistics?task_id={task}")).await.expect(200, None).data().clone()
+        self.get(Some(token), &format!("/api/task-statistics?task_id={task}"))
+            .await
+            .expect(200, None)
+            .data()
+            .clone()
     }
 
     /// Wait until the task is completed (state 3) with progress 100.
@@ -327,4 +389,98 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// A plain HTTP client of a running service that is not a [`TestApp`] (e.g. the real binary).
+#[derive(Clone)]
+pub struct Api {
+    /// `http://host:port`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    /// A client of `base` whose requests give up after `timeout`.
+    pub fn new(base: impl Into<String>, timeout: Duration) -> Api {
+        Api {
+            base: base.into(),
+            client: reqwest::Client::builder().timeout(timeout).build().unwrap(),
+        }
+    }
+
+    /// Send a request; `Err` when there is no answer (connection refused, client timeout).
+    pub async fn try_call(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Resp, reqwest::Error> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.header("access-token", t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Resp {
+            status,
+            body,
+            headers,
+        })
+    }
+
+    /// Send a request; panics when there is no answer.
+    pub async fn call(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        match self.try_call(method.clone(), token, path, body).await {
+            Ok(r) => r,
+            Err(e) => panic!("{method} {path}: no answer: {e}"),
+        }
+    }
+
+    /// GET.
+    pub async fn get(&self, token: Option<&str>, path: &str) -> Resp {
+        self.call(Method::GET, token, path, None).await
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, token: Option<&str>, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, token, path, Some(body)).await
+    }
+}
+
+/// The `outbound` binary of this build (`cargo build --bin outbound` must have run).
+pub fn outbound_binary() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let bin = target.join("debug/outbound");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin outbound` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `http://127.0.0.1:port` URL where nothing listens (a port bound a moment ago, then freed).
+pub fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
 }

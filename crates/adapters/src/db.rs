@@ -7,7 +7,7 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures::FutureExt;
 use kernel::RepoError;
 
@@ -32,15 +32,26 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_size: 16, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(120) }
+        Self {
+            max_size: 16,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(120),
+        }
     }
 }
 
-async fn establish(url: String, statement_timeout: Duration, connect_timeout: Duration) -> diesel::ConnectionResult<AsyncPgConnection> {
+async fn establish(
+    url: String,
+    statement_timeout: Duration,
+    connect_timeout: Duration,
+) -> diesel::ConnectionResult<AsyncPgConnection> {
     let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
         .await
         .map_err(|_| ConnectionError::BadConnection("connect timed out".into()))??;
-    let set = format!("SET statement_timeout = {}; SET TIME ZONE 'UTC'", statement_timeout.as_millis());
+    let set = format!(
+        "SET statement_timeout = {}; SET TIME ZONE 'UTC'",
+        statement_timeout.as_millis()
+    );
     diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &set)
         .await
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -76,16 +87,49 @@ pub fn pool_error(e: PoolError) -> RepoError {
     RepoError::Unavailable
 }
 
-/// Map a query error: a closed connection is unavailability, anything else is a bug.
+/// Map a query error: a lost or refused connection (the server stopped, restarted or dropped us)
+/// is unavailability, anything else is a bug.
 pub fn db_error(e: DieselError) -> RepoError {
-    match &e {
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => RepoError::Unavailable,
-        DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _) => RepoError::Unavailable,
-        DieselError::DatabaseError(_, info) if info.message().contains("terminating connection") => {
-            RepoError::Unavailable
+    if is_unavailable(&e) {
+        tracing::warn!(error = %e, "database connection lost");
+        RepoError::Unavailable
+    } else {
+        RepoError::Other(anyhow::Error::new(e))
+    }
+}
+
+/// Lower-case fragments of the messages of errors that mean the server cannot be used right now
+/// (PostgreSQL's own texts for class 57P, and the client's I/O errors).
+const UNAVAILABLE_MESSAGES: &[&str] = &[
+    "terminating connection",
+    "connection closed",
+    "connection refused",
+    "connection reset",
+    "broken pipe",
+    "error communicating with the server",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "server closed the connection",
+];
+
+fn is_unavailable(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        DieselError::DatabaseError(_, info) => {
+            let m = info.message().to_ascii_lowercase();
+            UNAVAILABLE_MESSAGES.iter().any(|p| m.contains(p))
         }
-        DieselError::DatabaseError(_, info) if info.message().contains("connection closed") => RepoError::Unavailable,
-        _ => RepoError::Other(anyhow::Error::new(e)),
+        // a transaction whose connection died half way leaves its manager broken
+        DieselError::BrokenTransactionManager => true,
+        DieselError::RollbackErrorOnCommit {
+            rollback_error,
+            commit_error,
+        } => is_unavailable(rollback_error) || is_unavailable(commit_error),
+        _ => false,
     }
 }
 
@@ -93,7 +137,8 @@ pub fn db_error(e: DieselError) -> RepoError {
 pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
@@ -106,8 +151,11 @@ pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
 pub async fn pending_migrations(url: &str) -> anyhow::Result<usize> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
-        let pending = conn.pending_migrations(MIGRATIONS).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let pending = conn
+            .pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(pending.len())
     })
     .await?
@@ -116,6 +164,71 @@ pub async fn pending_migrations(url: &str) -> anyhow::Result<usize> {
 /// A round trip to the database (for health checks).
 pub async fn ping(pool: &DbPool) -> Result<(), RepoError> {
     let mut c = conn(pool).await?;
-    diesel::sql_query("SELECT 1").execute(&mut c).await.map_err(db_error)?;
+    diesel::sql_query("SELECT 1")
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(kind: DatabaseErrorKind, msg: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(msg.to_owned()))
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable_other_errors_are_not() {
+        for e in [
+            db(DatabaseErrorKind::ClosedConnection, "x"),
+            db(DatabaseErrorKind::UnableToSendCommand, "connection closed"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "FATAL: the database system is shutting down",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "error communicating with the server: Connection refused (os error 111)",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "Connection reset by peer (os error 104)",
+            ),
+            DieselError::BrokenTransactionManager,
+            DieselError::RollbackErrorOnCommit {
+                rollback_error: Box::new(db(
+                    DatabaseErrorKind::UnableToSendCommand,
+                    "connection closed",
+                )),
+                commit_error: Box::new(db(
+                    DatabaseErrorKind::Unknown,
+                    "terminating connection due to administrator command",
+                )),
+            },
+        ] {
+            let text = e.to_string();
+            assert!(matches!(db_error(e), RepoError::Unavailable), "{text}");
+        }
+        for e in [
+            db(
+                DatabaseErrorKind::UniqueViolation,
+                "duplicate key value violates unique constraint",
+            ),
+            db(DatabaseErrorKind::Unknown, "syntax error at or near \"x\""),
+            db(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to statement timeout",
+            ),
+            DieselError::NotFound,
+        ] {
+            let text = e.to_string();
+            assert!(matches!(db_error(e), RepoError::Other(_)), "{text}");
+        }
+    }
 }

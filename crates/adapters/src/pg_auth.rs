@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use kernel::{OrgId, RepoError, Role, UserId};
 use org::{CreateOrgError, OrgRepository, Organization};
 
-use crate::db::{conn, db_error, DbPool};
+use crate::db::{DbPool, conn, db_error};
 use crate::schema::{organizations, users};
 
 /// [`UserRepository`] on PostgreSQL.
@@ -29,8 +29,20 @@ type UserRow = (i64, String, String, String, String, i64, String);
 
 fn to_user(r: UserRow) -> Result<(User, String), RepoError> {
     let (id, username, password_hash, display_name, role, org_id, org_name) = r;
-    let role: Role = role.parse().map_err(|e: String| RepoError::Other(anyhow::anyhow!(e)))?;
-    Ok((User { id, username, display_name, role, org_id, org_name }, password_hash))
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| RepoError::Other(anyhow::anyhow!(e)))?;
+    Ok((
+        User {
+            id,
+            username,
+            display_name,
+            role,
+            org_id,
+            org_name,
+        },
+        password_hash,
+    ))
 }
 
 macro_rules! user_select {
@@ -57,13 +69,22 @@ impl UserRepository for PgUsers {
             .await
             .optional()
             .map_err(db_error)?;
-        row.map(to_user).transpose().map(|o| o.map(|(user, password_hash)| UserCredentials { user, password_hash }))
+        row.map(to_user).transpose().map(|o| {
+            o.map(|(user, password_hash)| UserCredentials {
+                user,
+                password_hash,
+            })
+        })
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<UserRow> =
-            user_select!().filter(users::id.eq(id)).first(&mut c).await.optional().map_err(db_error)?;
+        let row: Option<UserRow> = user_select!()
+            .filter(users::id.eq(id))
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
         row.map(to_user).transpose().map(|o| o.map(|(u, _)| u))
     }
 
@@ -81,12 +102,18 @@ impl UserRepository for PgUsers {
             .get_result(&mut c)
             .await
             .map_err(|e| match e {
-                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => CreateUserError::UsernameTaken,
-                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => CreateUserError::OrgNotFound,
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                    CreateUserError::UsernameTaken
+                }
+                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    CreateUserError::OrgNotFound
+                }
                 e => CreateUserError::Repo(db_error(e)),
             })?;
         drop(c);
-        self.find_by_id(id).await?.ok_or_else(|| CreateUserError::Repo(RepoError::Other(anyhow::anyhow!("user vanished"))))
+        self.find_by_id(id).await?.ok_or_else(|| {
+            CreateUserError::Repo(RepoError::Other(anyhow::anyhow!("user vanished")))
+        })
     }
 }
 
@@ -130,20 +157,45 @@ impl OrgRepository for PgOrgs {
         .load(&mut c)
         .await
         .map_err(db_error)?;
-        Ok(rows.into_iter().map(|r| Organization { id: r.id, name: r.name, parent_id: r.parent_id }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| Organization {
+                id: r.id,
+                name: r.name,
+                parent_id: r.parent_id,
+            })
+            .collect())
     }
 
-    async fn create(&self, name: &str, parent: Option<OrgId>) -> Result<Organization, CreateOrgError> {
+    async fn create(
+        &self,
+        name: &str,
+        parent: Option<OrgId>,
+    ) -> Result<Organization, CreateOrgError> {
         let mut c = conn(&self.pool).await?;
-        let (id, name, parent_id): (i64, String, Option<i64>) = diesel::insert_into(organizations::table)
-            .values((organizations::name.eq(name), organizations::parent_id.eq(parent)))
-            .returning((organizations::id, organizations::name, organizations::parent_id))
-            .get_result(&mut c)
-            .await
-            .map_err(|e| match e {
-                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => CreateOrgError::ParentNotFound,
-                e => CreateOrgError::Repo(db_error(e)),
-            })?;
-        Ok(Organization { id, name, parent_id })
+        let (id, name, parent_id): (i64, String, Option<i64>) =
+            diesel::insert_into(organizations::table)
+                .values((
+                    organizations::name.eq(name),
+                    organizations::parent_id.eq(parent),
+                ))
+                .returning((
+                    organizations::id,
+                    organizations::name,
+                    organizations::parent_id,
+                ))
+                .get_result(&mut c)
+                .await
+                .map_err(|e| match e {
+                    DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                        CreateOrgError::ParentNotFound
+                    }
+                    e => CreateOrgError::Repo(db_error(e)),
+                })?;
+        Ok(Organization {
+            id,
+            name,
+            parent_id,
+        })
     }
 }

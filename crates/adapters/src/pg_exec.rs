@@ -13,12 +13,15 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId};
-use tasks::execution::{Batch, DispatchLead, ExecutionRepository, ExecutionRow, LeaseKind, LeasedTask, Run, TaskStatistics};
+use tasks::execution::{
+    Batch, DispatchLead, ExecutionRepository, ExecutionRow, LeaseKind, LeasedTask, Run,
+    TaskStatistics,
+};
 use tasks::results::{CallStatus, LeadResult};
 use tasks::{CallTask, TaskState, TransitionError};
 
-use crate::db::{conn, db_error, DbPool};
-use crate::pg_tasks::{task_columns, to_task, TaskRow};
+use crate::db::{DbPool, conn, db_error};
+use crate::pg_tasks::{TaskRow, task_columns, to_task};
 use crate::schema::{call_tasks, dispatch_batches, leads_task_list, query_execution_runs};
 
 /// [`ExecutionRepository`] on PostgreSQL.
@@ -43,11 +46,17 @@ fn strs(statuses: &[CallStatus]) -> Vec<&'static str> {
 }
 
 fn open_statuses() -> Vec<&'static str> {
-    strs(&[CallStatus::Pending, CallStatus::Assigning, CallStatus::Dispatched, CallStatus::Calling])
+    strs(&[
+        CallStatus::Pending,
+        CallStatus::Assigning,
+        CallStatus::Dispatched,
+        CallStatus::Calling,
+    ])
 }
 
 fn state_of(code: i16) -> Result<TaskState, RepoError> {
-    TaskState::from_code(i64::from(code)).ok_or_else(|| RepoError::Other(anyhow::anyhow!("unknown task_type {code}")))
+    TaskState::from_code(i64::from(code))
+        .ok_or_else(|| RepoError::Other(anyhow::anyhow!("unknown task_type {code}")))
 }
 
 #[derive(QueryableByName)]
@@ -100,10 +109,8 @@ const RENEW_DISPATCH: &str = "UPDATE call_tasks SET dispatch_locked_until = now(
 WHERE id = $1 AND dispatch_locked_by = $2 RETURNING task_type";
 const RENEW_MONITOR: &str = "UPDATE call_tasks SET monitor_locked_until = now() + make_interval(secs => $3) \
 WHERE id = $1 AND monitor_locked_by = $2 RETURNING task_type";
-const RELEASE_DISPATCH: &str =
-    "UPDATE call_tasks SET dispatch_locked_by = NULL, dispatch_locked_until = NULL WHERE id = $1 AND dispatch_locked_by = $2";
-const RELEASE_MONITOR: &str =
-    "UPDATE call_tasks SET monitor_locked_by = NULL, monitor_locked_until = NULL WHERE id = $1 AND monitor_locked_by = $2";
+const RELEASE_DISPATCH: &str = "UPDATE call_tasks SET dispatch_locked_by = NULL, dispatch_locked_until = NULL WHERE id = $1 AND dispatch_locked_by = $2";
+const RELEASE_MONITOR: &str = "UPDATE call_tasks SET monitor_locked_by = NULL, monitor_locked_until = NULL WHERE id = $1 AND monitor_locked_by = $2";
 
 const RECORD_JOBS: &str = "\
 UPDATE leads_task_list t SET job_id = u.job_id, batch_id = NULL, update_time = now(), \
@@ -111,8 +118,10 @@ UPDATE leads_task_list t SET job_id = u.job_id, batch_id = NULL, update_time = n
 FROM unnest($1::bigint[], $2::text[]) AS u(id, job_id) \
 WHERE t.id = u.id AND t.batch_id = $3";
 
-/// Bulk result update: old values are read in the same snapshot, so the leads' call counts grow
-/// by exactly the new attempts.
+/// Bulk result update. It runs after a per-task advisory lock (so `old` reads the latest committed
+/// attempts and no other applier of the task interleaves), a result never moves a lead back to
+/// fewer attempts, and the leads' call counts grow by exactly the new attempts, whether results
+/// arrive twice, out of order, or from two appliers (monitor, run, refresh) at once.
 const APPLY_RESULTS: &str = "\
 WITH u AS ( \
   SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], \
@@ -127,7 +136,7 @@ WITH u AS ( \
     intent_tags = u.intent_tags::jsonb, summary = u.summary, follow_suggestion = u.follow_suggestion, \
     batch_id = NULL, update_time = now() \
   FROM u \
-  WHERE t.id = u.id AND t.task_id = $1 \
+  WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
   RETURNING t.id, t.lead_id, t.attempts, t.last_call_time \
@@ -166,7 +175,17 @@ WHERE id = ( \
   ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) \
 RETURNING id";
 
-type RunRow = (i64, i64, String, i64, i64, i32, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<String>);
+type RunRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    i32,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
 
 fn run_columns() -> (
     query_execution_runs::id,
@@ -223,7 +242,12 @@ type ExecRow = (
 );
 
 impl PgExecution {
-    async fn in_scope(&self, c: &mut crate::db::DbConn, scope: &OrgScope, task: TaskId) -> Result<bool, RepoError> {
+    async fn in_scope(
+        &self,
+        c: &mut crate::db::DbConn,
+        scope: &OrgScope,
+        task: TaskId,
+    ) -> Result<bool, RepoError> {
         let n: i64 = call_tasks::table
             .filter(call_tasks::id.eq(task))
             .filter(call_tasks::org_id.eq_any(scope.ids()))
@@ -234,19 +258,37 @@ impl PgExecution {
         Ok(n > 0)
     }
 
-    async fn batch_leads(&self, c: &mut crate::db::DbConn, batch: i64) -> Result<Vec<DispatchLead>, RepoError> {
+    async fn batch_leads(
+        &self,
+        c: &mut crate::db::DbConn,
+        batch: i64,
+    ) -> Result<Vec<DispatchLead>, RepoError> {
         let rows: Vec<(i64, String, String)> = leads_task_list::table
             .filter(leads_task_list::batch_id.eq(batch))
             .filter(leads_task_list::call_status.eq(CallStatus::Assigning.as_str()))
-            .select((leads_task_list::id, leads_task_list::phone, leads_task_list::customer_name))
+            .select((
+                leads_task_list::id,
+                leads_task_list::phone,
+                leads_task_list::customer_name,
+            ))
             .order(leads_task_list::id)
             .load(c)
             .await
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(|(id, phone, customer_name)| DispatchLead { id, phone, customer_name }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, phone, customer_name)| DispatchLead {
+                id,
+                phone,
+                customer_name,
+            })
+            .collect())
     }
 
-    async fn close_batch(c: &mut AsyncPgConnectionRef<'_>, batch: i64) -> Result<(), diesel::result::Error> {
+    async fn close_batch(
+        c: &mut diesel_async::AsyncPgConnection,
+        batch: i64,
+    ) -> Result<(), diesel::result::Error> {
         diesel::update(leads_task_list::table)
             .filter(leads_task_list::batch_id.eq(batch))
             .filter(leads_task_list::call_status.eq(CallStatus::Assigning.as_str()))
@@ -257,18 +299,25 @@ impl PgExecution {
             .execute(c)
             .await?;
         diesel::update(dispatch_batches::table.find(batch))
-            .set((dispatch_batches::state.eq("closed"), dispatch_batches::closed_at.eq(diesel::dsl::now)))
+            .set((
+                dispatch_batches::state.eq("closed"),
+                dispatch_batches::closed_at.eq(diesel::dsl::now),
+            ))
             .execute(c)
             .await?;
         Ok(())
     }
 }
 
-type AsyncPgConnectionRef<'a> = diesel_async::AsyncPgConnection;
-
 #[async_trait]
 impl ExecutionRepository for PgExecution {
-    async fn transition(&self, scope: &OrgScope, id: TaskId, from: Vec<TaskState>, to: TaskState) -> Result<CallTask, TransitionError> {
+    async fn transition(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        from: Vec<TaskState>,
+        to: TaskState,
+    ) -> Result<CallTask, TransitionError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<TaskRow> = diesel::update(
             call_tasks::table
@@ -276,7 +325,10 @@ impl ExecutionRepository for PgExecution {
                 .filter(call_tasks::org_id.eq_any(scope.ids()))
                 .filter(call_tasks::task_type.eq_any(codes(&from))),
         )
-        .set((call_tasks::task_type.eq(to.code()), call_tasks::update_time.eq(diesel::dsl::now)))
+        .set((
+            call_tasks::task_type.eq(to.code()),
+            call_tasks::update_time.eq(diesel::dsl::now),
+        ))
         .returning(task_columns!())
         .get_result(&mut c)
         .await
@@ -299,20 +351,35 @@ impl ExecutionRepository for PgExecution {
         }
     }
 
-    async fn force_state(&self, id: TaskId, from: TaskState, to: TaskState) -> Result<bool, RepoError> {
+    async fn force_state(
+        &self,
+        id: TaskId,
+        from: TaskState,
+        to: TaskState,
+    ) -> Result<bool, RepoError> {
         let mut c = conn(&self.pool).await?;
-        let n = diesel::update(call_tasks::table.filter(call_tasks::id.eq(id)).filter(call_tasks::task_type.eq(from.code())))
-            .set((call_tasks::task_type.eq(to.code()), call_tasks::update_time.eq(diesel::dsl::now)))
-            .execute(&mut c)
-            .await
-            .map_err(db_error)?;
+        let n = diesel::update(
+            call_tasks::table
+                .filter(call_tasks::id.eq(id))
+                .filter(call_tasks::task_type.eq(from.code())),
+        )
+        .set((
+            call_tasks::task_type.eq(to.code()),
+            call_tasks::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
         Ok(n > 0)
     }
 
     async fn set_job_group(&self, id: TaskId, job_group_id: &str) -> Result<(), RepoError> {
         let mut c = conn(&self.pool).await?;
         diesel::update(call_tasks::table.find(id))
-            .set((call_tasks::job_group_id.eq(job_group_id), call_tasks::update_time.eq(diesel::dsl::now)))
+            .set((
+                call_tasks::job_group_id.eq(job_group_id),
+                call_tasks::update_time.eq(diesel::dsl::now),
+            ))
             .execute(&mut c)
             .await
             .map_err(db_error)?;
@@ -327,7 +394,10 @@ impl ExecutionRepository for PgExecution {
                 .filter(call_tasks::job_group_id.is_null())
                 .filter(call_tasks::update_time.lt(older_than)),
         )
-        .set((call_tasks::task_type.eq(TaskState::Created.code()), call_tasks::update_time.eq(diesel::dsl::now)))
+        .set((
+            call_tasks::task_type.eq(TaskState::Created.code()),
+            call_tasks::update_time.eq(diesel::dsl::now),
+        ))
         .execute(&mut c)
         .await
         .map_err(db_error)?;
@@ -351,7 +421,13 @@ impl ExecutionRepository for PgExecution {
         Ok(n as u64)
     }
 
-    async fn lease_task(&self, kind: LeaseKind, worker: &str, states: Vec<TaskState>, lease_secs: i64) -> Result<Option<LeasedTask>, RepoError> {
+    async fn lease_task(
+        &self,
+        kind: LeaseKind,
+        worker: &str,
+        states: Vec<TaskState>,
+        lease_secs: i64,
+    ) -> Result<Option<LeasedTask>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let sql = match kind {
             LeaseKind::Dispatch => LEASE_DISPATCH,
@@ -366,12 +442,23 @@ impl ExecutionRepository for PgExecution {
             .optional()
             .map_err(db_error)?;
         row.map(|r| {
-            Ok(LeasedTask { id: r.id, state: state_of(r.task_type)?, job_group_id: r.job_group_id, leads_count: r.leads_count })
+            Ok(LeasedTask {
+                id: r.id,
+                state: state_of(r.task_type)?,
+                job_group_id: r.job_group_id,
+                leads_count: r.leads_count,
+            })
         })
         .transpose()
     }
 
-    async fn renew_lease(&self, kind: LeaseKind, id: TaskId, worker: &str, lease_secs: i64) -> Result<Option<TaskState>, RepoError> {
+    async fn renew_lease(
+        &self,
+        kind: LeaseKind,
+        id: TaskId,
+        worker: &str,
+        lease_secs: i64,
+    ) -> Result<Option<TaskState>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let sql = match kind {
             LeaseKind::Dispatch => RENEW_DISPATCH,
@@ -388,17 +475,32 @@ impl ExecutionRepository for PgExecution {
         row.map(|r| state_of(r.task_type)).transpose()
     }
 
-    async fn release_lease(&self, kind: LeaseKind, id: TaskId, worker: &str) -> Result<(), RepoError> {
+    async fn release_lease(
+        &self,
+        kind: LeaseKind,
+        id: TaskId,
+        worker: &str,
+    ) -> Result<(), RepoError> {
         let mut c = conn(&self.pool).await?;
         let sql = match kind {
             LeaseKind::Dispatch => RELEASE_DISPATCH,
             LeaseKind::Monitor => RELEASE_MONITOR,
         };
-        diesel::sql_query(sql).bind::<BigInt, _>(id).bind::<Text, _>(worker).execute(&mut c).await.map_err(db_error)?;
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(id)
+            .bind::<Text, _>(worker)
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 
-    async fn claim_batch(&self, task: TaskId, worker: &str, max: i64) -> Result<Option<Batch>, RepoError> {
+    async fn claim_batch(
+        &self,
+        task: TaskId,
+        worker: &str,
+        max: i64,
+    ) -> Result<Option<Batch>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let result: Result<Option<Batch>, diesel::result::Error> = c
             .transaction(async |c| {
@@ -415,28 +517,44 @@ impl ExecutionRepository for PgExecution {
                 if ids.is_empty() {
                     return Ok(None);
                 }
-                let (batch_id, created_at): (i64, DateTime<Utc>) = diesel::insert_into(dispatch_batches::table)
-                    .values((
-                        dispatch_batches::task_id.eq(task),
-                        dispatch_batches::worker.eq(worker),
-                        dispatch_batches::size.eq(ids.len() as i32),
-                    ))
-                    .returning((dispatch_batches::id, dispatch_batches::created_at))
-                    .get_result(c)
-                    .await?;
-                let rows: Vec<(i64, String, String)> = diesel::update(leads_task_list::table.filter(leads_task_list::id.eq_any(&ids)))
-                    .set((
-                        leads_task_list::call_status.eq(CallStatus::Assigning.as_str()),
-                        leads_task_list::batch_id.eq(batch_id),
-                        leads_task_list::update_time.eq(diesel::dsl::now),
-                    ))
-                    .returning((leads_task_list::id, leads_task_list::phone, leads_task_list::customer_name))
-                    .get_results(c)
-                    .await?;
-                let mut leads: Vec<DispatchLead> =
-                    rows.into_iter().map(|(id, phone, customer_name)| DispatchLead { id, phone, customer_name }).collect();
+                let (batch_id, created_at): (i64, DateTime<Utc>) =
+                    diesel::insert_into(dispatch_batches::table)
+                        .values((
+                            dispatch_batches::task_id.eq(task),
+                            dispatch_batches::worker.eq(worker),
+                            dispatch_batches::size.eq(ids.len() as i32),
+                        ))
+                        .returning((dispatch_batches::id, dispatch_batches::created_at))
+                        .get_result(c)
+                        .await?;
+                let rows: Vec<(i64, String, String)> =
+                    diesel::update(leads_task_list::table.filter(leads_task_list::id.eq_any(&ids)))
+                        .set((
+                            leads_task_list::call_status.eq(CallStatus::Assigning.as_str()),
+                            leads_task_list::batch_id.eq(batch_id),
+                            leads_task_list::update_time.eq(diesel::dsl::now),
+                        ))
+                        .returning((
+                            leads_task_list::id,
+                            leads_task_list::phone,
+                            leads_task_list::customer_name,
+                        ))
+                        .get_results(c)
+                        .await?;
+                let mut leads: Vec<DispatchLead> = rows
+                    .into_iter()
+                    .map(|(id, phone, customer_name)| DispatchLead {
+                        id,
+                        phone,
+                        customer_name,
+                    })
+                    .collect();
                 leads.sort_by_key(|l| l.id);
-                Ok(Some(Batch { id: batch_id, created_at, leads }))
+                Ok(Some(Batch {
+                    id: batch_id,
+                    created_at,
+                    leads,
+                }))
             })
             .await;
         result.map_err(db_error)
@@ -463,7 +581,9 @@ impl ExecutionRepository for PgExecution {
 
     async fn release_batch(&self, batch_id: i64) -> Result<(), RepoError> {
         let mut c = conn(&self.pool).await?;
-        let result: Result<(), diesel::result::Error> = c.transaction(async |c| Self::close_batch(c, batch_id).await).await;
+        let result: Result<(), diesel::result::Error> = c
+            .transaction(async |c| Self::close_batch(c, batch_id).await)
+            .await;
         result.map_err(db_error)
     }
 
@@ -480,12 +600,20 @@ impl ExecutionRepository for PgExecution {
         let mut out = Vec::with_capacity(rows.len());
         for (id, created_at) in rows {
             let leads = self.batch_leads(&mut c, id).await?;
-            out.push(Batch { id, created_at, leads });
+            out.push(Batch {
+                id,
+                created_at,
+                leads,
+            });
         }
         Ok(out)
     }
 
-    async fn apply_results(&self, task: TaskId, results: Vec<LeadResult>) -> Result<u64, RepoError> {
+    async fn apply_results(
+        &self,
+        task: TaskId,
+        results: Vec<LeadResult>,
+    ) -> Result<u64, RepoError> {
         if results.is_empty() {
             return Ok(0);
         }
@@ -513,22 +641,30 @@ impl ExecutionRepository for PgExecution {
             suggestions.push(r.follow_suggestion);
         }
         let mut c = conn(&self.pool).await?;
-        let row: CountRow = diesel::sql_query(APPLY_RESULTS)
-            .bind::<BigInt, _>(task)
-            .bind::<Array<BigInt>, _>(ids)
-            .bind::<Array<Text>, _>(job_ids)
-            .bind::<Array<Text>, _>(statuses)
-            .bind::<Array<Integer>, _>(attempts)
-            .bind::<Array<Nullable<Timestamptz>>, _>(times)
-            .bind::<Array<Nullable<Integer>>, _>(durations)
-            .bind::<Array<Nullable<Text>>, _>(levels)
-            .bind::<Array<Text>, _>(tags)
-            .bind::<Array<Nullable<Text>>, _>(summaries)
-            .bind::<Array<Nullable<Text>>, _>(suggestions)
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
-        Ok(row.n as u64)
+        let result: Result<CountRow, diesel::result::Error> = c
+            .transaction(async |c| {
+                // appliers of one task take turns (negative keys: tasks; positive: lead imports)
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<BigInt, _>(-task)
+                    .execute(c)
+                    .await?;
+                diesel::sql_query(APPLY_RESULTS)
+                    .bind::<BigInt, _>(task)
+                    .bind::<Array<BigInt>, _>(ids)
+                    .bind::<Array<Text>, _>(job_ids)
+                    .bind::<Array<Text>, _>(statuses)
+                    .bind::<Array<Integer>, _>(attempts)
+                    .bind::<Array<Nullable<Timestamptz>>, _>(times)
+                    .bind::<Array<Nullable<Integer>>, _>(durations)
+                    .bind::<Array<Nullable<Text>>, _>(levels)
+                    .bind::<Array<Text>, _>(tags)
+                    .bind::<Array<Nullable<Text>>, _>(summaries)
+                    .bind::<Array<Nullable<Text>>, _>(suggestions)
+                    .get_result(c)
+                    .await
+            })
+            .await;
+        Ok(result.map_err(db_error)?.n as u64)
     }
 
     async fn refresh_counters(&self, task: TaskId) -> Result<(), RepoError> {
@@ -554,7 +690,11 @@ impl ExecutionRepository for PgExecution {
         Ok(row.is_some())
     }
 
-    async fn statistics(&self, scope: &OrgScope, task: TaskId) -> Result<Option<TaskStatistics>, RepoError> {
+    async fn statistics(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+    ) -> Result<Option<TaskStatistics>, RepoError> {
         let mut c = conn(&self.pool).await?;
         if !self.in_scope(&mut c, scope, task).await? {
             return Ok(None);
@@ -576,7 +716,9 @@ impl ExecutionRepository for PgExecution {
         let avg: Option<f64> = leads_task_list::table
             .filter(leads_task_list::task_id.eq(task))
             .filter(leads_task_list::call_status.eq(CallStatus::Connected.as_str()))
-            .select(diesel::dsl::sql::<Nullable<diesel::sql_types::Double>>("avg(duration_seconds)::float8"))
+            .select(diesel::dsl::sql::<Nullable<diesel::sql_types::Double>>(
+                "avg(duration_seconds)::float8",
+            ))
             .get_result(&mut c)
             .await
             .map_err(db_error)?;
@@ -611,7 +753,10 @@ impl ExecutionRepository for PgExecution {
             }
             s.by_call_status.insert(status, n);
         }
-        s.by_intent_level = by_level.into_iter().filter_map(|(l, n)| l.map(|l| (l, n))).collect::<BTreeMap<_, _>>();
+        s.by_intent_level = by_level
+            .into_iter()
+            .filter_map(|(l, n)| l.map(|l| (l, n)))
+            .collect::<BTreeMap<_, _>>();
         Ok(Some(s))
     }
 
@@ -627,13 +772,19 @@ impl ExecutionRepository for PgExecution {
             return Ok(None);
         }
         let base = || {
-            let mut q = leads_task_list::table.into_boxed().filter(leads_task_list::task_id.eq(task));
+            let mut q = leads_task_list::table
+                .into_boxed()
+                .filter(leads_task_list::task_id.eq(task));
             if let Some(s) = &status {
                 q = q.filter(leads_task_list::call_status.eq(s.clone()));
             }
             q
         };
-        let total: i64 = base().select(count_star()).get_result(&mut c).await.map_err(db_error)?;
+        let total: i64 = base()
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
         let rows: Vec<ExecRow> = base()
             .select((
                 leads_task_list::id,
@@ -681,7 +832,10 @@ impl ExecutionRepository for PgExecution {
                 follow_suggestion: r.12,
             })
             .collect();
-        let mut counts: BTreeMap<String, i64> = CallStatus::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+        let mut counts: BTreeMap<String, i64> = CallStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), 0))
+            .collect();
         counts.extend(summary);
         Ok(Some((Page::new(items, page, total), counts)))
     }
@@ -691,7 +845,11 @@ impl ExecutionRepository for PgExecution {
         if !self.in_scope(&mut c, scope, task).await? {
             return Ok(None);
         }
-        diesel::sql_query(CREATE_RUN).bind::<BigInt, _>(task).execute(&mut c).await.map_err(db_error)?;
+        diesel::sql_query(CREATE_RUN)
+            .bind::<BigInt, _>(task)
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
         let row: Option<RunRow> = query_execution_runs::table
             .filter(query_execution_runs::task_id.eq(task))
             .filter(query_execution_runs::status.eq_any(["pending", "running"]))
@@ -742,7 +900,9 @@ impl ExecutionRepository for PgExecution {
             .await
             .optional()
             .map_err(db_error)?;
-        let Some(Id { id }) = row else { return Ok(None) };
+        let Some(Id { id }) = row else {
+            return Ok(None);
+        };
         let r: RunRow = query_execution_runs::table
             .find(id)
             .select(run_columns())
@@ -752,7 +912,14 @@ impl ExecutionRepository for PgExecution {
         Ok(Some(to_run(r)))
     }
 
-    async fn save_run_progress(&self, run: i64, worker: &str, processed: i64, next_page: i32, lease_secs: i64) -> Result<bool, RepoError> {
+    async fn save_run_progress(
+        &self,
+        run: i64,
+        worker: &str,
+        processed: i64,
+        next_page: i32,
+        lease_secs: i64,
+    ) -> Result<bool, RepoError> {
         let mut c = conn(&self.pool).await?;
         let n = diesel::sql_query(
             "UPDATE query_execution_runs SET processed = LEAST($3, total), next_page = $4, \
@@ -769,7 +936,13 @@ impl ExecutionRepository for PgExecution {
         Ok(n > 0)
     }
 
-    async fn finish_run(&self, run: i64, worker: &str, ok: bool, error: Option<String>) -> Result<(), RepoError> {
+    async fn finish_run(
+        &self,
+        run: i64,
+        worker: &str,
+        ok: bool,
+        error: Option<String>,
+    ) -> Result<(), RepoError> {
         let mut c = conn(&self.pool).await?;
         diesel::update(
             query_execution_runs::table
@@ -789,7 +962,10 @@ impl ExecutionRepository for PgExecution {
         Ok(())
     }
 
-    async fn task_group(&self, task: TaskId) -> Result<Option<(TaskState, Option<String>)>, RepoError> {
+    async fn task_group(
+        &self,
+        task: TaskId,
+    ) -> Result<Option<(TaskState, Option<String>)>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<(i16, Option<String>)> = call_tasks::table
             .find(task)
@@ -801,4 +977,3 @@ impl ExecutionRepository for PgExecution {
         row.map(|(t, g)| Ok((state_of(t)?, g))).transpose()
     }
 }
-

@@ -10,10 +10,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError};
 use leads::{
-    plan_import, FilterPreview, ImportCounts, Lead, LeadFilter, LeadRepository, LeadStatistics, NewLead, StoredLead,
+    FilterPreview, ImportCounts, Lead, LeadFilter, LeadRepository, LeadStatistics, NewLead,
+    StoredLead, plan_import,
 };
 
-use crate::db::{conn, db_error, DbPool};
+use crate::db::{DbPool, conn, db_error};
 use crate::schema::{call_tasks, dcc_leads, leads_task_list};
 
 diesel::define_sql_function! {
@@ -29,6 +30,8 @@ pub type LeadQuery<'a> = dcc_leads::BoxedQuery<'a, Pg>;
 pub enum Exclusions {
     /// Only the filter (and scope).
     None,
+    /// The filter, and leads in unfinished tasks when the filter says so (lead lists).
+    ActiveTasks,
     /// Also drop `do_not_call` leads and, when the filter says so, leads in unfinished tasks.
     Callable,
 }
@@ -39,11 +42,25 @@ pub fn filtered<'a>(scope: &OrgScope, filter: &'a LeadFilter, excl: Exclusions) 
 }
 
 /// One lead per phone (`DISTINCT ON (phone)`) of [`filtered`]; order by phone first.
-pub fn filtered_distinct_phone<'a>(scope: &OrgScope, filter: &'a LeadFilter, excl: Exclusions) -> LeadQuery<'a> {
-    restrict(dcc_leads::table.distinct_on(dcc_leads::phone).into_boxed(), scope, filter, excl)
+pub fn filtered_distinct_phone<'a>(
+    scope: &OrgScope,
+    filter: &'a LeadFilter,
+    excl: Exclusions,
+) -> LeadQuery<'a> {
+    restrict(
+        dcc_leads::table.distinct_on(dcc_leads::phone).into_boxed(),
+        scope,
+        filter,
+        excl,
+    )
 }
 
-fn restrict<'a>(q: LeadQuery<'a>, scope: &OrgScope, filter: &'a LeadFilter, excl: Exclusions) -> LeadQuery<'a> {
+fn restrict<'a>(
+    q: LeadQuery<'a>,
+    scope: &OrgScope,
+    filter: &'a LeadFilter,
+    excl: Exclusions,
+) -> LeadQuery<'a> {
     let mut q = q.filter(dcc_leads::org_id.eq_any(scope.ids()));
     if !filter.levels.is_empty() {
         q = q.filter(dcc_leads::level.eq_any(&filter.levels));
@@ -64,19 +81,27 @@ fn restrict<'a>(q: LeadQuery<'a>, scope: &OrgScope, filter: &'a LeadFilter, excl
         q = q.filter(dcc_leads::create_time.lt(t));
     }
     if let Some(t) = filter.not_called_since {
-        q = q.filter(dcc_leads::last_call_time.is_null().or(dcc_leads::last_call_time.lt(t)));
+        q = q.filter(
+            dcc_leads::last_call_time
+                .is_null()
+                .or(dcc_leads::last_call_time.lt(t)),
+        );
     }
     if let Some(n) = filter.max_call_count {
         q = q.filter(dcc_leads::call_count.le(n));
     }
     if let Some(k) = &filter.keyword {
-        q = q.filter(strpos(dcc_leads::customer_name, k).gt(0).or(strpos(dcc_leads::phone, k).gt(0)));
+        q = q.filter(
+            strpos(dcc_leads::customer_name, k)
+                .gt(0)
+                .or(strpos(dcc_leads::phone, k).gt(0)),
+        );
     }
     if excl == Exclusions::Callable {
         q = q.filter(dcc_leads::do_not_call.eq(false));
-        if filter.exclude_in_active_tasks {
-            q = q.filter(not(in_active_task()));
-        }
+    }
+    if excl != Exclusions::None && filter.exclude_in_active_tasks {
+        q = q.filter(not(in_active_task()));
     }
     q
 }
@@ -98,12 +123,15 @@ fn in_active_task() -> diesel::dsl::exists<
     >,
 > {
     exists(
-        leads_task_list::table.inner_join(call_tasks::table).select(leads_task_list::id).filter(
-            leads_task_list::org_id
-                .eq(dcc_leads::org_id)
-                .and(leads_task_list::phone.eq(dcc_leads::phone))
-                .and(call_tasks::task_type.eq_any([1i16, 2, 4])),
-        ),
+        leads_task_list::table
+            .inner_join(call_tasks::table)
+            .select(leads_task_list::id)
+            .filter(
+                leads_task_list::org_id
+                    .eq(dcc_leads::org_id)
+                    .and(leads_task_list::phone.eq(dcc_leads::phone))
+                    .and(call_tasks::task_type.eq_any([1i16, 2, 4])),
+            ),
     )
 }
 
@@ -177,20 +205,39 @@ fn to_lead(r: LeadRow) -> Lead {
     }
 }
 
-type StoredRow = (i64, String, Option<String>, String, String, String, String, String, String, String, DateTime<Utc>, bool);
+type StoredRow = (
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    bool,
+);
 
 /// Rows per multi-row INSERT (13 bound values each, far below PostgreSQL's 65,535).
 const INSERT_CHUNK: usize = 2000;
 
 #[async_trait]
 impl LeadRepository for PgLeads {
-    async fn import(&self, org: OrgId, rows: Vec<(usize, NewLead)>) -> Result<ImportCounts, RepoError> {
+    async fn import(
+        &self,
+        org: OrgId,
+        rows: Vec<(usize, NewLead)>,
+    ) -> Result<ImportCounts, RepoError> {
         let mut c = conn(&self.pool).await?;
         let now = Utc::now();
         let result: Result<ImportCounts, diesel::result::Error> = c
             .transaction(async |c| {
                 // imports into one organisation run one at a time, so identities stay unique
-                diesel::select(pg_advisory_xact_lock(org)).execute(c).await?;
+                diesel::select(pg_advisory_xact_lock(org))
+                    .execute(c)
+                    .await?;
                 let idents: Vec<String> = rows.iter().map(|(_, r)| r.identity()).collect();
                 let existing: Vec<StoredRow> = dcc_leads::table
                     .filter(dcc_leads::org_id.eq(org))
@@ -255,7 +302,10 @@ impl LeadRepository for PgLeads {
                             )
                         })
                         .collect();
-                    diesel::insert_into(dcc_leads::table).values(values).execute(c).await?;
+                    diesel::insert_into(dcc_leads::table)
+                        .values(values)
+                        .execute(c)
+                        .await?;
                 }
                 for s in &plan.updates {
                     let Some(id) = s.id else { continue };
@@ -280,14 +330,19 @@ impl LeadRepository for PgLeads {
         result.map_err(db_error)
     }
 
-    async fn list(&self, scope: &OrgScope, filter: &LeadFilter, page: PageRequest) -> Result<Page<Lead>, RepoError> {
+    async fn list(
+        &self,
+        scope: &OrgScope,
+        filter: &LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<Lead>, RepoError> {
         let mut c = conn(&self.pool).await?;
-        let total: i64 = filtered(scope, filter, Exclusions::None)
+        let total: i64 = filtered(scope, filter, Exclusions::ActiveTasks)
             .select(count_star())
             .get_result(&mut c)
             .await
             .map_err(db_error)?;
-        let rows: Vec<LeadRow> = filtered(scope, filter, Exclusions::None)
+        let rows: Vec<LeadRow> = filtered(scope, filter, Exclusions::ActiveTasks)
             .select(lead_columns!())
             .order((dcc_leads::create_time.desc(), dcc_leads::id.desc()))
             .limit(page.limit())
@@ -295,14 +350,22 @@ impl LeadRepository for PgLeads {
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        Ok(Page::new(rows.into_iter().map(to_lead).collect(), page, total))
+        Ok(Page::new(
+            rows.into_iter().map(to_lead).collect(),
+            page,
+            total,
+        ))
     }
 
     async fn statistics(&self, scope: &OrgScope) -> Result<LeadStatistics, RepoError> {
         let mut c = conn(&self.pool).await?;
         let ids = scope.ids();
         let base = || dcc_leads::table.filter(dcc_leads::org_id.eq_any(ids.clone()));
-        let total: i64 = base().select(count_star()).get_result(&mut c).await.map_err(db_error)?;
+        let total: i64 = base()
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
         let callable: i64 = base()
             .filter(dcc_leads::do_not_call.eq(false))
             .select(count_star())
@@ -337,15 +400,21 @@ impl LeadRepository for PgLeads {
         })
     }
 
-    async fn preview(&self, scope: &OrgScope, filter: &LeadFilter) -> Result<FilterPreview, RepoError> {
+    async fn preview(
+        &self,
+        scope: &OrgScope,
+        filter: &LeadFilter,
+    ) -> Result<FilterPreview, RepoError> {
         let mut c = conn(&self.pool).await?;
         let result: Result<FilterPreview, diesel::result::Error> = c
             .build_transaction()
             .repeatable_read()
             .read_only()
             .run(async |c| {
-                let matched: i64 =
-                    filtered(scope, filter, Exclusions::None).select(count_star()).get_result(c).await?;
+                let matched: i64 = filtered(scope, filter, Exclusions::None)
+                    .select(count_star())
+                    .get_result(c)
+                    .await?;
                 let dnc: i64 = filtered(scope, filter, Exclusions::None)
                     .filter(dcc_leads::do_not_call.eq(true))
                     .select(count_star())

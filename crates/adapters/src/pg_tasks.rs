@@ -11,12 +11,12 @@ use diesel_async::RunQueryDsl;
 use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
 use leads::{LeadFilter, LeadFilterInput};
 use tasks::{
-    CallTask, CreatedTask, NewScene, NewTask, Scene, TaskListFilter, TaskRepository, TaskState, TaskStats,
-    TransitionError,
+    CallTask, CreatedTask, NewScene, NewTask, Scene, TaskListFilter, TaskRepository, TaskState,
+    TaskStats, TransitionError,
 };
 
-use crate::db::{conn, db_error, DbPool};
-use crate::pg_leads::{filtered, filtered_distinct_phone, strpos, Exclusions};
+use crate::db::{DbPool, conn, db_error};
+use crate::pg_leads::{Exclusions, filtered, filtered_distinct_phone, strpos};
 use crate::schema::{call_tasks, dcc_leads, leads_task_list, scenes};
 
 /// [`TaskRepository`] on PostgreSQL.
@@ -54,13 +54,30 @@ macro_rules! task_columns {
 pub(crate) use task_columns;
 
 /// A task row as selected by [`task_columns!`].
-pub type TaskRow =
-    (i64, i64, String, i16, DateTime<Utc>, DateTime<Utc>, i64, String, Option<String>, String, i64, i64);
+pub type TaskRow = (
+    i64,
+    i64,
+    String,
+    i16,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    i64,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+);
 
 /// Turn a row into the domain type.
 pub fn to_task(r: TaskRow) -> Result<CallTask, RepoError> {
-    let state = TaskState::from_code(i64::from(r.3))
-        .ok_or_else(|| RepoError::Other(anyhow::anyhow!("task {} has unknown task_type {}", r.0, r.3)))?;
+    let state = TaskState::from_code(i64::from(r.3)).ok_or_else(|| {
+        RepoError::Other(anyhow::anyhow!(
+            "task {} has unknown task_type {}",
+            r.0,
+            r.3
+        ))
+    })?;
     Ok(CallTask {
         id: r.0,
         org_id: r.1,
@@ -77,7 +94,15 @@ pub fn to_task(r: TaskRow) -> Result<CallTask, RepoError> {
     })
 }
 
-type SceneRow = (i64, i64, String, String, String, serde_json::Value, DateTime<Utc>);
+type SceneRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    serde_json::Value,
+    DateTime<Utc>,
+);
 
 fn to_scene(r: SceneRow) -> Scene {
     Scene {
@@ -110,8 +135,8 @@ impl TaskRepository for PgTasks {
         filter: &LeadFilter,
         task: NewTask,
     ) -> Result<Option<CreatedTask>, RepoError> {
-        let filters_json =
-            serde_json::to_value(&task.filters).map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
+        let filters_json = serde_json::to_value(&task.filters)
+            .map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
         let mut c = conn(&self.pool).await?;
         let result: Result<CreatedTask, CreateAbort> = c
             .build_transaction()
@@ -119,7 +144,7 @@ impl TaskRepository for PgTasks {
             .run(async |c| {
                 let task_id: i64 = diesel::insert_into(call_tasks::table)
                     .values((
-                        call_tasks::org_id.eq(scope.root()),
+                        call_tasks::org_id.eq(task.org_id),
                         call_tasks::created_by.eq(task.created_by),
                         call_tasks::task_name.eq(&task.task_name),
                         call_tasks::script_id.eq(&task.script_id),
@@ -129,8 +154,10 @@ impl TaskRepository for PgTasks {
                     .returning(call_tasks::id)
                     .get_result(c)
                     .await?;
-                let callable: i64 =
-                    filtered(scope, filter, Exclusions::Callable).select(count_star()).get_result(c).await?;
+                let callable: i64 = filtered(scope, filter, Exclusions::Callable)
+                    .select(count_star())
+                    .get_result(c)
+                    .await?;
                 if callable == 0 {
                     return Err(CreateAbort::NoLeads);
                 }
@@ -143,7 +170,11 @@ impl TaskRepository for PgTasks {
                         dcc_leads::phone,
                         dcc_leads::customer_name,
                     ))
-                    .order((dcc_leads::phone, dcc_leads::create_time.desc(), dcc_leads::id.desc()));
+                    .order((
+                        dcc_leads::phone,
+                        dcc_leads::create_time.desc(),
+                        dcc_leads::id.desc(),
+                    ));
                 let inserted = diesel::insert_into(leads_task_list::table)
                     .values(select)
                     .into_columns((
@@ -163,8 +194,13 @@ impl TaskRepository for PgTasks {
                     .returning(task_columns!())
                     .get_result(c)
                     .await?;
-                let task = to_task(row).map_err(|e| CreateAbort::Db(diesel::result::Error::QueryBuilderError(e.into())))?;
-                Ok(CreatedTask { task, duplicates_removed: callable - inserted })
+                let task = to_task(row).map_err(|e| {
+                    CreateAbort::Db(diesel::result::Error::QueryBuilderError(e.into()))
+                })?;
+                Ok(CreatedTask {
+                    task,
+                    duplicates_removed: callable - inserted,
+                })
             })
             .await;
         match result {
@@ -187,10 +223,17 @@ impl TaskRepository for PgTasks {
         row.map(to_task).transpose()
     }
 
-    async fn list(&self, scope: &OrgScope, f: &TaskListFilter, page: PageRequest) -> Result<Page<CallTask>, RepoError> {
+    async fn list(
+        &self,
+        scope: &OrgScope,
+        f: &TaskListFilter,
+        page: PageRequest,
+    ) -> Result<Page<CallTask>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let query = || {
-            let mut q = call_tasks::table.into_boxed().filter(call_tasks::org_id.eq_any(scope.ids()));
+            let mut q = call_tasks::table
+                .into_boxed()
+                .filter(call_tasks::org_id.eq_any(scope.ids()));
             if let Some(s) = f.state {
                 q = q.filter(call_tasks::task_type.eq(s.code()));
             }
@@ -199,7 +242,11 @@ impl TaskRepository for PgTasks {
             }
             q
         };
-        let total: i64 = query().select(count_star()).get_result(&mut c).await.map_err(db_error)?;
+        let total: i64 = query()
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
         let rows: Vec<TaskRow> = query()
             .select(task_columns!())
             .order(call_tasks::id.desc())
@@ -208,7 +255,10 @@ impl TaskRepository for PgTasks {
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let items = rows.into_iter().map(to_task).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(to_task)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::new(items, page, total))
     }
 
@@ -241,7 +291,10 @@ impl TaskRepository for PgTasks {
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let mut by_type: BTreeMap<String, i64> = TaskState::ALL.iter().map(|s| (s.code().to_string(), 0)).collect();
+        let mut by_type: BTreeMap<String, i64> = TaskState::ALL
+            .iter()
+            .map(|s| (s.code().to_string(), 0))
+            .collect();
         let (mut total_tasks, mut total_leads, mut called, mut connected) = (0, 0, 0, 0);
         for (t, n, leads, cd, cn) in grouped {
             by_type.insert(t.to_string(), n);
@@ -256,11 +309,20 @@ impl TaskRepository for PgTasks {
             total_leads,
             called,
             connected,
-            connect_rate: if called > 0 { connected as f64 / called as f64 } else { 0.0 },
+            connect_rate: if called > 0 {
+                connected as f64 / called as f64
+            } else {
+                0.0
+            },
         })
     }
 
-    async fn update_script(&self, scope: &OrgScope, id: TaskId, script_id: &str) -> Result<CallTask, TransitionError> {
+    async fn update_script(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        script_id: &str,
+    ) -> Result<CallTask, TransitionError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<TaskRow> = diesel::update(
             call_tasks::table
@@ -268,7 +330,10 @@ impl TaskRepository for PgTasks {
                 .filter(call_tasks::org_id.eq_any(scope.ids()))
                 .filter(call_tasks::task_type.eq(TaskState::Created.code())),
         )
-        .set((call_tasks::script_id.eq(script_id), call_tasks::update_time.eq(diesel::dsl::now)))
+        .set((
+            call_tasks::script_id.eq(script_id),
+            call_tasks::update_time.eq(diesel::dsl::now),
+        ))
         .returning(task_columns!())
         .get_result(&mut c)
         .await
@@ -284,8 +349,14 @@ impl TaskRepository for PgTasks {
         }
     }
 
-    async fn create_scene(&self, scope: &OrgScope, s: NewScene, created_by: UserId) -> Result<Scene, RepoError> {
-        let filters = serde_json::to_value(&s.filters).map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
+    async fn create_scene(
+        &self,
+        scope: &OrgScope,
+        s: NewScene,
+        created_by: UserId,
+    ) -> Result<Scene, RepoError> {
+        let filters = serde_json::to_value(&s.filters)
+            .map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
         let mut c = conn(&self.pool).await?;
         let row: SceneRow = diesel::insert_into(scenes::table)
             .values((

@@ -30,7 +30,8 @@ use rand::Rng as _;
 use serde_json::{Value, json};
 use sha1::Sha1;
 use tasks::platform::{
-    AssignedJob, Contact, GroupProgress, JobResult, JobResultPage, JobStatus, MAX_ASSIGN_BATCH, Strategy, TagHit,
+    AssignedJob, Contact, GroupProgress, JobResult, JobResultPage, JobStatus, MAX_ASSIGN_BATCH,
+    Strategy, TagHit,
 };
 use tasks::{OutboundPlatform, PlatformError};
 
@@ -38,7 +39,11 @@ use tasks::{OutboundPlatform, PlatformError};
 pub const API_VERSION: &str = "2019-12-26";
 
 /// RFC 3986 unreserved characters stay, everything else is `%XX` (uppercase hex).
-const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Connection and retry settings of [`HttpPlatform`].
 #[derive(Clone)]
@@ -59,6 +64,9 @@ pub struct PlatformSettings {
     pub backoff_base: Duration,
     /// Largest backoff (default 5 s).
     pub backoff_max: Duration,
+    /// Most requests per second this client sends (`None`: no pacing). Pacing below the
+    /// platform's throttle avoids spending its budget on refused requests.
+    pub max_qps: Option<u32>,
 }
 
 impl Default for PlatformSettings {
@@ -72,6 +80,7 @@ impl Default for PlatformSettings {
             max_retries: 5,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
+            max_qps: None,
         }
     }
 }
@@ -87,6 +96,7 @@ impl fmt::Debug for PlatformSettings {
             .field("max_retries", &self.max_retries)
             .field("backoff_base", &self.backoff_base)
             .field("backoff_max", &self.backoff_max)
+            .field("max_qps", &self.max_qps)
             .finish()
     }
 }
@@ -107,7 +117,12 @@ pub fn sign(method: &str, params: &[(String, String)], secret: &str) -> String {
         .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let string_to_sign = format!("{}&{}&{}", method, percent_encode("/"), percent_encode(&canonical));
+    let string_to_sign = format!(
+        "{}&{}&{}",
+        method,
+        percent_encode("/"),
+        percent_encode(&canonical)
+    );
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(format!("{secret}&").as_bytes()) else {
         // HMAC takes keys of any length; this branch cannot be reached.
         return String::new();
@@ -118,7 +133,11 @@ pub fn sign(method: &str, params: &[(String, String)], secret: &str) -> String {
 
 /// Form-encodes `params` (`k=v&...`) with the RFC 3986 encoder.
 fn form_encode(params: &[(String, String)]) -> String {
-    params.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect::<Vec<_>>().join("&")
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The OutboundBot actions this adapter uses.
@@ -181,6 +200,7 @@ pub struct HttpPlatform {
     settings: PlatformSettings,
     url: String,
     client: reqwest::Client,
+    next_slot: std::sync::Arc<tokio::sync::Mutex<tokio::time::Instant>>,
 }
 
 impl HttpPlatform {
@@ -188,7 +208,8 @@ impl HttpPlatform {
     /// client cannot be built.
     pub fn new(settings: PlatformSettings) -> anyhow::Result<Self> {
         let url = format!("{}/", settings.base_url.trim_end_matches('/'));
-        let parsed = reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("invalid platform URL: {e}"))?;
+        let parsed =
+            reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("invalid platform URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             anyhow::bail!("invalid platform URL: scheme must be http or https");
         }
@@ -200,7 +221,13 @@ impl HttpPlatform {
             .connect_timeout(connect_timeout)
             .build()
             .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
-        Ok(Self { settings, url, client })
+        let next_slot = std::sync::Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
+        Ok(Self {
+            settings,
+            url,
+            client,
+            next_slot,
+        })
     }
 
     /// The settings this client was built with.
@@ -220,7 +247,10 @@ impl HttpPlatform {
             ("SignatureMethod".into(), "HMAC-SHA1".into()),
             ("SignatureVersion".into(), "1.0".into()),
             ("SignatureNonce".into(), uuid::Uuid::new_v4().to_string()),
-            ("Timestamp".into(), Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            (
+                "Timestamp".into(),
+                Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ),
             ("InstanceId".into(), s.instance_id.clone()),
         ];
         all.extend(params.iter().cloned());
@@ -230,31 +260,66 @@ impl HttpPlatform {
     }
 
     /// Calls `action` with retries; returns the response object of a successful call.
-    async fn call(&self, action: Action, params: &[(String, String)]) -> Result<Value, PlatformError> {
+    async fn call(
+        &self,
+        action: Action,
+        params: &[(String, String)],
+    ) -> Result<Value, PlatformError> {
         let mut attempt: u32 = 0;
         loop {
             match self.attempt(action, params).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(reason) => {
                     if attempt >= self.settings.max_retries {
-                        tracing::warn!(action = action.name(), attempts = attempt + 1, reason, "platform call gave up");
+                        tracing::warn!(
+                            action = action.name(),
+                            attempts = attempt + 1,
+                            reason,
+                            "platform call gave up"
+                        );
                         return Err(PlatformError::Unavailable(reason.to_owned()));
                     }
                     attempt += 1;
-                    tracing::warn!(action = action.name(), attempt, reason, "platform call retrying");
+                    tracing::warn!(
+                        action = action.name(),
+                        attempt,
+                        reason,
+                        "platform call retrying"
+                    );
                     tokio::time::sleep(backoff(&self.settings, attempt - 1)).await;
                 }
             }
         }
     }
 
+    /// Wait for this request's slot when pacing is on.
+    async fn pace(&self) {
+        let Some(qps) = self.settings.max_qps.filter(|q| *q > 0) else {
+            return;
+        };
+        // one slot every 1/qps s, plus a millisecond so timer jitter never bunches two slots
+        let interval = Duration::from_micros(1_000_000 / u64::from(qps) + 1000);
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
     /// One HTTP attempt.
     async fn attempt(&self, action: Action, params: &[(String, String)]) -> Attempt {
+        self.pace().await;
         let body = self.signed_body(action, params);
         let sent = self
             .client
             .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body)
             .send()
@@ -274,20 +339,36 @@ impl HttpPlatform {
 /// Maps a reqwest error (no usable response) onto an attempt outcome.
 fn transport_failure(action: Action, e: &reqwest::Error) -> Attempt {
     if e.is_builder() {
-        return Attempt::Done(Err(PlatformError::Unavailable(format!("{}: cannot build request", action.name()))));
+        return Attempt::Done(Err(PlatformError::Unavailable(format!(
+            "{}: cannot build request",
+            action.name()
+        ))));
     }
     if e.is_connect() {
         // DNS, refused, connect timeout: the request never reached the platform.
         return Attempt::Retry("connect failed");
     }
-    let reason = if e.is_timeout() { "timed out" } else { "connection lost" };
-    if action.idempotent() { Attempt::Retry(reason) } else { Attempt::Done(Err(action.unknown(reason))) }
+    let reason = if e.is_timeout() {
+        "timed out"
+    } else {
+        "connection lost"
+    };
+    if action.idempotent() {
+        Attempt::Retry(reason)
+    } else {
+        Attempt::Done(Err(action.unknown(reason)))
+    }
 }
 
 /// Maps an HTTP response onto an attempt outcome.
 fn classify(action: Action, status: u16, body: &[u8]) -> Attempt {
-    let parsed: Option<Value> = serde_json::from_slice::<Value>(body).ok().filter(Value::is_object);
-    let code = parsed.as_ref().and_then(|v| field(v, "Code")).and_then(as_string);
+    let parsed: Option<Value> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(Value::is_object);
+    let code = parsed
+        .as_ref()
+        .and_then(|v| field(v, "Code"))
+        .and_then(as_string);
     if status == 429 || code.as_deref().is_some_and(|c| c.starts_with("Throttling")) {
         return Attempt::Retry("throttled");
     }
@@ -303,7 +384,10 @@ fn classify(action: Action, status: u16, body: &[u8]) -> Attempt {
         return Attempt::Done(Err(if ok_status {
             action.unknown("malformed response")
         } else {
-            PlatformError::Rejected { code: format!("HTTP{status}"), message: "non-JSON error response".to_owned() }
+            PlatformError::Rejected {
+                code: format!("HTTP{status}"),
+                message: "non-JSON error response".to_owned(),
+            }
         }));
     };
     let success = match field(&v, "Success") {
@@ -313,11 +397,16 @@ fn classify(action: Action, status: u16, body: &[u8]) -> Attempt {
     if success {
         return Attempt::Done(Ok(v));
     }
-    let code = code.filter(|c| !c.is_empty()).unwrap_or_else(|| format!("HTTP{status}"));
+    let code = code
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| format!("HTTP{status}"));
     if is_not_found(action, &code) {
         return Attempt::Done(Err(PlatformError::NotFound));
     }
-    let message = field(&v, "Message").and_then(as_string).map(|m| mask_digits(&m)).unwrap_or_default();
+    let message = field(&v, "Message")
+        .and_then(as_string)
+        .map(|m| mask_digits(&m))
+        .unwrap_or_default();
     Attempt::Done(Err(PlatformError::Rejected { code, message }))
 }
 
@@ -333,7 +422,16 @@ fn is_not_found(action: Action, code: &str) -> bool {
     }
     // a bare "NotExists"-like code on a group action, unless it names another resource
     action.targets_group()
-        && !["script", "instance", "accesskey", "number", "contact", "tag"].iter().any(|o| c.contains(o))
+        && ![
+            "script",
+            "instance",
+            "accesskey",
+            "number",
+            "contact",
+            "tag",
+        ]
+        .iter()
+        .any(|o| c.contains(o))
 }
 
 /// Masks runs of 7+ digits (phone numbers in vendor messages): keeps the first 3 and last 2.
@@ -366,7 +464,10 @@ fn mask_digits(s: &str) -> String {
 /// `0 ..= min(backoff_max, backoff_base * 2^attempt)`.
 fn backoff(settings: &PlatformSettings, attempt: u32) -> Duration {
     let factor = 1u32.checked_shl(attempt).unwrap_or(u32::MAX);
-    let cap = settings.backoff_base.saturating_mul(factor).min(settings.backoff_max);
+    let cap = settings
+        .backoff_base
+        .saturating_mul(factor)
+        .min(settings.backoff_max);
     let cap_nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(rand::thread_rng().gen_range(0..=cap_nanos))
 }
@@ -392,7 +493,12 @@ fn as_i64(v: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+            s.parse::<i64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            })
         }
         _ => None,
     }
@@ -464,9 +570,15 @@ fn call_status(v: &Value) -> Option<i32> {
 /// `CallTime`: epoch milliseconds (number or numeric string) or an RFC 3339 string.
 fn call_time(v: &Value) -> Option<DateTime<Utc>> {
     if let Some(ms) = as_i64(v) {
-        return if ms > 0 { DateTime::from_timestamp_millis(ms) } else { None };
+        return if ms > 0 {
+            DateTime::from_timestamp_millis(ms)
+        } else {
+            None
+        };
     }
-    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok()).map(|t| t.with_timezone(&Utc))
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A contact's `ReferenceId`, from an object or the first element of an array.
@@ -501,16 +613,27 @@ fn parse_job(job: &Value) -> JobResult {
         })
         .unwrap_or_default();
     JobResult {
-        job_id: str_at(job, "Id").or_else(|| str_at(job, "JobId")).unwrap_or_default(),
+        job_id: str_at(job, "Id")
+            .or_else(|| str_at(job, "JobId"))
+            .unwrap_or_default(),
         reference_id,
         job_status: job_status(&str_at(job, "Status").unwrap_or_default()),
         call_status: task.and_then(|t| field(t, "Status")).and_then(call_status),
-        has_answered: task.and_then(|t| field(t, "HasAnswered")).and_then(as_bool).unwrap_or(false),
+        has_answered: task
+            .and_then(|t| field(t, "HasAnswered"))
+            .and_then(as_bool)
+            .unwrap_or(false),
         call_time,
         call_duration_ms: task.and_then(|t| field(t, "CallDuration")).and_then(as_i64),
-        end_reason: task.and_then(|t| field(t, "TaskEndReason")).and_then(as_string).filter(|r| !r.is_empty()),
+        end_reason: task
+            .and_then(|t| field(t, "TaskEndReason"))
+            .and_then(as_string)
+            .filter(|r| !r.is_empty()),
         tags,
-        summary: task.and_then(|t| field(t, "Summary")).and_then(Value::as_str).map(str::to_owned),
+        summary: task
+            .and_then(|t| field(t, "Summary"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         attempts: i32::from(call_time.is_some()),
     }
 }
@@ -558,7 +681,11 @@ impl OutboundPlatform for HttpPlatform {
         strategy: &Strategy,
     ) -> Result<String, PlatformError> {
         let action = Action::CreateJobGroup;
-        let params = [p("JobGroupName", name), p("ScriptId", script_id), p("StrategyJson", strategy_json(strategy))];
+        let params = [
+            p("JobGroupName", name),
+            p("ScriptId", script_id),
+            p("StrategyJson", strategy_json(strategy)),
+        ];
         let v = self.call(action, &params).await?;
         field(&v, "JobGroup")
             .and_then(|g| str_at(g, "JobGroupId"))
@@ -566,16 +693,28 @@ impl OutboundPlatform for HttpPlatform {
             .ok_or_else(|| action.unknown("response without JobGroupId"))
     }
 
-    async fn assign_jobs(&self, job_group_id: &str, contacts: Vec<Contact>) -> Result<Vec<AssignedJob>, PlatformError> {
+    async fn assign_jobs(
+        &self,
+        job_group_id: &str,
+        contacts: Vec<Contact>,
+    ) -> Result<Vec<AssignedJob>, PlatformError> {
         let action = Action::AssignJobs;
         if contacts.is_empty() || contacts.len() > MAX_ASSIGN_BATCH {
             return Err(PlatformError::Rejected {
                 code: "InvalidBatchSize".to_owned(),
-                message: format!("{} contacts; 1..={MAX_ASSIGN_BATCH} allowed", contacts.len()),
+                message: format!(
+                    "{} contacts; 1..={MAX_ASSIGN_BATCH} allowed",
+                    contacts.len()
+                ),
             });
         }
         let mut params = vec![p("JobGroupId", job_group_id)];
-        params.extend(contacts.iter().enumerate().map(|(i, c)| (format!("JobsJson.{}", i + 1), job_json(c))));
+        params.extend(
+            contacts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("JobsJson.{}", i + 1), job_json(c))),
+        );
         let v = self.call(action, &params).await?;
         let ids: Vec<String> = field(&v, "JobsId")
             .and_then(Value::as_array)
@@ -584,25 +723,47 @@ impl OutboundPlatform for HttpPlatform {
             .map(|id| as_string(id).unwrap_or_default())
             .collect();
         if ids.len() != contacts.len() || ids.iter().any(String::is_empty) {
-            return Err(action.unknown(&format!("{} job ids for {} contacts", ids.len(), contacts.len())));
+            return Err(action.unknown(&format!(
+                "{} job ids for {} contacts",
+                ids.len(),
+                contacts.len()
+            )));
         }
         Ok(contacts
             .into_iter()
             .zip(ids)
-            .map(|(c, job_id)| AssignedJob { reference_id: c.reference_id, job_id })
+            .map(|(c, job_id)| AssignedJob {
+                reference_id: c.reference_id,
+                job_id,
+            })
             .collect())
     }
 
     async fn suspend_jobs(&self, job_group_id: &str) -> Result<(), PlatformError> {
-        self.call(Action::SuspendJobs, &[p("JobGroupId", job_group_id), p("All", "true")]).await.map(drop)
+        self.call(
+            Action::SuspendJobs,
+            &[p("JobGroupId", job_group_id), p("All", "true")],
+        )
+        .await
+        .map(drop)
     }
 
     async fn resume_jobs(&self, job_group_id: &str) -> Result<(), PlatformError> {
-        self.call(Action::ResumeJobs, &[p("JobGroupId", job_group_id), p("All", "true")]).await.map(drop)
+        self.call(
+            Action::ResumeJobs,
+            &[p("JobGroupId", job_group_id), p("All", "true")],
+        )
+        .await
+        .map(drop)
     }
 
     async fn cancel_jobs(&self, job_group_id: &str) -> Result<(), PlatformError> {
-        self.call(Action::CancelJobs, &[p("JobGroupId", job_group_id), p("All", "true")]).await.map(drop)
+        self.call(
+            Action::CancelJobs,
+            &[p("JobGroupId", job_group_id), p("All", "true")],
+        )
+        .await
+        .map(drop)
     }
 
     async fn query_job_results(
@@ -611,17 +772,28 @@ impl OutboundPlatform for HttpPlatform {
         page: u32,
         page_size: u32,
     ) -> Result<JobResultPage, PlatformError> {
-        let params =
-            [p("JobGroupId", job_group_id), p("PageNumber", page.to_string()), p("PageSize", page_size.to_string())];
+        let params = [
+            p("JobGroupId", job_group_id),
+            p("PageNumber", page.to_string()),
+            p("PageSize", page_size.to_string()),
+        ];
         let v = self.call(Action::QueryJobsWithResult, &params).await?;
         let jobs = field(&v, "Jobs");
         let items = jobs
             .and_then(|j| field(j, "List"))
             .and_then(Value::as_array)
-            .map(|list| list.iter().filter(|j| j.is_object()).map(parse_job).collect())
+            .map(|list| {
+                list.iter()
+                    .filter(|j| j.is_object())
+                    .map(parse_job)
+                    .collect()
+            })
             .unwrap_or_default();
         let num = |key: &str, default: u32| {
-            jobs.and_then(|j| field(j, key)).and_then(as_i64).and_then(|n| u32::try_from(n).ok()).unwrap_or(default)
+            jobs.and_then(|j| field(j, key))
+                .and_then(as_i64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(default)
         };
         Ok(JobResultPage {
             items,
@@ -632,7 +804,9 @@ impl OutboundPlatform for HttpPlatform {
     }
 
     async fn describe_job_group(&self, job_group_id: &str) -> Result<GroupProgress, PlatformError> {
-        let v = self.call(Action::DescribeJobGroup, &[p("JobGroupId", job_group_id)]).await?;
+        let v = self
+            .call(Action::DescribeJobGroup, &[p("JobGroupId", job_group_id)])
+            .await?;
         let Some(progress) = field(&v, "JobGroup").and_then(|g| field(g, "Progress")) else {
             return Ok(GroupProgress::default());
         };
@@ -679,7 +853,10 @@ mod tests {
         .rev() // order must not matter
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        assert_eq!(sign("GET", &params, "testsecret"), "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
+        assert_eq!(
+            sign("GET", &params, "testsecret"),
+            "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+        );
     }
 
     #[test]
@@ -706,7 +883,10 @@ mod tests {
 
     #[test]
     fn settings_debug_hides_secret() {
-        let s = PlatformSettings { app_secret: "very-secret".into(), ..Default::default() };
+        let s = PlatformSettings {
+            app_secret: "very-secret".into(),
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("very-secret"));
         let platform = HttpPlatform::new(s).unwrap();
         assert!(!format!("{platform:?}").contains("very-secret"));
@@ -714,7 +894,10 @@ mod tests {
 
     #[test]
     fn masks_phone_numbers_in_messages() {
-        assert_eq!(mask_digits("bad number 13812345678 here"), "bad number 138****78 here");
+        assert_eq!(
+            mask_digits("bad number 13812345678 here"),
+            "bad number 138****78 here"
+        );
         assert_eq!(mask_digits("page 12"), "page 12");
     }
 
@@ -741,13 +924,20 @@ mod tests {
         if let (Some(b), Some(extra)) = (body.as_object_mut(), payload.as_object()) {
             b.extend(extra.clone());
         }
-        Reply { status: 200, body: body.to_string(), delay: Duration::ZERO }
+        Reply {
+            status: 200,
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
     }
 
     fn fail(status: u16, code: &str) -> Reply {
-        let body =
-            json!({"RequestId": "req", "Success": false, "Code": code, "Message": "msg", "HttpStatusCode": status});
-        Reply { status, body: body.to_string(), delay: Duration::ZERO }
+        let body = json!({"RequestId": "req", "Success": false, "Code": code, "Message": "msg", "HttpStatusCode": status});
+        Reply {
+            status,
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
     }
 
     type Script = Arc<dyn Fn(usize, &HashMap<String, String>) -> Reply + Send + Sync>;
@@ -784,7 +974,9 @@ mod tests {
         if signature.as_deref() != Some(sign("POST", &unsigned, SECRET).as_str()) {
             fake.bad_signatures.fetch_add(1, Ordering::SeqCst);
             let body = json!({"Success": false, "Code": "SignatureDoesNotMatch", "Message": "bad signature"});
-            return HttpResponse::BadRequest().content_type("application/json").body(body.to_string());
+            return HttpResponse::BadRequest()
+                .content_type("application/json")
+                .body(body.to_string());
         }
         let map: HashMap<String, String> = pairs.into_iter().collect();
         fake.seen.lock().unwrap().push(map.clone());
@@ -797,7 +989,9 @@ mod tests {
             .body(reply.body)
     }
 
-    fn start(script: impl Fn(usize, &HashMap<String, String>) -> Reply + Send + Sync + 'static) -> (Fake, String) {
+    fn start(
+        script: impl Fn(usize, &HashMap<String, String>) -> Reply + Send + Sync + 'static,
+    ) -> (Fake, String) {
         let fake = Fake {
             script: Arc::new(script),
             requests: Arc::default(),
@@ -847,7 +1041,10 @@ mod tests {
 
     fn strategy() -> Strategy {
         Strategy {
-            working_time: vec![CallWindow { begin: "08:00".into(), end: "21:00".into() }],
+            working_time: vec![CallWindow {
+                begin: "08:00".into(),
+                end: "21:00".into(),
+            }],
             max_attempts_per_day: 3,
             min_attempt_interval_minutes: 10,
         }
@@ -896,7 +1093,9 @@ mod tests {
         assert_eq!(p["JobGroupName"], "任务 A*1~+&=");
         assert_eq!(p["ScriptId"], "script-9");
         assert!(uuid::Uuid::parse_str(&p["SignatureNonce"]).is_ok());
-        assert!(chrono::NaiveDateTime::parse_from_str(&p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").is_ok());
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(&p["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").is_ok()
+        );
         let strategy: Value = serde_json::from_str(&p["StrategyJson"]).unwrap();
         assert_eq!(
             strategy,
@@ -910,10 +1109,18 @@ mod tests {
             assert_eq!(p["Action"], "AssignJobs");
             ok(json!({"JobGroupId": "jg-1", "JobsId": ["job-a", "job-b", "job-c"]}))
         });
-        let assigned =
-            platform(&url, 2, Duration::from_secs(5)).assign_jobs("jg-1", (0..3).map(contact).collect()).await.unwrap();
-        let pairs: Vec<(&str, &str)> = assigned.iter().map(|a| (a.reference_id.as_str(), a.job_id.as_str())).collect();
-        assert_eq!(pairs, [("ref-0", "job-a"), ("ref-1", "job-b"), ("ref-2", "job-c")]);
+        let assigned = platform(&url, 2, Duration::from_secs(5))
+            .assign_jobs("jg-1", (0..3).map(contact).collect())
+            .await
+            .unwrap();
+        let pairs: Vec<(&str, &str)> = assigned
+            .iter()
+            .map(|a| (a.reference_id.as_str(), a.job_id.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("ref-0", "job-a"), ("ref-1", "job-b"), ("ref-2", "job-c")]
+        );
         assert_eq!(fake.bad_signatures.load(Ordering::SeqCst), 0);
         let p = &fake.seen()[0];
         assert_eq!(p["JobGroupId"], "jg-1");
@@ -935,11 +1142,17 @@ mod tests {
         let platform = platform(&url, 2, Duration::from_secs(5));
         let err = platform.assign_jobs("jg-1", vec![]).await.unwrap_err();
         assert!(matches!(err, PlatformError::Rejected { .. }));
-        let err = platform.assign_jobs("jg-1", (0..100).map(contact).collect()).await.unwrap_err();
+        let err = platform
+            .assign_jobs("jg-1", (0..100).map(contact).collect())
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Rejected { .. }));
         assert_eq!(fake.requests(), 0);
         // 99 is fine as far as the client is concerned (the fake answers a wrong count)
-        let err = platform.assign_jobs("jg-1", (0..99).map(contact).collect()).await.unwrap_err();
+        let err = platform
+            .assign_jobs("jg-1", (0..99).map(contact).collect())
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Ambiguous(_)));
         assert_eq!(fake.requests(), 1);
     }
@@ -956,18 +1169,39 @@ mod tests {
 
     #[actix_web::test]
     async fn throttling_is_retried_then_succeeds() {
-        let (fake, url) = start(|n, _| if n < 2 { fail(400, "Throttling.User") } else { ok(progress_payload()) });
-        let progress = platform(&url, 5, Duration::from_secs(5)).describe_job_group("jg-1").await.unwrap();
+        let (fake, url) = start(|n, _| {
+            if n < 2 {
+                fail(400, "Throttling.User")
+            } else {
+                ok(progress_payload())
+            }
+        });
+        let progress = platform(&url, 5, Duration::from_secs(5))
+            .describe_job_group("jg-1")
+            .await
+            .unwrap();
         assert_eq!(progress, expected_progress());
         assert_eq!(fake.requests(), 3);
-        let nonces: HashSet<String> = fake.seen().iter().map(|p| p["SignatureNonce"].clone()).collect();
+        let nonces: HashSet<String> = fake
+            .seen()
+            .iter()
+            .map(|p| p["SignatureNonce"].clone())
+            .collect();
         assert_eq!(nonces.len(), 3, "a fresh nonce per attempt");
         assert_eq!(fake.bad_signatures.load(Ordering::SeqCst), 0);
 
         // throttling is safe to retry for non-idempotent actions too (nothing was done)
-        let (fake, url) =
-            start(|n, _| if n < 2 { fail(429, "Throttling") } else { ok(json!({"JobGroup": {"JobGroupId": "jg-7"}})) });
-        let id = platform(&url, 5, Duration::from_secs(5)).create_job_group("t", "s", &strategy()).await.unwrap();
+        let (fake, url) = start(|n, _| {
+            if n < 2 {
+                fail(429, "Throttling")
+            } else {
+                ok(json!({"JobGroup": {"JobGroupId": "jg-7"}}))
+            }
+        });
+        let id = platform(&url, 5, Duration::from_secs(5))
+            .create_job_group("t", "s", &strategy())
+            .await
+            .unwrap();
         assert_eq!(id, "jg-7");
         assert_eq!(fake.requests(), 3);
     }
@@ -975,7 +1209,10 @@ mod tests {
     #[actix_web::test]
     async fn throttling_exhausted_is_unavailable() {
         let (fake, url) = start(|_, _| fail(400, "Throttling"));
-        let err = platform(&url, 3, Duration::from_secs(5)).assign_jobs("jg-1", vec![contact(1)]).await.unwrap_err();
+        let err = platform(&url, 3, Duration::from_secs(5))
+            .assign_jobs("jg-1", vec![contact(1)])
+            .await
+            .unwrap_err();
         assert_eq!(err, PlatformError::Unavailable("throttled".into()));
         assert_eq!(fake.requests(), 4);
     }
@@ -984,16 +1221,26 @@ mod tests {
     async fn server_errors_are_ambiguous_for_assign_and_retried_for_describe() {
         let (fake, url) = start(|_, _| fail(500, "InternalError"));
         let platform = platform(&url, 3, Duration::from_secs(5));
-        let err = platform.assign_jobs("jg-1", vec![contact(1)]).await.unwrap_err();
+        let err = platform
+            .assign_jobs("jg-1", vec![contact(1)])
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
         assert_eq!(fake.requests(), 1);
 
-        let (fake, url) = start(|_, _| Reply { status: 503, body: "oops".into(), delay: Duration::ZERO });
+        let (fake, url) = start(|_, _| Reply {
+            status: 503,
+            body: "oops".into(),
+            delay: Duration::ZERO,
+        });
         let platform = super::tests::platform(&url, 3, Duration::from_secs(5));
         let err = platform.describe_job_group("jg-1").await.unwrap_err();
         assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
         assert_eq!(fake.requests(), 4);
-        let err = platform.create_job_group("t", "s", &strategy()).await.unwrap_err();
+        let err = platform
+            .create_job_group("t", "s", &strategy())
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
         assert_eq!(fake.requests(), 5);
         let err = platform.cancel_jobs("jg-1").await.unwrap_err();
@@ -1004,14 +1251,18 @@ mod tests {
     #[actix_web::test]
     async fn timeout_after_sending_is_ambiguous_for_assign() {
         let (fake, url) = start(|n, _| {
-            let mut reply = ok(json!({"JobsId": ["job-1"], "JobGroup": {"Progress": {"TotalJobs": 1}}}));
+            let mut reply =
+                ok(json!({"JobsId": ["job-1"], "JobGroup": {"Progress": {"TotalJobs": 1}}}));
             if n == 0 {
                 reply.delay = Duration::from_secs(2);
             }
             reply
         });
         let platform = platform(&url, 3, Duration::from_millis(200));
-        let err = platform.assign_jobs("jg-1", vec![contact(1)]).await.unwrap_err();
+        let err = platform
+            .assign_jobs("jg-1", vec![contact(1)])
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
         assert_eq!(fake.requests(), 1);
 
@@ -1024,7 +1275,10 @@ mod tests {
             reply
         });
         let platform = super::tests::platform(&url, 3, Duration::from_millis(200));
-        assert_eq!(platform.describe_job_group("jg-1").await.unwrap(), expected_progress());
+        assert_eq!(
+            platform.describe_job_group("jg-1").await.unwrap(),
+            expected_progress()
+        );
         assert_eq!(fake.requests(), 2);
     }
 
@@ -1034,7 +1288,10 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let platform = platform(&format!("http://{addr}"), 2, Duration::from_secs(2));
-        let err = platform.assign_jobs("jg-1", vec![contact(1)]).await.unwrap_err();
+        let err = platform
+            .assign_jobs("jg-1", vec![contact(1)])
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
     }
 
@@ -1046,10 +1303,16 @@ mod tests {
             _ => fail(400, "ScriptNotExists"),
         });
         let platform = platform(&url, 3, Duration::from_secs(5));
-        assert_eq!(platform.describe_job_group("jg-x").await.unwrap_err(), PlatformError::NotFound);
+        assert_eq!(
+            platform.describe_job_group("jg-x").await.unwrap_err(),
+            PlatformError::NotFound
+        );
         assert_eq!(
             platform.suspend_jobs("jg-1").await.unwrap_err(),
-            PlatformError::Rejected { code: "InvalidParameter".into(), message: "msg".into() }
+            PlatformError::Rejected {
+                code: "InvalidParameter".into(),
+                message: "msg".into()
+            }
         );
         assert!(matches!(
             platform.create_job_group("t", "nope", &strategy()).await.unwrap_err(),
@@ -1070,15 +1333,24 @@ mod tests {
         })
         .unwrap();
         let err = platform.resume_jobs("jg-1").await.unwrap_err();
-        assert!(matches!(err, PlatformError::Rejected { code, .. } if code == "SignatureDoesNotMatch"));
+        assert!(
+            matches!(err, PlatformError::Rejected { code, .. } if code == "SignatureDoesNotMatch")
+        );
         assert_eq!(fake.bad_signatures.load(Ordering::SeqCst), 1);
     }
 
     #[actix_web::test]
     async fn malformed_success_body() {
-        let (_fake, url) = start(|_, _| Reply { status: 200, body: "{not json".into(), delay: Duration::ZERO });
+        let (_fake, url) = start(|_, _| Reply {
+            status: 200,
+            body: "{not json".into(),
+            delay: Duration::ZERO,
+        });
         let platform = platform(&url, 2, Duration::from_secs(5));
-        let err = platform.assign_jobs("jg-1", vec![contact(1)]).await.unwrap_err();
+        let err = platform
+            .assign_jobs("jg-1", vec![contact(1)])
+            .await
+            .unwrap_err();
         assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
         let err = platform.describe_job_group("jg-1").await.unwrap_err();
         assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
@@ -1090,23 +1362,28 @@ mod tests {
             assert_eq!(p["Action"], "QueryJobsWithResult");
             assert_eq!(p["PageNumber"], "2");
             assert_eq!(p["PageSize"], "50");
-            ok(json!({"Jobs": {"PageNumber": 2, "PageSize": 50, "RowCount": "57", "List": [
-                {"Id": "job-1", "Status": "Succeeded", "JobFailureReason": null, "LatestTask": {
-                    "CallTime": 1_700_000_000_000_i64, "CallDuration": 35_000, "HasAnswered": true, "Status": "1",
-                    "TaskEndReason": "HangUpByClient",
-                    "TagHits": [{"TagName": "A", "TagGroup": "意向等级"}],
-                    "Contact": {"ReferenceId": "ref-1", "PhoneNumber": "13800000001"}}},
-                {"Id": "job-2", "Status": "Failed", "LatestTask": {
-                    "CallTime": "1700000100000", "CallDuration": null, "HasAnswered": false, "Status": 2,
-                    "TagHits": [], "Contact": {"ReferenceId": "ref-2"}}},
-                {"Id": "job-3", "Status": "Scheduling", "LatestTask": null,
-                    "Contacts": [{"ReferenceId": "ref-3", "PhoneNumber": "13800000003"}]},
-                {"Id": "job-4", "Status": "Whatever", "LatestTask": {"CallTime": null, "Status": "Executing"},
-                    "Contact": {"ReferenceId": "ref-4"}},
-                {"Id": "job-5"}
-            ]}}))
+            ok(
+                json!({"Jobs": {"PageNumber": 2, "PageSize": 50, "RowCount": "57", "List": [
+                    {"Id": "job-1", "Status": "Succeeded", "JobFailureReason": null, "LatestTask": {
+                        "CallTime": 1_700_000_000_000_i64, "CallDuration": 35_000, "HasAnswered": true, "Status": "1",
+                        "TaskEndReason": "HangUpByClient",
+                        "TagHits": [{"TagName": "A", "TagGroup": "意向等级"}],
+                        "Contact": {"ReferenceId": "ref-1", "PhoneNumber": "13800000001"}}},
+                    {"Id": "job-2", "Status": "Failed", "LatestTask": {
+                        "CallTime": "1700000100000", "CallDuration": null, "HasAnswered": false, "Status": 2,
+                        "TagHits": [], "Contact": {"ReferenceId": "ref-2"}}},
+                    {"Id": "job-3", "Status": "Scheduling", "LatestTask": null,
+                        "Contacts": [{"ReferenceId": "ref-3", "PhoneNumber": "13800000003"}]},
+                    {"Id": "job-4", "Status": "Whatever", "LatestTask": {"CallTime": null, "Status": "Executing"},
+                        "Contact": {"ReferenceId": "ref-4"}},
+                    {"Id": "job-5"}
+                ]}}),
+            )
         });
-        let page = platform(&url, 2, Duration::from_secs(5)).query_job_results("jg-1", 2, 50).await.unwrap();
+        let page = platform(&url, 2, Duration::from_secs(5))
+            .query_job_results("jg-1", 2, 50)
+            .await
+            .unwrap();
         assert_eq!(fake.requests(), 1);
         assert_eq!((page.page, page.page_size, page.total), (2, 50, 57));
         assert_eq!(page.items.len(), 5);
@@ -1117,28 +1394,55 @@ mod tests {
         assert_eq!(a.job_status, JobStatus::Succeeded);
         assert_eq!(a.call_status, Some(1));
         assert!(a.has_answered);
-        assert_eq!(a.call_time, DateTime::from_timestamp_millis(1_700_000_000_000));
+        assert_eq!(
+            a.call_time,
+            DateTime::from_timestamp_millis(1_700_000_000_000)
+        );
         assert_eq!(a.call_duration_ms, Some(35_000));
         assert_eq!(a.end_reason.as_deref(), Some("HangUpByClient"));
-        assert_eq!(a.tags, vec![TagHit { group: "意向等级".into(), name: "A".into() }]);
+        assert_eq!(
+            a.tags,
+            vec![TagHit {
+                group: "意向等级".into(),
+                name: "A".into()
+            }]
+        );
         assert_eq!(a.attempts, 1);
 
         let b = &page.items[1];
-        assert_eq!((b.reference_id.as_str(), b.job_status, b.call_status), ("ref-2", JobStatus::Failed, Some(2)));
-        assert_eq!(b.call_time, DateTime::from_timestamp_millis(1_700_000_100_000));
-        assert_eq!((b.call_duration_ms, b.has_answered, b.attempts), (None, false, 1));
+        assert_eq!(
+            (b.reference_id.as_str(), b.job_status, b.call_status),
+            ("ref-2", JobStatus::Failed, Some(2))
+        );
+        assert_eq!(
+            b.call_time,
+            DateTime::from_timestamp_millis(1_700_000_100_000)
+        );
+        assert_eq!(
+            (b.call_duration_ms, b.has_answered, b.attempts),
+            (None, false, 1)
+        );
         assert!(b.tags.is_empty());
 
         let c = &page.items[2];
-        assert_eq!((c.reference_id.as_str(), c.job_status, c.call_status), ("ref-3", JobStatus::Scheduling, None));
+        assert_eq!(
+            (c.reference_id.as_str(), c.job_status, c.call_status),
+            ("ref-3", JobStatus::Scheduling, None)
+        );
         assert_eq!((c.call_time, c.attempts), (None, 0));
 
         let d = &page.items[3];
-        assert_eq!((d.reference_id.as_str(), d.job_status, d.call_status), ("ref-4", JobStatus::Scheduling, Some(0)));
+        assert_eq!(
+            (d.reference_id.as_str(), d.job_status, d.call_status),
+            ("ref-4", JobStatus::Scheduling, Some(0))
+        );
         assert_eq!(d.attempts, 0);
 
         let e = &page.items[4];
-        assert_eq!((e.job_id.as_str(), e.reference_id.as_str(), e.attempts), ("job-5", "", 0));
+        assert_eq!(
+            (e.job_id.as_str(), e.reference_id.as_str(), e.attempts),
+            ("job-5", "", 0)
+        );
     }
 
     #[actix_web::test]
@@ -1148,8 +1452,17 @@ mod tests {
         platform.suspend_jobs("jg-1").await.unwrap();
         platform.resume_jobs("jg-1").await.unwrap();
         platform.cancel_jobs("jg-1").await.unwrap();
-        let actions: Vec<(String, String, String)> =
-            fake.seen().iter().map(|p| (p["Action"].clone(), p["JobGroupId"].clone(), p["All"].clone())).collect();
+        let actions: Vec<(String, String, String)> = fake
+            .seen()
+            .iter()
+            .map(|p| {
+                (
+                    p["Action"].clone(),
+                    p["JobGroupId"].clone(),
+                    p["All"].clone(),
+                )
+            })
+            .collect();
         assert_eq!(
             actions,
             [

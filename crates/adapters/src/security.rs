@@ -5,7 +5,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use auth::{Claims, PasswordHasher, TokenCodec, TokenError};
-use jsonwebtoken::{decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation, decode, encode,
+};
 use serde::{Deserialize, Serialize};
 
 /// argon2id with OWASP's recommended parameters (m = 19 MiB, t = 2, p = 1).
@@ -23,7 +25,8 @@ impl Argon2Hasher {
 
     /// A hasher with explicit parameters (memory KiB, iterations, parallelism).
     pub fn with_params(m_cost: u32, t_cost: u32, p_cost: u32) -> anyhow::Result<Self> {
-        let params = Params::new(m_cost, t_cost, p_cost, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+        let params = Params::new(m_cost, t_cost, p_cost, None)
+            .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::generate(&mut OsRng);
         let dummy_hash = argon
@@ -36,14 +39,21 @@ impl Argon2Hasher {
     /// Hash synchronously (for the CLI and tests).
     pub fn hash_blocking(&self, password: &str) -> anyhow::Result<String> {
         let salt = SaltString::generate(&mut OsRng);
-        Ok(self.argon.hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("argon2: {e}"))?.to_string())
+        Ok(self
+            .argon
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
+            .to_string())
     }
 
     fn verify_blocking(&self, password: &str, hash: Option<&str>) -> bool {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash);
         let ok = match PasswordHash::new(hash) {
-            Ok(parsed) => self.argon.verify_password(password.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => self
+                .argon
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => {
                 // unreadable stored hash: still spend the same work, then refuse
                 if let Ok(parsed) = PasswordHash::new(&self.dummy_hash) {
@@ -67,7 +77,9 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify(&self, password: &str, hash: Option<String>) -> bool {
         let this = self.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || this.verify_blocking(&password, hash.as_deref())).await.unwrap_or(false)
+        tokio::task::spawn_blocking(move || this.verify_blocking(&password, hash.as_deref()))
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -88,13 +100,21 @@ pub struct JwtCodec {
 impl JwtCodec {
     /// A codec over this secret.
     pub fn new(secret: &[u8]) -> Self {
-        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret) }
+        Self {
+            enc: EncodingKey::from_secret(secret),
+            dec: DecodingKey::from_secret(secret),
+        }
     }
 }
 
 impl TokenCodec for JwtCodec {
     fn issue(&self, c: &Claims) -> anyhow::Result<String> {
-        let claims = JwtClaims { sub: c.user_id.to_string(), org: c.org_id, iat: c.issued_at, exp: c.expires_at };
+        let claims = JwtClaims {
+            sub: c.user_id.to_string(),
+            org: c.org_id,
+            iat: c.issued_at,
+            exp: c.expires_at,
+        };
         Ok(encode(&Header::new(JwtAlg::HS256), &claims, &self.enc)?)
     }
 
@@ -110,7 +130,12 @@ impl TokenCodec for JwtCodec {
             return Err(TokenError::Invalid);
         }
         let user_id = c.sub.parse().map_err(|_| TokenError::Invalid)?;
-        Ok(Claims { user_id, org_id: c.org, issued_at: c.iat, expires_at: c.exp })
+        Ok(Claims {
+            user_id,
+            org_id: c.org,
+            issued_at: c.iat,
+            expires_at: c.exp,
+        })
     }
 }
 
@@ -122,7 +147,12 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn claims(exp: i64) -> Claims {
-        Claims { user_id: 5, org_id: 2, issued_at: 1000, expires_at: exp }
+        Claims {
+            user_id: 5,
+            org_id: 2,
+            issued_at: 1000,
+            expires_at: exp,
+        }
     }
 
     fn b64(v: &serde_json::Value) -> String {
@@ -145,10 +175,19 @@ mod tests {
         assert!(codec.decode(&t, 0).is_err(), "wrong key");
 
         let payload = serde_json::json!({"sub":"5","org":2,"iat":1000,"exp":i64::MAX / 2});
-        let none = format!("{}.{}.", b64(&serde_json::json!({"alg":"none","typ":"JWT"})), b64(&payload));
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg":"none","typ":"JWT"})),
+            b64(&payload)
+        );
         assert!(codec.decode(&none, 0).is_err(), "alg none");
 
-        let hs512 = encode(&Header::new(JwtAlg::HS512), &payload, &EncodingKey::from_secret(SECRET)).unwrap();
+        let hs512 = encode(
+            &Header::new(JwtAlg::HS512),
+            &payload,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert!(codec.decode(&hs512, 0).is_err(), "other algorithm");
 
         let good = codec.issue(&claims(i64::MAX / 2)).unwrap();

@@ -51,7 +51,10 @@ pub fn test_cluster_dir() -> PathBuf {
 
 /// URL of the server's maintenance database (`postgres`).
 pub async fn server_admin_url() -> anyhow::Result<String> {
-    if let Some(url) = std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.is_empty()) {
+    if let Some(url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
         return Ok(with_db(&url, "postgres"));
     }
     let dir = test_cluster_dir();
@@ -69,23 +72,36 @@ async fn ensure_template(admin_url: &str) -> anyhow::Result<String> {
     let tpl = format!("outbound_tpl_{MIGRATIONS_HASH}");
     let mut admin = AsyncPgConnection::establish(admin_url).await?;
     let key = i64::from_str_radix(&MIGRATIONS_HASH[..15], 16).unwrap_or(42);
-    diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(key).execute(&mut admin).await?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(key)
+        .execute(&mut admin)
+        .await?;
     let result = async {
-        let exists: Count = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-            .bind::<Text, _>(&tpl)
-            .get_result(&mut admin)
-            .await?;
+        let exists: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+                .bind::<Text, _>(&tpl)
+                .get_result(&mut admin)
+                .await?;
         if exists.n == 0 {
             let tmp = format!("{tpl}_build");
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {tmp}")).execute(&mut admin).await?;
-            diesel::sql_query(format!("CREATE DATABASE {tmp}")).execute(&mut admin).await?;
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {tmp}"))
+                .execute(&mut admin)
+                .await?;
+            diesel::sql_query(format!("CREATE DATABASE {tmp}"))
+                .execute(&mut admin)
+                .await?;
             run_migrations(&with_db(admin_url, &tmp)).await?;
-            diesel::sql_query(format!("ALTER DATABASE {tmp} RENAME TO {tpl}")).execute(&mut admin).await?;
+            diesel::sql_query(format!("ALTER DATABASE {tmp} RENAME TO {tpl}"))
+                .execute(&mut admin)
+                .await?;
         }
         anyhow::Ok(())
     }
     .await;
-    diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(key).execute(&mut admin).await?;
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(key)
+        .execute(&mut admin)
+        .await?;
     result?;
     Ok(tpl)
 }
@@ -100,7 +116,10 @@ impl TestDb {
         // several processes may clone the template at once; retry while it is briefly busy
         let mut tries = 0;
         loop {
-            match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {tpl}")).execute(&mut admin).await {
+            match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {tpl}"))
+                .execute(&mut admin)
+                .await
+            {
                 Ok(_) => break,
                 Err(e) if tries < 50 && e.to_string().contains("being accessed by other users") => {
                     tries += 1;
@@ -109,13 +128,40 @@ impl TestDb {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(TestDb { url: with_db(&admin_url, &name), admin_url, name, owned: true })
+        Ok(TestDb {
+            url: with_db(&admin_url, &name),
+            admin_url,
+            name,
+            owned: true,
+        })
     }
 
     /// Another handle to the same database (e.g. for a second service instance); dropping it
     /// leaves the database alone.
     pub fn attach(other: &TestDb) -> TestDb {
-        TestDb { url: other.url.clone(), admin_url: other.admin_url.clone(), name: other.name.clone(), owned: false }
+        TestDb {
+            url: other.url.clone(),
+            admin_url: other.admin_url.clone(),
+            name: other.name.clone(),
+            owned: false,
+        }
+    }
+
+    /// A handle to a database the caller created and owns elsewhere (e.g. on a private cluster);
+    /// dropping it leaves the database alone.
+    pub fn external(url: String) -> TestDb {
+        let name = url
+            .split('?')
+            .next()
+            .and_then(|base| base.rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        TestDb {
+            admin_url: with_db(&url, "postgres"),
+            url,
+            name,
+            owned: false,
+        }
     }
 
     /// The database's name.
@@ -133,12 +179,18 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // async work cannot run in Drop: do it on a thread with its own runtime
         let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async move {
                 if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin)
+                            .await;
                 }
             });
         });
@@ -152,7 +204,10 @@ mod tests {
 
     #[test]
     fn swaps_database_name() {
-        assert_eq!(with_db("postgres://u:p@h:5/a?sslmode=disable", "b"), "postgres://u:p@h:5/b?sslmode=disable");
+        assert_eq!(
+            with_db("postgres://u:p@h:5/a?sslmode=disable", "b"),
+            "postgres://u:p@h:5/b?sslmode=disable"
+        );
         assert_eq!(with_db("postgres://u:p@h:5", "b"), "postgres://u:p@h:5/b");
     }
 }

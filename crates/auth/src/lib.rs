@@ -139,7 +139,9 @@ pub trait TokenCodec: Send + Sync + 'static {
 /// Validate a username for creation: 3..=64 of letters, digits, `._-@`.
 pub fn validate_username(username: &str) -> Result<(), String> {
     let ok_len = (3..=64).contains(&username.chars().count());
-    let ok_chars = username.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    let ok_chars = username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
     if ok_len && ok_chars {
         Ok(())
     } else {

@@ -69,18 +69,33 @@ impl AuthService {
         throttle: LoginThrottle,
         token_ttl: Duration,
     ) -> Self {
-        Self { users, hasher, tokens, clock, throttle, token_ttl }
+        Self {
+            users,
+            hasher,
+            tokens,
+            clock,
+            throttle,
+            token_ttl,
+        }
     }
 
     /// Check a username and password from client address `addr` and issue a token.
-    pub async fn login(&self, username: &str, password: &str, addr: &str) -> Result<Session, LoginError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        addr: &str,
+    ) -> Result<Session, LoginError> {
         let now = self.clock.now();
         if let Some(retry_after) = self.throttle.blocked(username, addr, now) {
             return Err(LoginError::TooManyAttempts { retry_after });
         }
         let creds = self.users.find_credentials(username).await?;
         // same work whether or not the user exists
-        let ok = self.hasher.verify(password, creds.as_ref().map(|c| c.password_hash.clone())).await;
+        let ok = self
+            .hasher
+            .verify(password, creds.as_ref().map(|c| c.password_hash.clone()))
+            .await;
         let user = match (ok, creds) {
             (true, Some(c)) => c.user,
             _ => {
@@ -96,7 +111,11 @@ impl AuthService {
             expires_at: (now + self.token_ttl).timestamp(),
         };
         let access_token = self.tokens.issue(&claims)?;
-        Ok(Session { access_token, expires_in: self.token_ttl.num_seconds(), user })
+        Ok(Session {
+            access_token,
+            expires_in: self.token_ttl.num_seconds(),
+            user,
+        })
     }
 
     /// Verify a token and load its user. A token whose user is gone, or whose organisation no
@@ -121,7 +140,9 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockPasswordHasher, MockTokenCodec, MockUserRepository, ThrottleLimits, UserCredentials};
+    use crate::{
+        MockPasswordHasher, MockTokenCodec, MockUserRepository, ThrottleLimits, UserCredentials,
+    };
     use kernel::{MockClock, Role};
 
     fn user() -> User {
@@ -137,7 +158,9 @@ mod tests {
 
     fn service(users: MockUserRepository, hasher: MockPasswordHasher) -> AuthService {
         let mut tokens = MockTokenCodec::new();
-        tokens.expect_issue().returning(|c| Ok(format!("tok-{}", c.user_id)));
+        tokens
+            .expect_issue()
+            .returning(|c| Ok(format!("tok-{}", c.user_id)));
         let mut clock = MockClock::new();
         clock.expect_now().returning(chrono::Utc::now);
         AuthService::new(
@@ -156,7 +179,11 @@ mod tests {
         users.expect_find_credentials().returning(|_| Ok(None));
         let mut hasher = MockPasswordHasher::new();
         // verify is called even without a hash: equal work
-        hasher.expect_verify().withf(|_, h| h.is_none()).times(1).returning(|_, _| false);
+        hasher
+            .expect_verify()
+            .withf(|_, h| h.is_none())
+            .times(1)
+            .returning(|_, _| false);
         let svc = service(users, hasher);
         let err = svc.login("nobody", "pw", "1.2.3.4").await.unwrap_err();
         assert!(matches!(err, LoginError::InvalidCredentials));
@@ -166,7 +193,10 @@ mod tests {
     async fn right_password_issues_token_and_sixth_failure_is_throttled() {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().returning(|_| {
-            Ok(Some(UserCredentials { user: user(), password_hash: "h".into() }))
+            Ok(Some(UserCredentials {
+                user: user(),
+                password_hash: "h".into(),
+            }))
         });
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|p, _| p == "right");
@@ -174,19 +204,35 @@ mod tests {
         let s = svc.login("alice", "right", "a").await.unwrap();
         assert_eq!(s.access_token, "tok-7");
         for _ in 0..5 {
-            assert!(matches!(svc.login("alice", "wrong", "a").await, Err(LoginError::InvalidCredentials)));
+            assert!(matches!(
+                svc.login("alice", "wrong", "a").await,
+                Err(LoginError::InvalidCredentials)
+            ));
         }
         // even the right password is refused now
-        assert!(matches!(svc.login("alice", "right", "a").await, Err(LoginError::TooManyAttempts { .. })));
+        assert!(matches!(
+            svc.login("alice", "right", "a").await,
+            Err(LoginError::TooManyAttempts { .. })
+        ));
     }
 
     #[tokio::test]
     async fn token_of_user_moved_to_other_org_is_refused() {
         let mut users = MockUserRepository::new();
-        users.expect_find_by_id().returning(|_| Ok(Some(User { org_id: 99, ..user() })));
+        users.expect_find_by_id().returning(|_| {
+            Ok(Some(User {
+                org_id: 99,
+                ..user()
+            }))
+        });
         let mut tokens = MockTokenCodec::new();
         tokens.expect_decode().returning(|_, _| {
-            Ok(Claims { user_id: 7, org_id: 3, issued_at: 0, expires_at: i64::MAX })
+            Ok(Claims {
+                user_id: 7,
+                org_id: 3,
+                issued_at: 0,
+                expires_at: i64::MAX,
+            })
         });
         let mut clock = MockClock::new();
         clock.expect_now().returning(chrono::Utc::now);
@@ -198,6 +244,9 @@ mod tests {
             LoginThrottle::new(ThrottleLimits::default()),
             Duration::hours(1),
         );
-        assert!(matches!(svc.authenticate("t").await, Err(AuthError::Unauthenticated)));
+        assert!(matches!(
+            svc.authenticate("t").await,
+            Err(AuthError::Unauthenticated)
+        ));
     }
 }

@@ -18,7 +18,11 @@ pub struct ThrottleLimits {
 
 impl Default for ThrottleLimits {
     fn default() -> Self {
-        Self { per_username: 5, per_address: 50, window: Duration::minutes(15) }
+        Self {
+            per_username: 5,
+            per_address: 50,
+            window: Duration::minutes(15),
+        }
     }
 }
 
@@ -45,7 +49,10 @@ fn prune(q: &mut VecDeque<DateTime<Utc>>, since: DateTime<Utc>) {
 impl LoginThrottle {
     /// A throttle with these limits.
     pub fn new(limits: ThrottleLimits) -> Self {
-        Self { limits, state: Mutex::new(State::default()) }
+        Self {
+            limits,
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -80,7 +87,10 @@ impl LoginThrottle {
     pub fn record_failure(&self, username: &str, addr: &str, now: DateTime<Utc>) {
         let since = now - self.limits.window;
         let mut st = self.lock();
-        st.users.entry(username.to_owned()).or_default().push_back(now);
+        st.users
+            .entry(username.to_owned())
+            .or_default()
+            .push_back(now);
         st.addrs.entry(addr.to_owned()).or_default().push_back(now);
         // sweep stale keys now and then so memory stays bounded
         if st.last_sweep.is_none_or(|t| now - t > self.limits.window) {
@@ -116,7 +126,10 @@ mod tests {
         }
         assert!(t.blocked("bob", "2.2.2.2", t0).is_some());
         assert!(t.blocked("alice", "1.1.1.1", t0).is_none());
-        assert!(t.blocked("bob", "2.2.2.2", t0 + Duration::minutes(16)).is_none());
+        assert!(
+            t.blocked("bob", "2.2.2.2", t0 + Duration::minutes(16))
+                .is_none()
+        );
     }
 
     #[test]

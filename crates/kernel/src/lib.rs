@@ -65,8 +65,15 @@ impl OrgScope {
     /// the existence of other tenants' organisations is never revealed.
     pub fn narrow(&self, wanted: &[OrgId]) -> Option<OrgScope> {
         if wanted.iter().all(|o| self.contains(*o)) {
-            let root = if wanted.contains(&self.root) { self.root } else { wanted[0] };
-            Some(OrgScope { root, ids: wanted.iter().copied().collect() })
+            let root = if wanted.contains(&self.root) {
+                self.root
+            } else {
+                wanted[0]
+            };
+            Some(OrgScope {
+                root,
+                ids: wanted.iter().copied().collect(),
+            })
         } else {
             None
         }
@@ -107,7 +114,10 @@ impl PageRequest {
         if !(1..=i64::from(MAX_PAGE_SIZE)).contains(&page_size) {
             return Err(PageError::PageSize);
         }
-        Ok(Self { page: page as u32, page_size: page_size as u32 })
+        Ok(Self {
+            page: page as u32,
+            page_size: page_size as u32,
+        })
     }
 
     /// 1-based page number.
@@ -130,7 +140,10 @@ impl PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { page: 1, page_size: DEFAULT_PAGE_SIZE }
+        Self {
+            page: 1,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
     }
 }
 
@@ -173,7 +186,10 @@ impl<T> Page<T> {
 
     /// Convert the items, keeping the totals.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), pagination: self.pagination }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            pagination: self.pagination,
+        }
     }
 }
 
@@ -209,10 +225,16 @@ pub fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    let naive = NaiveDateTime::parse_from_str(s, TIME_FORMAT).ok().or_else(|| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
-    })?;
-    tz.from_local_datetime(&naive).earliest().map(|t| t.with_timezone(&Utc))
+    let naive = NaiveDateTime::parse_from_str(s, TIME_FORMAT)
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Whether a date-only string was given (so that an inclusive upper bound means the whole day).

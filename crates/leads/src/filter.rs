@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use kernel::{format_time, is_date_only, parse_time, OrgId};
+use kernel::{OrgId, format_time, is_date_only, parse_time};
 use serde::{Deserialize, Serialize};
 
 use crate::LEVELS;
@@ -11,38 +11,51 @@ use crate::LEVELS;
 pub const MAX_LIST: usize = 200;
 
 /// The filter as the API receives it. Unknown fields are refused.
+///
+/// Every part is optional; parts combine with AND, the values of one list with OR.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeadFilterInput {
     /// Organisations (must be in the caller's subtree).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<i64>>, example = json!([1, 2])))]
     pub org_ids: Option<Vec<OrgId>>,
     /// Intent levels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["H", "A"])))]
     pub levels: Option<Vec<String>>,
     /// Sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["汽车之家"])))]
     pub sources: Option<Vec<String>>,
     /// Follow-up statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["未跟进"])))]
     pub statuses: Option<Vec<String>>,
     /// Vehicle models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["凯美瑞"])))]
     pub vehicle_models: Option<Vec<String>>,
     /// Created at or after (inclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-01"))]
     pub created_from: Option<String>,
     /// Created at or before (inclusive; a bare date means the whole day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-30"))]
     pub created_to: Option<String>,
     /// Not called since (never called counts as not called).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-01 00:00:00"))]
     pub not_called_since: Option<String>,
     /// At most this many calls so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 3))]
     pub max_call_count: Option<i64>,
     /// Literal substring of name or phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "张"))]
     pub keyword: Option<String>,
     /// Leave out phones already in an unfinished task (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,13 +99,17 @@ pub struct LeadFilter {
 fn list(name: &str, v: &Option<Vec<String>>, max_len: usize) -> Result<Vec<String>, FilterError> {
     let Some(v) = v else { return Ok(Vec::new()) };
     if v.len() > MAX_LIST {
-        return Err(FilterError(format!("{name} may list at most {MAX_LIST} values")));
+        return Err(FilterError(format!(
+            "{name} may list at most {MAX_LIST} values"
+        )));
     }
     let mut out = Vec::with_capacity(v.len());
     for s in v {
         let s = s.trim();
         if s.is_empty() || s.chars().count() > max_len {
-            return Err(FilterError(format!("{name}: each value must be 1 to {max_len} characters")));
+            return Err(FilterError(format!(
+                "{name}: each value must be 1 to {max_len} characters"
+            )));
         }
         if !out.iter().any(|o: &String| o == s) {
             out.push(s.to_owned());
@@ -105,7 +122,9 @@ fn time(name: &str, v: &Option<String>, tz: Tz) -> Result<Option<DateTime<Utc>>,
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => parse_time(s, tz).map(Some).ok_or_else(|| {
-            FilterError(format!("{name} must be 'YYYY-MM-DD HH:MM:SS', 'YYYY-MM-DD' or ISO-8601 with offset"))
+            FilterError(format!(
+                "{name} must be 'YYYY-MM-DD HH:MM:SS', 'YYYY-MM-DD' or ISO-8601 with offset"
+            ))
         }),
     }
 }
@@ -115,24 +134,34 @@ impl LeadFilterInput {
     pub fn validate(&self, tz: Tz) -> Result<LeadFilter, FilterError> {
         let org_ids = self.org_ids.clone().unwrap_or_default();
         if org_ids.len() > MAX_LIST {
-            return Err(FilterError(format!("org_ids may list at most {MAX_LIST} values")));
+            return Err(FilterError(format!(
+                "org_ids may list at most {MAX_LIST} values"
+            )));
         }
         let levels = list("levels", &self.levels, 1)?
             .into_iter()
             .map(|l| l.to_uppercase())
             .collect::<Vec<_>>();
         if let Some(bad) = levels.iter().find(|l| !LEVELS.contains(&l.as_str())) {
-            return Err(FilterError(format!("levels: unknown intent level `{bad}` (H, A, B, C or N)")));
+            return Err(FilterError(format!(
+                "levels: unknown intent level `{bad}` (H, A, B, C or N)"
+            )));
         }
         let created_from = time("created_from", &self.created_from, tz)?;
         let created_before = time("created_to", &self.created_to, tz)?.map(|t| {
             let date_only = self.created_to.as_deref().is_some_and(is_date_only);
-            if date_only { t + Duration::days(1) } else { t + Duration::seconds(1) }
-        });
-        if let (Some(f), Some(b)) = (created_from, created_before) {
-            if f >= b {
-                return Err(FilterError("created_from must not be after created_to".into()));
+            if date_only {
+                t + Duration::days(1)
+            } else {
+                t + Duration::seconds(1)
             }
+        });
+        if let (Some(f), Some(b)) = (created_from, created_before)
+            && f >= b
+        {
+            return Err(FilterError(
+                "created_from must not be after created_to".into(),
+            ));
         }
         let max_call_count = match self.max_call_count {
             None => None,
@@ -177,7 +206,14 @@ impl LeadFilter {
     pub fn describe(&self, tz: Tz) -> String {
         let mut parts: Vec<String> = Vec::new();
         if !self.org_ids.is_empty() {
-            parts.push(format!("组织: {}", self.org_ids.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("/")));
+            parts.push(format!(
+                "组织: {}",
+                self.org_ids
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ));
         }
         for (label, v) in [
             ("意向级别", &self.levels),
@@ -194,7 +230,12 @@ impl LeadFilter {
             s.strip_suffix(" 00:00:00").map(str::to_owned).unwrap_or(s)
         };
         let from = self.created_from.map(day);
-        let to = self.input.created_to.as_deref().and_then(|s| parse_time(s, tz)).map(day);
+        let to = self
+            .input
+            .created_to
+            .as_deref()
+            .and_then(|s| parse_time(s, tz))
+            .map(day);
         match (from, to) {
             (Some(f), Some(t)) => parts.push(format!("创建时间: {f} 至 {t}")),
             (Some(f), None) => parts.push(format!("创建时间: {f} 起")),
@@ -213,7 +254,11 @@ impl LeadFilter {
         if !self.exclude_in_active_tasks {
             parts.push("包含进行中任务的线索".into());
         }
-        if parts.is_empty() { "全部线索".into() } else { parts.join("; ") }
+        if parts.is_empty() {
+            "全部线索".into()
+        } else {
+            parts.join("; ")
+        }
     }
 }
 
@@ -236,15 +281,31 @@ mod tests {
     fn impossible_ranges_are_refused() {
         let f = parse(r#"{"created_from":"2025-12-01","created_to":"2025-11-01"}"#).unwrap();
         assert!(f.validate(TZ).is_err());
-        assert!(parse(r#"{"max_call_count":-1}"#).unwrap().validate(TZ).is_err());
+        assert!(
+            parse(r#"{"max_call_count":-1}"#)
+                .unwrap()
+                .validate(TZ)
+                .is_err()
+        );
         assert!(parse(r#"{"levels":["Z"]}"#).unwrap().validate(TZ).is_err());
-        assert!(parse(r#"{"created_from":"not a date"}"#).unwrap().validate(TZ).is_err());
+        assert!(
+            parse(r#"{"created_from":"not a date"}"#)
+                .unwrap()
+                .validate(TZ)
+                .is_err()
+        );
     }
 
     #[test]
     fn inclusive_date_upper_bound_covers_the_whole_day() {
-        let f = parse(r#"{"created_from":"2025-11-01","created_to":"2025-11-01"}"#).unwrap().validate(TZ).unwrap();
-        assert_eq!((f.created_before.unwrap() - f.created_from.unwrap()).num_hours(), 24);
+        let f = parse(r#"{"created_from":"2025-11-01","created_to":"2025-11-01"}"#)
+            .unwrap()
+            .validate(TZ)
+            .unwrap();
+        assert_eq!(
+            (f.created_before.unwrap() - f.created_from.unwrap()).num_hours(),
+            24
+        );
         assert!(f.exclude_in_active_tasks);
     }
 
@@ -254,7 +315,16 @@ mod tests {
             .unwrap()
             .validate(TZ)
             .unwrap();
-        assert_eq!(f.describe(TZ), "意向级别: H/A; 来源: 汽车之家; 创建时间: 2025-11-01 至 2025-11-30");
-        assert_eq!(LeadFilterInput::default().validate(TZ).unwrap().describe(TZ), "全部线索");
+        assert_eq!(
+            f.describe(TZ),
+            "意向级别: H/A; 来源: 汽车之家; 创建时间: 2025-11-01 至 2025-11-30"
+        );
+        assert_eq!(
+            LeadFilterInput::default()
+                .validate(TZ)
+                .unwrap()
+                .describe(TZ),
+            "全部线索"
+        );
     }
 }

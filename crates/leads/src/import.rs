@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use kernel::{parse_time, LeadId, OrgId};
+use kernel::{LeadId, OrgId, parse_time};
 use serde::{Deserialize, Serialize};
 
 use crate::LEVELS;
@@ -14,6 +14,7 @@ pub const MAX_IMPORT_ROWS: usize = 10_000;
 
 /// One row as the API or a CSV file gives it. Unknown fields are refused (for that row).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LeadInput {
     /// Id in the source system.
@@ -21,9 +22,11 @@ pub struct LeadInput {
     pub external_id: Option<String>,
     /// Customer name (required).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, example = "张三"))]
     pub customer_name: Option<String>,
     /// Mainland mobile number (required).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, example = "13812345678"))]
     pub phone: Option<String>,
     /// Intent level.
     #[serde(default)]
@@ -128,7 +131,9 @@ pub struct StoredLead {
 fn text(name: &str, v: Option<String>, max: usize) -> Result<Option<String>, String> {
     match v.map(|s| s.trim().to_owned()) {
         None => Ok(None),
-        Some(s) if s.chars().count() > max => Err(format!("{name} must be at most {max} characters")),
+        Some(s) if s.chars().count() > max => {
+            Err(format!("{name} must be at most {max} characters"))
+        }
         Some(s) => Ok(Some(s)),
     }
 }
@@ -144,10 +149,18 @@ impl LeadInput {
         let customer_name = text("customer_name", self.customer_name, 64)?
             .filter(|s| !s.is_empty())
             .ok_or("customer_name is required")?;
-        let phone = self.phone.map(|p| p.trim().replace([' ', '-'], "")).ok_or("phone is required")?;
-        let phone = phone.strip_prefix("+86").map(str::to_owned).unwrap_or(phone);
+        let phone = self
+            .phone
+            .map(|p| p.trim().replace([' ', '-'], ""))
+            .ok_or("phone is required")?;
+        let phone = phone
+            .strip_prefix("+86")
+            .map(str::to_owned)
+            .unwrap_or(phone);
         if !is_mainland_mobile(&phone) {
-            return Err("phone must be a mainland mobile number (11 digits starting with 1)".into());
+            return Err(
+                "phone must be a mainland mobile number (11 digits starting with 1)".into(),
+            );
         }
         let level = match text("level", self.level, 1)?.filter(|s| !s.is_empty()) {
             None => None,
@@ -160,9 +173,16 @@ impl LeadInput {
             }
         };
         let external_id = text("external_id", self.external_id, 64)?.filter(|s| !s.is_empty());
-        let create_time = match self.create_time.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let create_time = match self
+            .create_time
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
-            Some(s) => Some(parse_time(s, tz).ok_or("create_time must be 'YYYY-MM-DD HH:MM:SS' or ISO-8601")?),
+            Some(s) => Some(
+                parse_time(s, tz).ok_or("create_time must be 'YYYY-MM-DD HH:MM:SS' or ISO-8601")?,
+            ),
         };
         Ok(NewLead {
             external_id,
@@ -302,7 +322,9 @@ pub fn plan_import(
     }
     let mut plan = ImportPlan::default();
     for ident in touched {
-        let (Some(final_value), Some((original, n))) = (state.remove(&ident), originals.remove(&ident)) else {
+        let (Some(final_value), Some((original, n))) =
+            (state.remove(&ident), originals.remove(&ident))
+        else {
             continue;
         };
         if final_value == original {
@@ -341,7 +363,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_phones_and_levels() {
-        let bad = LeadInput { phone: Some("12345".into()), customer_name: Some("x".into()), ..Default::default() };
+        let bad = LeadInput {
+            phone: Some("12345".into()),
+            customer_name: Some("x".into()),
+            ..Default::default()
+        };
         assert!(bad.validate(TZ).is_err());
         let bad = LeadInput {
             phone: Some("13800000000".into()),
@@ -350,16 +376,29 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate(TZ).is_err());
-        let no_name = LeadInput { phone: Some("13800000000".into()), ..Default::default() };
+        let no_name = LeadInput {
+            phone: Some("13800000000".into()),
+            ..Default::default()
+        };
         assert!(no_name.validate(TZ).is_err());
     }
 
     #[test]
     fn later_row_updates_earlier_and_reimport_changes_nothing() {
         let now = Utc::now();
-        let rows = vec![(0, row("13800000001", "张三", None)), (1, row("13800000001", "张三丰", None))];
+        let rows = vec![
+            (0, row("13800000001", "张三", None)),
+            (1, row("13800000001", "张三丰", None)),
+        ];
         let plan = plan_import(1, HashMap::new(), &rows, now);
-        assert_eq!((plan.counts.inserted, plan.counts.updated, plan.counts.unchanged), (1, 1, 0));
+        assert_eq!(
+            (
+                plan.counts.inserted,
+                plan.counts.updated,
+                plan.counts.unchanged
+            ),
+            (1, 1, 0)
+        );
         assert_eq!(plan.inserts.len(), 1);
         assert_eq!(plan.inserts[0].customer_name, "张三丰");
         assert!(plan.updates.is_empty());
@@ -368,14 +407,24 @@ mod tests {
         stored.id = Some(10);
         let existing = HashMap::from([(stored.ident.clone(), stored)]);
         let again = plan_import(1, existing, &rows, now);
-        assert_eq!((again.counts.inserted, again.counts.updated, again.counts.unchanged), (0, 0, 2));
+        assert_eq!(
+            (
+                again.counts.inserted,
+                again.counts.updated,
+                again.counts.unchanged
+            ),
+            (0, 0, 2)
+        );
         assert!(again.inserts.is_empty() && again.updates.is_empty());
     }
 
     #[test]
     fn external_id_is_identity_when_given() {
         let now = Utc::now();
-        let rows = vec![(0, row("13800000001", "A", Some("x1"))), (1, row("13800000002", "A", Some("x1")))];
+        let rows = vec![
+            (0, row("13800000001", "A", Some("x1"))),
+            (1, row("13800000002", "A", Some("x1"))),
+        ];
         let plan = plan_import(1, HashMap::new(), &rows, now);
         assert_eq!(plan.counts.inserted, 1);
         assert_eq!(plan.counts.updated, 1);

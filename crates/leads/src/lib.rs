@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 
 pub use filter::{FilterError, LeadFilter, LeadFilterInput};
 pub use import::{
-    plan_import, ImportCounts, ImportPlan, ImportRejection, LeadInput, NewLead, StoredLead, MAX_IMPORT_ROWS,
+    ImportCounts, ImportPlan, ImportRejection, LeadInput, MAX_IMPORT_ROWS, NewLead, StoredLead,
+    plan_import,
 };
 pub use service::{LeadError, LeadService};
 
@@ -98,11 +99,24 @@ pub struct FilterPreview {
 #[async_trait]
 pub trait LeadRepository: Send + Sync + 'static {
     /// Apply validated rows (in order) to organisation `org`; see [`plan_import`].
-    async fn import(&self, org: OrgId, rows: Vec<(usize, NewLead)>) -> Result<ImportCounts, RepoError>;
+    async fn import(
+        &self,
+        org: OrgId,
+        rows: Vec<(usize, NewLead)>,
+    ) -> Result<ImportCounts, RepoError>;
     /// A page of leads matching `filter` within `scope`, newest first.
-    async fn list(&self, scope: &OrgScope, filter: &LeadFilter, page: PageRequest) -> Result<Page<Lead>, RepoError>;
+    async fn list(
+        &self,
+        scope: &OrgScope,
+        filter: &LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<Lead>, RepoError>;
     /// Counts for the statistics view.
     async fn statistics(&self, scope: &OrgScope) -> Result<LeadStatistics, RepoError>;
     /// What a task from `filter` would get.
-    async fn preview(&self, scope: &OrgScope, filter: &LeadFilter) -> Result<FilterPreview, RepoError>;
+    async fn preview(
+        &self,
+        scope: &OrgScope,
+        filter: &LeadFilter,
+    ) -> Result<FilterPreview, RepoError>;
 }

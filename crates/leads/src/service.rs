@@ -6,8 +6,8 @@ use chrono_tz::Tz;
 use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError};
 
 use crate::{
-    FilterError, FilterPreview, ImportCounts, ImportRejection, Lead, LeadFilter, LeadFilterInput, LeadInput,
-    LeadRepository, LeadStatistics, MAX_IMPORT_ROWS,
+    FilterError, FilterPreview, ImportCounts, ImportRejection, Lead, LeadFilter, LeadFilterInput,
+    LeadInput, LeadRepository, LeadStatistics, MAX_IMPORT_ROWS,
 };
 
 /// Why a lead operation failed.
@@ -44,12 +44,18 @@ impl LeadService {
     }
 
     /// Validate a filter and narrow the scope to its `org_ids` (404 when any is outside).
-    pub fn resolve_filter(&self, scope: &OrgScope, input: &LeadFilterInput) -> Result<(OrgScope, LeadFilter), LeadError> {
+    pub fn resolve_filter(
+        &self,
+        scope: &OrgScope,
+        input: &LeadFilterInput,
+    ) -> Result<(OrgScope, LeadFilter), LeadError> {
         let filter = input.validate(self.tz)?;
         let scope = if filter.org_ids.is_empty() {
             scope.clone()
         } else {
-            scope.narrow(&filter.org_ids).ok_or(LeadError::OrgNotFound)?
+            scope
+                .narrow(&filter.org_ids)
+                .ok_or(LeadError::OrgNotFound)?
         };
         Ok((scope, filter))
     }
@@ -63,7 +69,9 @@ impl LeadService {
         rows: Vec<Result<LeadInput, String>>,
     ) -> Result<ImportCounts, LeadError> {
         if rows.len() > MAX_IMPORT_ROWS {
-            return Err(LeadError::Invalid(format!("at most {MAX_IMPORT_ROWS} leads per call")));
+            return Err(LeadError::Invalid(format!(
+                "at most {MAX_IMPORT_ROWS} leads per call"
+            )));
         }
         let org = org.unwrap_or(scope.root());
         if !scope.contains(org) {
@@ -77,13 +85,22 @@ impl LeadService {
                 Err(error) => rejected.push(ImportRejection { index, error }),
             }
         }
-        let mut counts = if good.is_empty() { ImportCounts::default() } else { self.repo.import(org, good).await? };
+        let mut counts = if good.is_empty() {
+            ImportCounts::default()
+        } else {
+            self.repo.import(org, good).await?
+        };
         counts.rejected = rejected;
         Ok(counts)
     }
 
     /// A page of leads.
-    pub async fn list(&self, scope: &OrgScope, input: &LeadFilterInput, page: PageRequest) -> Result<Page<Lead>, LeadError> {
+    pub async fn list(
+        &self,
+        scope: &OrgScope,
+        input: &LeadFilterInput,
+        page: PageRequest,
+    ) -> Result<Page<Lead>, LeadError> {
         let (scope, filter) = self.resolve_filter(scope, input)?;
         Ok(self.repo.list(&scope, &filter, page).await?)
     }
@@ -94,7 +111,11 @@ impl LeadService {
     }
 
     /// What a task from this filter would get.
-    pub async fn preview(&self, scope: &OrgScope, input: &LeadFilterInput) -> Result<FilterPreview, LeadError> {
+    pub async fn preview(
+        &self,
+        scope: &OrgScope,
+        input: &LeadFilterInput,
+    ) -> Result<FilterPreview, LeadError> {
         let (scope, filter) = self.resolve_filter(scope, input)?;
         Ok(self.repo.preview(&scope, &filter).await?)
     }
@@ -119,22 +140,44 @@ mod tests {
         let mut repo = MockLeadRepository::new();
         repo.expect_import()
             .withf(|org, rows| *org == 1 && rows.len() == 1 && rows[0].0 == 1)
-            .returning(|_, _| Ok(ImportCounts { inserted: 1, ..Default::default() }));
+            .returning(|_, _| {
+                Ok(ImportCounts {
+                    inserted: 1,
+                    ..Default::default()
+                })
+            });
         let svc = LeadService::new(Arc::new(repo), chrono_tz::Asia::Shanghai);
         let rows = vec![
-            Ok(LeadInput { phone: Some("123".into()), customer_name: Some("a".into()), ..Default::default() }),
-            Ok(LeadInput { phone: Some("13900000000".into()), customer_name: Some("b".into()), ..Default::default() }),
+            Ok(LeadInput {
+                phone: Some("123".into()),
+                customer_name: Some("a".into()),
+                ..Default::default()
+            }),
+            Ok(LeadInput {
+                phone: Some("13900000000".into()),
+                customer_name: Some("b".into()),
+                ..Default::default()
+            }),
             Err("unknown field `foo`".into()),
         ];
         let c = svc.import(&OrgScope::new(1, []), None, rows).await.unwrap();
         assert_eq!(c.inserted, 1);
-        assert_eq!(c.rejected.iter().map(|r| r.index).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(
+            c.rejected.iter().map(|r| r.index).collect::<Vec<_>>(),
+            vec![0, 2]
+        );
     }
 
     #[tokio::test]
     async fn filter_naming_foreign_org_is_not_found() {
-        let svc = LeadService::new(Arc::new(MockLeadRepository::new()), chrono_tz::Asia::Shanghai);
-        let input = LeadFilterInput { org_ids: Some(vec![5]), ..Default::default() };
+        let svc = LeadService::new(
+            Arc::new(MockLeadRepository::new()),
+            chrono_tz::Asia::Shanghai,
+        );
+        let input = LeadFilterInput {
+            org_ids: Some(vec![5]),
+            ..Default::default()
+        };
         let r = svc.preview(&OrgScope::new(1, [2]), &input).await;
         assert!(matches!(r, Err(LeadError::OrgNotFound)));
     }

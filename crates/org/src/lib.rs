@@ -66,7 +66,11 @@ pub trait OrgRepository: Send + Sync + 'static {
     /// `org` and all its descendants (empty when `org` does not exist).
     async fn subtree(&self, org: OrgId) -> Result<Vec<Organization>, RepoError>;
     /// Create an organisation.
-    async fn create(&self, name: &str, parent: Option<OrgId>) -> Result<Organization, CreateOrgError>;
+    async fn create(
+        &self,
+        name: &str,
+        parent: Option<OrgId>,
+    ) -> Result<Organization, CreateOrgError>;
 }
 
 /// Organisation use cases.
@@ -94,7 +98,11 @@ impl OrgService {
     }
 
     /// Create an organisation under `parent` (or a new root).
-    pub async fn create(&self, name: &str, parent: Option<OrgId>) -> Result<Organization, CreateOrgError> {
+    pub async fn create(
+        &self,
+        name: &str,
+        parent: Option<OrgId>,
+    ) -> Result<Organization, CreateOrgError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(CreateOrgError::InvalidName);
@@ -114,17 +122,30 @@ pub fn build_tree(root: OrgId, orgs: Vec<Organization>) -> Vec<OrgNode> {
             children.entry(o.parent_id).or_default().push(o);
         }
     }
-    fn node(o: Organization, children: &mut HashMap<Option<OrgId>, Vec<Organization>>, depth: usize) -> OrgNode {
-        let mut kids = if depth < 64 { children.remove(&Some(o.id)).unwrap_or_default() } else { Vec::new() };
+    fn node(
+        o: Organization,
+        children: &mut HashMap<Option<OrgId>, Vec<Organization>>,
+        depth: usize,
+    ) -> OrgNode {
+        let mut kids = if depth < 64 {
+            children.remove(&Some(o.id)).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         kids.sort_by_key(|k| k.id);
         OrgNode {
             id: o.id,
             name: o.name,
             parent_id: o.parent_id,
-            children: kids.into_iter().map(|k| node(k, children, depth + 1)).collect(),
+            children: kids
+                .into_iter()
+                .map(|k| node(k, children, depth + 1))
+                .collect(),
         }
     }
-    root_org.map(|r| vec![node(r, &mut children, 0)]).unwrap_or_default()
+    root_org
+        .map(|r| vec![node(r, &mut children, 0)])
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -132,21 +153,32 @@ mod tests {
     use super::*;
 
     fn o(id: OrgId, parent: Option<OrgId>) -> Organization {
-        Organization { id, name: format!("o{id}"), parent_id: parent }
+        Organization {
+            id,
+            name: format!("o{id}"),
+            parent_id: parent,
+        }
     }
 
     #[test]
     fn tree_nests_descendants() {
-        let t = build_tree(1, vec![o(3, Some(2)), o(1, None), o(2, Some(1)), o(4, Some(1))]);
+        let t = build_tree(
+            1,
+            vec![o(3, Some(2)), o(1, None), o(2, Some(1)), o(4, Some(1))],
+        );
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].children.iter().map(|c| c.id).collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(
+            t[0].children.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![2, 4]
+        );
         assert_eq!(t[0].children[0].children[0].id, 3);
     }
 
     #[tokio::test]
     async fn scope_contains_descendants_only() {
         let mut repo = MockOrgRepository::new();
-        repo.expect_subtree().returning(|_| Ok(vec![o(2, None), o(5, Some(2))]));
+        repo.expect_subtree()
+            .returning(|_| Ok(vec![o(2, None), o(5, Some(2))]));
         let svc = OrgService::new(Arc::new(repo));
         let s = svc.scope_of(2).await.unwrap();
         assert!(s.contains(5) && s.contains(2) && !s.contains(1));
@@ -155,6 +187,9 @@ mod tests {
     #[tokio::test]
     async fn empty_name_is_refused_before_storage() {
         let svc = OrgService::new(Arc::new(MockOrgRepository::new()));
-        assert!(matches!(svc.create("  ", None).await, Err(CreateOrgError::InvalidName)));
+        assert!(matches!(
+            svc.create("  ", None).await,
+            Err(CreateOrgError::InvalidName)
+        ));
     }
 }

@@ -7,8 +7,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, App, HttpMessage, HttpResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, web};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,9 +25,15 @@ pub struct HttpSettings {
 fn json_error(err: JsonPayloadError) -> ApiError {
     match err {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "请求体过大")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "请求体过大",
+            )
         }
-        JsonPayloadError::ContentType => ApiError::bad_request("请求体必须是 JSON（Content-Type: application/json）"),
+        JsonPayloadError::ContentType => {
+            ApiError::bad_request("请求体必须是 JSON（Content-Type: application/json）")
+        }
         JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("请求参数无效: {e}")),
         other => ApiError::bad_request(format!("请求体无效: {other}")),
     }
@@ -44,7 +50,10 @@ fn query_error(err: QueryPayloadError) -> ApiError {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-async fn log_requests(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
@@ -62,13 +71,19 @@ async fn log_requests(req: ServiceRequest, next: Next<impl MessageBody>) -> Resu
                 tracing::info!(request_id = %id, %method, %path, status, latency_ms, "request");
             }
         }
-        Err(e) => tracing::warn!(request_id = %id, %method, %path, error = %e, latency_ms, "request failed"),
+        Err(e) => {
+            tracing::warn!(request_id = %id, %method, %path, error = %e, latency_ms, "request failed")
+        }
     }
     res
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在"))
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "接口不存在",
+    ))
 }
 
 /// Build the application for one worker.
@@ -89,15 +104,24 @@ pub fn build(
         .allowed_headers(vec!["access-token", "authorization", "content-type"])
         .max_age(3600);
     for o in &http.cors_origins {
-        cors = if o == "*" { cors.allow_any_origin() } else { cors.allowed_origin(o) };
+        cors = if o == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(o)
+        };
     }
     App::new()
         .app_data(state)
-        .app_data(web::JsonConfig::default().limit(http.body_limit).error_handler(|e, _| json_error(e).into()))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(http.body_limit)
+                .error_handler(|e, _| json_error(e).into()),
+        )
         .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
         .app_data(web::PayloadConfig::default().limit(http.body_limit))
         .wrap(cors)
         .wrap(from_fn(log_requests))
+        .configure(crate::openapi::configure)
         .configure(crate::routes::configure)
         .default_service(web::to(not_found))
 }

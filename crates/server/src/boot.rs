@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use adapters::db::{make_pool, run_migrations, DbPool, PoolSettings};
+use adapters::db::{DbPool, PoolSettings, make_pool, run_migrations};
 use adapters::embedded::EmbeddedPostgres;
 use adapters::security::Argon2Hasher;
 use anyhow::Context;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use rand::distributions::Alphanumeric;
 use rand::Rng;
+use rand::distributions::Alphanumeric;
 
 use crate::config::Config;
 
@@ -25,12 +25,12 @@ pub struct Database {
 impl Database {
     /// Stop the embedded cluster if this process started it.
     pub fn shutdown(&self) {
-        if let Some(pg) = &self.embedded {
-            if pg.started_by_us() {
-                tracing::info!("stopping embedded PostgreSQL");
-                if let Err(e) = pg.stop() {
-                    tracing::warn!(error = %e, "could not stop embedded PostgreSQL");
-                }
+        if let Some(pg) = &self.embedded
+            && pg.started_by_us()
+        {
+            tracing::info!("stopping embedded PostgreSQL");
+            if let Err(e) = pg.stop() {
+                tracing::warn!(error = %e, "could not stop embedded PostgreSQL");
             }
         }
     }
@@ -46,28 +46,47 @@ struct Count {
 /// sure its `outbound` database exists.
 pub async fn open_database(cfg: &Config) -> anyhow::Result<Database> {
     if let Some(url) = &cfg.database_url {
-        return Ok(Database { url: url.clone(), embedded: None });
+        return Ok(Database {
+            url: url.clone(),
+            embedded: None,
+        });
     }
     let dir = cfg.data_dir.join("postgres");
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await??;
-    let mut admin = AsyncPgConnection::establish(&pg.url("postgres")).await.context("connecting to embedded PostgreSQL")?;
-    let exists: Count = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-        .bind::<Text, _>("outbound")
-        .get_result(&mut admin)
-        .await?;
+    let mut admin = AsyncPgConnection::establish(&pg.url("postgres"))
+        .await
+        .context("connecting to embedded PostgreSQL")?;
+    let exists: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+            .bind::<Text, _>("outbound")
+            .get_result(&mut admin)
+            .await?;
     if exists.n == 0 {
-        diesel::sql_query("CREATE DATABASE outbound").execute(&mut admin).await?;
+        diesel::sql_query("CREATE DATABASE outbound")
+            .execute(&mut admin)
+            .await?;
     }
-    Ok(Database { url: pg.url("outbound"), embedded: Some(pg) })
+    Ok(Database {
+        url: pg.url("outbound"),
+        embedded: Some(pg),
+    })
 }
 
 /// Apply pending migrations and open the pool.
 pub async fn migrate_and_pool(db: &Database, pool_size: usize) -> anyhow::Result<DbPool> {
-    let applied = run_migrations(&db.url).await.context("running migrations")?;
+    let applied = run_migrations(&db.url)
+        .await
+        .context("running migrations")?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    make_pool(&db.url, &PoolSettings { max_size: pool_size, ..Default::default() })
+    make_pool(
+        &db.url,
+        &PoolSettings {
+            max_size: pool_size,
+            ..Default::default()
+        },
+    )
 }
 
 /// The token secret: `JWT_SECRET`, or (embedded default) one generated once and kept in
@@ -84,7 +103,11 @@ pub fn jwt_secret(cfg: &Config) -> anyhow::Result<Vec<u8>> {
         }
     }
     std::fs::create_dir_all(&cfg.data_dir)?;
-    let secret: String = rand::thread_rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
+    let secret: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(char::from)
+        .collect();
     write_private(&path, &secret)?;
     tracing::info!(path = %path.display(), "generated a token secret");
     Ok(secret.into_bytes())
@@ -92,7 +115,12 @@ pub fn jwt_secret(cfg: &Config) -> anyhow::Result<Vec<u8>> {
 
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(content.as_bytes())?;
     Ok(())
 }
@@ -104,7 +132,11 @@ pub fn hasher() -> anyhow::Result<Argon2Hasher> {
 
 /// A random password for generated accounts.
 pub fn random_password() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
 }
 
 /// The platform the service talks to, and whether it is the in-process simulator.
@@ -128,9 +160,14 @@ pub async fn platform(cfg: &crate::config::PlatformConfig) -> anyhow::Result<Pla
             app_secret: secret.clone(),
             instance_id: cfg.instance_id.clone(),
             request_timeout: timeout,
+            max_qps: cfg.max_qps,
             ..Default::default()
         })?;
-        return Ok(PlatformHandle { platform: std::sync::Arc::new(p), simulated: false, sim_addr: None });
+        return Ok(PlatformHandle {
+            platform: std::sync::Arc::new(p),
+            simulated: false,
+            sim_addr: None,
+        });
     }
     let sim_cfg = platform_sim::SimConfig::from_env().map_err(anyhow::Error::msg)?;
     let (key, secret) = (sim_cfg.app_key.clone(), sim_cfg.app_secret.clone());
@@ -146,9 +183,14 @@ pub async fn platform(cfg: &crate::config::PlatformConfig) -> anyhow::Result<Pla
         app_secret: secret,
         instance_id: cfg.instance_id.clone(),
         request_timeout: timeout,
+        max_qps: cfg.max_qps,
         ..Default::default()
     })?;
-    Ok(PlatformHandle { platform: std::sync::Arc::new(p), simulated: true, sim_addr: Some(addr) })
+    Ok(PlatformHandle {
+        platform: std::sync::Arc::new(p),
+        simulated: true,
+        sim_addr: Some(addr),
+    })
 }
 
 /// Execution settings from the platform configuration.
@@ -163,7 +205,9 @@ pub fn exec_settings(cfg: &crate::config::PlatformConfig) -> tasks::execution::E
         worker_id: cfg.worker_id.clone(),
         lease_secs: cfg.lease_secs,
         // an open batch can only still be in flight while one request may last
-        reconcile_after: chrono::Duration::milliseconds((cfg.timeout_ms as i64).saturating_mul(2) + 1000),
+        reconcile_after: chrono::Duration::milliseconds(
+            (cfg.timeout_ms as i64).saturating_mul(2) + 1000,
+        ),
         batches_per_turn: 20,
         ..d
     }

@@ -18,7 +18,11 @@ pub struct Check {
 }
 
 fn check(name: &'static str, status: &'static str, detail: impl Into<String>) -> Check {
-    Check { name, status, detail: detail.into() }
+    Check {
+        name,
+        status,
+        detail: detail.into(),
+    }
 }
 
 /// Run every check.
@@ -29,26 +33,44 @@ pub async fn run(state: &AppState) -> Vec<Check> {
         Ok(Ok(())) => check("database", "ok", "数据库可连接"),
         _ => check("database", "fail", "数据库不可连接"),
     });
-    out.push(match tokio::time::timeout(Duration::from_secs(5), adapters::db::pending_migrations(&state.info.database_url)).await {
-        Ok(Ok(0)) => check("migrations", "ok", "数据库迁移已是最新"),
-        Ok(Ok(n)) => check("migrations", "fail", format!("有 {n} 个待执行的迁移")),
-        _ => check("migrations", "fail", "无法读取迁移状态"),
-    });
+    out.push(
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            adapters::db::pending_migrations(&state.info.database_url),
+        )
+        .await
+        {
+            Ok(Ok(0)) => check("migrations", "ok", "数据库迁移已是最新"),
+            Ok(Ok(n)) => check("migrations", "fail", format!("有 {n} 个待执行的迁移")),
+            _ => check("migrations", "fail", "无法读取迁移状态"),
+        },
+    );
     out.push(if state.info.platform_simulated {
-        check("platform_configured", "warn", "未设置 PLATFORM_URL：使用内置外呼平台模拟器")
+        check(
+            "platform_configured",
+            "warn",
+            "未设置 PLATFORM_URL：使用内置外呼平台模拟器",
+        )
     } else {
         check("platform_configured", "ok", "已配置外呼平台地址与凭据")
     });
     let probe = tokio::time::timeout(
         Duration::from_secs(10),
-        state.exec.platform().describe_job_group("config-check-probe"),
+        state
+            .exec
+            .platform()
+            .describe_job_group("config-check-probe"),
     )
     .await;
     out.push(match probe {
-        Ok(Ok(_)) | Ok(Err(tasks::PlatformError::NotFound)) => check("platform_reachable", "ok", "外呼平台可访问，签名有效"),
-        Ok(Err(tasks::PlatformError::Rejected { code, .. })) => {
-            check("platform_reachable", "fail", format!("外呼平台拒绝请求（{code}），请检查凭据"))
+        Ok(Ok(_)) | Ok(Err(tasks::PlatformError::NotFound)) => {
+            check("platform_reachable", "ok", "外呼平台可访问，签名有效")
         }
+        Ok(Err(tasks::PlatformError::Rejected { code, .. })) => check(
+            "platform_reachable",
+            "fail",
+            format!("外呼平台拒绝请求（{code}），请检查凭据"),
+        ),
         Ok(Err(_)) | Err(_) => check("platform_reachable", "fail", "外呼平台不可访问"),
     });
     out.push(match state.info.jwt_secret_len {
@@ -61,7 +83,10 @@ pub async fn run(state: &AppState) -> Vec<Check> {
         check("monitor", "warn", "自动任务监控已停止")
     } else {
         match m.last_tick_at() {
-            Some(t) if chrono::Utc::now() - t < chrono::Duration::seconds((m.interval().as_secs() * 3 + 5) as i64) => {
+            Some(t)
+                if chrono::Utc::now() - t
+                    < chrono::Duration::seconds((m.interval().as_secs() * 3 + 5) as i64) =>
+            {
                 check("monitor", "ok", "自动任务监控运行中")
             }
             Some(_) => check("monitor", "warn", "自动任务监控最近未运行"),

@@ -53,7 +53,10 @@ pub struct ConfigError {
 }
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
@@ -62,7 +65,10 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(s) => s.parse().map_err(|e: T::Err| ConfigError { var: name, reason: e.to_string() }),
+        Some(s) => s.parse().map_err(|e: T::Err| ConfigError {
+            var: name,
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -71,10 +77,13 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let database_url = var("DATABASE_URL");
         let jwt_secret = var("JWT_SECRET").map(String::into_bytes);
-        if let Some(s) = &jwt_secret {
-            if s.len() < 32 {
-                return Err(ConfigError { var: "JWT_SECRET", reason: "must be at least 32 bytes".into() });
-            }
+        if let Some(s) = &jwt_secret
+            && s.len() < 32
+        {
+            return Err(ConfigError {
+                var: "JWT_SECRET",
+                reason: "must be at least 32 bytes".into(),
+            });
         }
         if database_url.is_some() && jwt_secret.is_none() {
             return Err(ConfigError {
@@ -84,15 +93,24 @@ impl Config {
         }
         let tz: Tz = match var("TZ") {
             None => chrono_tz::Asia::Shanghai,
-            Some(s) => s.parse().map_err(|_| ConfigError { var: "TZ", reason: format!("unknown time zone `{s}`") })?,
+            Some(s) => s.parse().map_err(|_| ConfigError {
+                var: "TZ",
+                reason: format!("unknown time zone `{s}`"),
+            })?,
         };
         let token_ttl_secs: i64 = parse("TOKEN_TTL_SECS", 12 * 3600)?;
         if !(60..=30 * 86400).contains(&token_ttl_secs) {
-            return Err(ConfigError { var: "TOKEN_TTL_SECS", reason: "must be between 60 and 2592000".into() });
+            return Err(ConfigError {
+                var: "TOKEN_TTL_SECS",
+                reason: "must be between 60 and 2592000".into(),
+            });
         }
         let monitor_interval_secs: u64 = parse("MONITOR_INTERVAL_SECS", 10)?;
         if monitor_interval_secs == 0 {
-            return Err(ConfigError { var: "MONITOR_INTERVAL_SECS", reason: "must be at least 1".into() });
+            return Err(ConfigError {
+                var: "MONITOR_INTERVAL_SECS",
+                reason: "must be at least 1".into(),
+            });
         }
         Ok(Config {
             database_url,
@@ -102,7 +120,12 @@ impl Config {
             data_dir: PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./.data".into())),
             token_ttl_secs,
             cors_origins: var("CORS_ORIGINS")
-                .map(|s| s.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .map(|s| {
+                    s.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             body_limit: parse("BODY_LIMIT_BYTES", 16 * 1024 * 1024)?,
             db_pool_size: parse("DB_POOL_SIZE", 16)?,
@@ -130,6 +153,8 @@ pub struct PlatformConfig {
     pub attempts_per_day: u32,
     /// `WORKER_ID` (default: host name, pid and a random suffix).
     pub worker_id: String,
+    /// `PLATFORM_MAX_QPS`: most requests per second to the platform (unset: no pacing).
+    pub max_qps: Option<u32>,
     /// `LEASE_SECS`: how long a worker holds a task or run before another instance may take it.
     pub lease_secs: i64,
 }
@@ -158,14 +183,20 @@ fn hhmm(s: &str) -> Option<u32> {
 pub fn parse_windows(s: &str) -> Result<Vec<tasks::platform::CallWindow>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (b, e) = part.split_once('-').ok_or_else(|| format!("`{part}` is not HH:MM-HH:MM"))?;
+        let (b, e) = part
+            .split_once('-')
+            .ok_or_else(|| format!("`{part}` is not HH:MM-HH:MM"))?;
         let (bm, em) = (hhmm(b), hhmm(e));
         match (bm, em) {
             (Some(x), Some(y)) if x < y => out.push(tasks::platform::CallWindow {
                 begin: format!("{:02}:{:02}", x / 60, x % 60),
                 end: format!("{:02}:{:02}", y / 60, y % 60),
             }),
-            _ => return Err(format!("`{part}` is not a window HH:MM-HH:MM with start before end")),
+            _ => {
+                return Err(format!(
+                    "`{part}` is not a window HH:MM-HH:MM with start before end"
+                ));
+            }
         }
     }
     if out.is_empty() {
@@ -178,10 +209,16 @@ impl PlatformConfig {
     /// Read the environment.
     pub fn from_env() -> Result<PlatformConfig, ConfigError> {
         let windows = parse_windows(&var("CALL_WINDOWS").unwrap_or_else(|| "08:00-21:00".into()))
-            .map_err(|reason| ConfigError { var: "CALL_WINDOWS", reason })?;
+            .map_err(|reason| ConfigError {
+            var: "CALL_WINDOWS",
+            reason,
+        })?;
         let attempts_per_day: u32 = parse("CALL_ATTEMPTS_PER_DAY", 3)?;
         if !(1..=20).contains(&attempts_per_day) {
-            return Err(ConfigError { var: "CALL_ATTEMPTS_PER_DAY", reason: "must be between 1 and 20".into() });
+            return Err(ConfigError {
+                var: "CALL_ATTEMPTS_PER_DAY",
+                reason: "must be between 1 and 20".into(),
+            });
         }
         let url = var("PLATFORM_URL");
         let app_key = var("PLATFORM_APP_KEY");
@@ -189,11 +226,20 @@ impl PlatformConfig {
         if url.is_some() && (app_key.is_none() || app_secret.is_none()) {
             return Err(ConfigError {
                 var: "PLATFORM_APP_KEY",
-                reason: "PLATFORM_APP_KEY and PLATFORM_APP_SECRET are required with PLATFORM_URL".into(),
+                reason: "PLATFORM_APP_KEY and PLATFORM_APP_SECRET are required with PLATFORM_URL"
+                    .into(),
             });
         }
-        let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "host".into());
-        let worker_id = var("WORKER_ID").unwrap_or_else(|| format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>()));
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "host".into());
+        let worker_id = var("WORKER_ID").unwrap_or_else(|| {
+            format!(
+                "{host}-{}-{:04x}",
+                std::process::id(),
+                rand::random::<u16>()
+            )
+        });
         Ok(PlatformConfig {
             url,
             app_key,
@@ -203,10 +249,22 @@ impl PlatformConfig {
             windows,
             attempts_per_day,
             worker_id,
+            max_qps: var("PLATFORM_MAX_QPS")
+                .map(|v| {
+                    v.parse::<u32>().map_err(|e| ConfigError {
+                        var: "PLATFORM_MAX_QPS",
+                        reason: e.to_string(),
+                    })
+                })
+                .transpose()?
+                .filter(|q| *q > 0),
             lease_secs: {
                 let v: i64 = parse("LEASE_SECS", 60)?;
                 if !(2..=3600).contains(&v) {
-                    return Err(ConfigError { var: "LEASE_SECS", reason: "must be between 2 and 3600".into() });
+                    return Err(ConfigError {
+                        var: "LEASE_SECS",
+                        reason: "must be between 2 and 3600".into(),
+                    });
                 }
                 v
             },
@@ -223,7 +281,10 @@ mod tests {
         let w = parse_windows("08:00-12:00, 13:30-21:00").unwrap_or_default();
         assert_eq!(w.len(), 2);
         assert_eq!(w[1].begin, "13:30");
-        assert_eq!(parse_windows("00:00-24:00").unwrap_or_default()[0].end, "24:00");
+        assert_eq!(
+            parse_windows("00:00-24:00").unwrap_or_default()[0].end,
+            "24:00"
+        );
         assert!(parse_windows("21:00-08:00").is_err());
         assert!(parse_windows("8-9").is_err());
         assert!(parse_windows("").is_err());

@@ -45,7 +45,11 @@ fn parse_bool(s: &str) -> Result<Option<bool>, String> {
 }
 
 fn to_input(row: HashMap<String, String>) -> Result<LeadInput, String> {
-    let get = |k: &str| row.get(k).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let get = |k: &str| {
+        row.get(k)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
     Ok(LeadInput {
         external_id: get("external_id"),
         customer_name: get("customer_name"),
@@ -61,14 +65,25 @@ fn to_input(row: HashMap<String, String>) -> Result<LeadInput, String> {
 }
 
 /// Import `path` into organisation `org`.
-pub async fn import_file(leads: &LeadService, org: OrgId, path: &Path) -> anyhow::Result<FileImport> {
-    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+pub async fn import_file(
+    leads: &LeadService,
+    org: OrgId,
+    path: &Path,
+) -> anyhow::Result<FileImport> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(file);
     let headers = reader.headers()?.clone();
     let unknown: Vec<&str> = headers.iter().filter(|h| !FIELDS.contains(h)).collect();
     if !unknown.is_empty() {
-        anyhow::bail!("unknown column(s) {unknown:?}; allowed: {}", FIELDS.join(", "));
+        anyhow::bail!(
+            "unknown column(s) {unknown:?}; allowed: {}",
+            FIELDS.join(", ")
+        );
     }
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(size);
@@ -84,16 +99,21 @@ pub async fn import_file(leads: &LeadService, org: OrgId, path: &Path) -> anyhow
     let mut out = FileImport::default();
     let mut batch: Vec<Result<LeadInput, String>> = Vec::new();
     let mut lines: Vec<u64> = Vec::new();
-    let flush = async |batch: &mut Vec<Result<LeadInput, String>>, lines: &mut Vec<u64>, out: &mut FileImport| {
+    let flush = async |batch: &mut Vec<Result<LeadInput, String>>,
+                       lines: &mut Vec<u64>,
+                       out: &mut FileImport| {
         if batch.is_empty() {
             return anyhow::Ok(());
         }
-        let counts = leads.import(&scope, Some(org), std::mem::take(batch)).await?;
+        let counts = leads
+            .import(&scope, Some(org), std::mem::take(batch))
+            .await?;
         out.inserted += counts.inserted;
         out.updated += counts.updated;
         out.unchanged += counts.unchanged;
         for r in counts.rejected {
-            out.rejected.push((lines.get(r.index).copied().unwrap_or(0), r.error));
+            out.rejected
+                .push((lines.get(r.index).copied().unwrap_or(0), r.error));
         }
         lines.clear();
         anyhow::Ok(())
@@ -102,12 +122,18 @@ pub async fn import_file(leads: &LeadService, org: OrgId, path: &Path) -> anyhow
         let (line, row) = match record {
             Ok(rec) => {
                 let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                let map: HashMap<String, String> =
-                    headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect();
+                let map: HashMap<String, String> = headers
+                    .iter()
+                    .zip(rec.iter())
+                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                    .collect();
                 bar.set_position(rec.position().map(|p| p.byte()).unwrap_or(0));
                 (line, to_input(map))
             }
-            Err(e) => (e.position().map(|p| p.line()).unwrap_or(0), Err(format!("unreadable row: {e}"))),
+            Err(e) => (
+                e.position().map(|p| p.line()).unwrap_or(0),
+                Err(format!("unreadable row: {e}")),
+            ),
         };
         lines.push(line);
         batch.push(row);

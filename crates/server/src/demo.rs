@@ -1,8 +1,7 @@
 //! The demo data of the embedded default's first start: an organisation tree, an admin with a
 //! random password, and a few hundred realistic leads.
 
-
-use adapters::db::{conn, DbPool};
+use adapters::db::{DbPool, conn};
 use adapters::pg_auth::PgUsers;
 use adapters::schema::{service_settings, users};
 use adapters::security::Argon2Hasher;
@@ -17,11 +16,35 @@ use rand::{Rng, SeedableRng};
 
 use crate::state::AppState;
 
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "晓东", "海燕", "建华", "志强", "丽华", "文博", "子涵"];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "罗", "高",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超",
+    "秀英", "晓东", "海燕", "建华", "志强", "丽华", "文博", "子涵",
+];
 const SOURCES: &[&str] = &["汽车之家", "懂车帝", "易车", "官网", "抖音", "到店", "车展"];
-const MODELS: &[&str] = &["凯美瑞", "卡罗拉", "RAV4荣放", "汉兰达", "雷凌", "亚洲龙", "威兰达", "bZ4X"];
-const STATUSES: &[&str] = &["未跟进", "未跟进", "未跟进", "跟进中", "跟进中", "已邀约", "已到店", "战败"];
+const MODELS: &[&str] = &[
+    "凯美瑞",
+    "卡罗拉",
+    "RAV4荣放",
+    "汉兰达",
+    "雷凌",
+    "亚洲龙",
+    "威兰达",
+    "bZ4X",
+];
+const STATUSES: &[&str] = &[
+    "未跟进",
+    "未跟进",
+    "未跟进",
+    "跟进中",
+    "跟进中",
+    "已邀约",
+    "已到店",
+    "战败",
+];
 const LEVELS: &[&str] = &["H", "A", "A", "B", "B", "B", "C", "C", "N"];
 const OWNERS: &[&str] = &["李顾问", "王顾问", "赵顾问", "陈顾问"];
 
@@ -49,7 +72,9 @@ pub fn demo_leads(n: usize, seed: u64) -> Vec<LeadInput> {
                 SURNAMES[rng.gen_range(0..SURNAMES.len())],
                 GIVEN[rng.gen_range(0..GIVEN.len())]
             );
-            let prefix = ["138", "139", "135", "136", "150", "158", "186", "188", "177", "199"][rng.gen_range(0..10)];
+            let prefix = [
+                "138", "139", "135", "136", "150", "158", "186", "188", "177", "199",
+            ][rng.gen_range(0..10)];
             let phone = format!("{prefix}{:08}", rng.gen_range(0..100_000_000u32));
             let created = now - Duration::minutes(rng.gen_range(0..60 * 24 * 60));
             LeadInput {
@@ -69,7 +94,11 @@ pub fn demo_leads(n: usize, seed: u64) -> Vec<LeadInput> {
 }
 
 /// Seed the demo unless users already exist. Returns the admin's login when it seeded.
-pub async fn seed_demo(state: &AppState, pool: &DbPool, hasher: &Argon2Hasher) -> anyhow::Result<Option<(String, String)>> {
+pub async fn seed_demo(
+    state: &AppState,
+    pool: &DbPool,
+    hasher: &Argon2Hasher,
+) -> anyhow::Result<Option<(String, String)>> {
     if already_set_up(pool).await? {
         return Ok(None);
     }
@@ -90,11 +119,20 @@ pub async fn seed_demo(state: &AppState, pool: &DbPool, hasher: &Argon2Hasher) -
     let scope = OrgScope::new(root.id, [dcc.id]);
     let rows = demo_leads(300, 20251129);
     let (a, b) = rows.split_at(200);
-    state.leads.import(&scope, Some(root.id), a.iter().cloned().map(Ok).collect()).await?;
-    state.leads.import(&scope, Some(dcc.id), b.iter().cloned().map(Ok).collect()).await?;
+    state
+        .leads
+        .import(&scope, Some(root.id), a.iter().cloned().map(Ok).collect())
+        .await?;
+    state
+        .leads
+        .import(&scope, Some(dcc.id), b.iter().cloned().map(Ok).collect())
+        .await?;
     let mut c = conn(pool).await?;
     diesel::insert_into(service_settings::table)
-        .values((service_settings::key.eq("demo_seeded"), service_settings::value.eq(Utc::now().to_rfc3339())))
+        .values((
+            service_settings::key.eq("demo_seeded"),
+            service_settings::value.eq(Utc::now().to_rfc3339()),
+        ))
         .on_conflict_do_nothing()
         .execute(&mut c)
         .await?;

@@ -6,5 +6,6 @@ use serde_json::json;
 
 /// `{ "status": "success", "code": 200, "message": .., "data": .. }`.
 pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "success", "code": 200, "message": message, "data": data }))
+    HttpResponse::Ok()
+        .json(json!({ "status": "success", "code": 200, "message": message, "data": data }))
 }

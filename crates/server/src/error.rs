@@ -24,14 +24,25 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     /// 400 `invalid_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -39,7 +50,11 @@ impl ApiError {
     }
     /// 401.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "未登录或登录已过期")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "未登录或登录已过期",
+        )
     }
     /// 403.
     pub fn forbidden() -> Self {
@@ -51,12 +66,20 @@ impl ApiError {
     }
     /// 503 database.
     pub fn db_unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "数据库暂时不可用，请稍后重试")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "数据库暂时不可用，请稍后重试",
+        )
     }
     /// 500: logs the cause, answers without it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "服务器内部错误",
+        )
     }
     /// 409 `invalid_task_state`.
     pub fn invalid_state(state: TaskState) -> Self {
@@ -117,12 +140,18 @@ impl From<PageError> for ApiError {
 impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
-            LoginError::InvalidCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "用户名或密码错误")
-            }
+            LoginError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "用户名或密码错误",
+            ),
             LoginError::TooManyAttempts { retry_after } => ApiError {
                 retry_after: Some(retry_after),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "登录失败次数过多，请稍后再试")
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "登录失败次数过多，请稍后再试",
+                )
             },
             LoginError::Repo(r) => r.into(),
             LoginError::Unknown(e) => ApiError::internal(format!("{e:#}")),
@@ -180,7 +209,9 @@ impl From<CreateOrgError> for ApiError {
 impl From<CreateUserError> for ApiError {
     fn from(e: CreateUserError) -> Self {
         match e {
-            CreateUserError::UsernameTaken => ApiError::new(StatusCode::CONFLICT, "username_taken", "用户名已存在"),
+            CreateUserError::UsernameTaken => {
+                ApiError::new(StatusCode::CONFLICT, "username_taken", "用户名已存在")
+            }
             CreateUserError::OrgNotFound => ApiError::not_found("组织"),
             CreateUserError::Repo(r) => r.into(),
         }
@@ -189,8 +220,8 @@ impl From<CreateUserError> for ApiError {
 
 impl From<tasks::execution::ExecError> for ApiError {
     fn from(e: tasks::execution::ExecError) -> Self {
-        use tasks::execution::ExecError;
         use tasks::PlatformError;
+        use tasks::execution::ExecError;
         match e {
             ExecError::NotFound("run") => ApiError::not_found("执行查询"),
             ExecError::NotFound(_) => ApiError::not_found("任务"),
@@ -200,9 +231,11 @@ impl From<tasks::execution::ExecError> for ApiError {
                 format!("任务当前状态（{}）不允许开始外呼", state_name(s)),
             ),
             ExecError::InvalidState(s) => ApiError::invalid_state(s),
-            ExecError::ScriptNotSet => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "script_not_set", "任务尚未设置外呼脚本")
-            }
+            ExecError::ScriptNotSet => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "script_not_set",
+                "任务尚未设置外呼脚本",
+            ),
             ExecError::Invalid(m) => ApiError::bad_request(m),
             ExecError::Platform(p) => {
                 tracing::warn!(error = %p, "platform call failed");
@@ -212,9 +245,11 @@ impl From<tasks::execution::ExecError> for ApiError {
                         "platform_unavailable",
                         "外呼平台暂时不可用，请稍后重试",
                     ),
-                    PlatformError::Rejected { .. } | PlatformError::NotFound => {
-                        ApiError::new(StatusCode::BAD_GATEWAY, "platform_error", "外呼平台拒绝了请求，请检查脚本与平台配置")
-                    }
+                    PlatformError::Rejected { .. } | PlatformError::NotFound => ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "platform_error",
+                        "外呼平台拒绝了请求，请检查脚本与平台配置",
+                    ),
                 }
             }
             ExecError::Repo(r) => r.into(),

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 use auth::User;
 use kernel::{Caller, Role};
 
@@ -23,13 +23,21 @@ pub struct Auth {
 impl Auth {
     /// 403 unless the caller is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.caller.role == Role::Admin { Ok(()) } else { Err(ApiError::forbidden()) }
+        if self.caller.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
     }
 }
 
 /// The token of a request: `access-token`, else `Authorization: Bearer`.
 pub fn token_of(req: &HttpRequest) -> Option<String> {
-    if let Some(t) = req.headers().get("access-token").and_then(|v| v.to_str().ok()) {
+    if let Some(t) = req
+        .headers()
+        .get("access-token")
+        .and_then(|v| v.to_str().ok())
+    {
         let t = t.trim();
         if !t.is_empty() {
             return Some(t.to_owned());
@@ -37,7 +45,10 @@ pub fn token_of(req: &HttpRequest) -> Option<String> {
     }
     let h = req.headers().get("authorization")?.to_str().ok()?.trim();
     let (scheme, token) = h.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequest for Auth {
@@ -53,7 +64,12 @@ impl FromRequest for Auth {
             let (claims, user) = state.auth.authenticate(&token).await?;
             let scope = state.orgs.scope_of(user.org_id).await?;
             Ok(Auth {
-                caller: Caller { user_id: user.id, org_id: user.org_id, role: user.role, scope },
+                caller: Caller {
+                    user_id: user.id,
+                    org_id: user.org_id,
+                    role: user.role,
+                    scope,
+                },
                 expires_at: claims.expires_at,
                 user,
             })

@@ -18,13 +18,14 @@ pub mod demo;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod workers;
 
 use std::net::TcpListener;
 
-use actix_web::{web, HttpServer};
+use actix_web::{HttpServer, web};
 
 pub use app::HttpSettings;
 pub use state::{AppOptions, AppState};
@@ -40,7 +41,12 @@ pub struct Running {
 }
 
 /// Start serving `state` on `listener`.
-pub fn serve(state: AppState, http: HttpSettings, listener: TcpListener, workers: usize) -> std::io::Result<Running> {
+pub fn serve(
+    state: AppState,
+    http: HttpSettings,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || app::build(data.clone(), http.clone()))
@@ -49,5 +55,9 @@ pub fn serve(state: AppState, http: HttpSettings, listener: TcpListener, workers
         .disable_signals()
         .listen(listener)?
         .run();
-    Ok(Running { addr, handle: server.handle(), server })
+    Ok(Running {
+        addr,
+        handle: server.handle(),
+        server,
+    })
 }

@@ -8,10 +8,14 @@ use clap::{Args, Parser, Subcommand};
 use kernel::Role;
 use server::boot::{self, Database};
 use server::config::Config;
-use server::{serve, AppOptions, AppState, HttpSettings};
+use server::{AppOptions, AppState, HttpSettings, serve};
 
 #[derive(Parser)]
-#[command(name = "outbound", version, about = "AI outbound-call campaigns for car dealers' digital customer centres.\n\nWithout DATABASE_URL every command uses the embedded PostgreSQL under ./.data (started on demand).")]
+#[command(
+    name = "outbound",
+    version,
+    about = "AI outbound-call campaigns for car dealers' digital customer centres.\n\nWithout DATABASE_URL every command uses the embedded PostgreSQL under ./.data (started on demand)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -132,9 +136,25 @@ enum LeadsCmd {
 }
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // tokio_postgres logs every bound query parameter (full phone numbers, password hashes) and
+    // the text of simple queries at debug: those two modules stay silent even under
+    // RUST_LOG=debug, unless RUST_LOG names tokio_postgres explicitly
+    const QUIET: &str = "tokio_postgres::query=off,tokio_postgres::simple_query=off";
+    let spec = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "info".into());
+    let spec = if spec.contains("tokio_postgres") {
+        spec
+    } else {
+        format!("{spec},{QUIET}")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info,{QUIET}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -172,8 +192,13 @@ struct Admin {
 async fn admin(cfg: &Config, db: &Database) -> anyhow::Result<Admin> {
     let pool = boot::migrate_and_pool(db, 4).await?;
     Ok(Admin {
-        orgs: org::OrgService::new(std::sync::Arc::new(adapters::pg_auth::PgOrgs::new(pool.clone()))),
-        leads: leads::LeadService::new(std::sync::Arc::new(adapters::pg_leads::PgLeads::new(pool.clone())), cfg.tz),
+        orgs: org::OrgService::new(std::sync::Arc::new(adapters::pg_auth::PgOrgs::new(
+            pool.clone(),
+        ))),
+        leads: leads::LeadService::new(
+            std::sync::Arc::new(adapters::pg_leads::PgLeads::new(pool.clone())),
+            cfg.tz,
+        ),
         pool,
     })
 }
@@ -186,15 +211,25 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             println!("applied {} migration(s)", applied.len());
             Ok(())
         }
-        Command::Org { cmd: OrgCmd::Create { name, parent } } => {
+        Command::Org {
+            cmd: OrgCmd::Create { name, parent },
+        } => {
             let state = admin(cfg, db).await?;
-            let org = state.orgs.create(&name, parent).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let org = state
+                .orgs
+                .create(&name, parent)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", org.id);
             Ok(())
         }
-        Command::User { cmd: UserCmd::Create(u) } => create_user(cfg, db, u).await,
+        Command::User {
+            cmd: UserCmd::Create(u),
+        } => create_user(cfg, db, u).await,
         Command::PlatformSim(_) => Ok(()),
-        Command::Leads { cmd: LeadsCmd::Import { org, file } } => {
+        Command::Leads {
+            cmd: LeadsCmd::Import { org, file },
+        } => {
             let state = admin(cfg, db).await?;
             let scope = state.orgs.scope_of(org).await?;
             if state.orgs.tree(&scope).await?.is_empty() {
@@ -218,7 +253,9 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
 
 async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Result<()> {
     let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
     auth::validate_username(&u.username).map_err(anyhow::Error::msg)?;
     auth::validate_password(&password).map_err(anyhow::Error::msg)?;
@@ -258,14 +295,22 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         exec: boot::exec_settings(&pcfg),
         monitor_interval: std::time::Duration::from_secs(cfg.monitor_interval_secs),
     });
-    if db.embedded.is_some() && !no_demo {
-        if let Some((user, password)) = server::demo::seed_demo(&state, &pool, &boot::hasher()?).await? {
-            println!("demo login: username={user} password={password}");
-        }
+    if db.embedded.is_some()
+        && !no_demo
+        && let Some((user, password)) =
+            server::demo::seed_demo(&state, &pool, &boot::hasher()?).await?
+    {
+        println!("demo login: username={user} password={password}");
     }
-    let listener = std::net::TcpListener::bind(&cfg.bind).with_context(|| format!("cannot listen on {}", cfg.bind))?;
-    let http = HttpSettings { body_limit: cfg.body_limit, cors_origins: cfg.cors_origins.clone() };
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let listener = std::net::TcpListener::bind(&cfg.bind)
+        .with_context(|| format!("cannot listen on {}", cfg.bind))?;
+    let http = HttpSettings {
+        body_limit: cfg.body_limit,
+        cors_origins: cfg.cors_origins.clone(),
+    };
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let running = serve(state.clone(), http, listener, workers)?;
     state.workers.start(state.exec.clone());
     tracing::info!(addr = %running.addr, "listening");
@@ -278,30 +323,55 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         handle.stop(true).await;
         let _ = server.await;
     };
-    tokio::join!(stop_http, state.workers.shutdown(std::time::Duration::from_secs(8)));
+    tokio::join!(
+        stop_http,
+        state.workers.shutdown(std::time::Duration::from_secs(8))
+    );
     tracing::info!("stopped");
     Ok(())
 }
 
 async fn platform_sim_main(a: SimArgs) -> anyhow::Result<()> {
     let mut c = platform_sim::SimConfig::from_env().map_err(anyhow::Error::msg)?;
-    if let Some(v) = a.app_key { c.app_key = v; }
-    if let Some(v) = a.app_secret { c.app_secret = v; }
-    if let Some(v) = a.seed { c.seed = v; }
-    if let Some(v) = a.call_ms { c.call_ms = v; }
-    if let Some(v) = a.concurrency { c.concurrency = v; }
-    if let Some(v) = a.latency_ms { c.latency_ms = v; }
-    if let Some(v) = a.fail_rate { c.fail_rate = v; }
-    if let Some(v) = a.timeout_rate { c.timeout_rate = v; }
-    if let Some(v) = a.throttle_qps { c.throttle_qps = (v > 0).then_some(v); }
-    for (name, v) in [("--fail-rate", c.fail_rate), ("--timeout-rate", c.timeout_rate)] {
+    if let Some(v) = a.app_key {
+        c.app_key = v;
+    }
+    if let Some(v) = a.app_secret {
+        c.app_secret = v;
+    }
+    if let Some(v) = a.seed {
+        c.seed = v;
+    }
+    if let Some(v) = a.call_ms {
+        c.call_ms = v;
+    }
+    if let Some(v) = a.concurrency {
+        c.concurrency = v;
+    }
+    if let Some(v) = a.latency_ms {
+        c.latency_ms = v;
+    }
+    if let Some(v) = a.fail_rate {
+        c.fail_rate = v;
+    }
+    if let Some(v) = a.timeout_rate {
+        c.timeout_rate = v;
+    }
+    if let Some(v) = a.throttle_qps {
+        c.throttle_qps = (v > 0).then_some(v);
+    }
+    for (name, v) in [
+        ("--fail-rate", c.fail_rate),
+        ("--timeout-rate", c.timeout_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             anyhow::bail!("{name} must be between 0 and 1");
         }
     }
     let sim = platform_sim::Simulator::new(c);
     platform_sim::start_clock(sim.clone());
-    let listener = std::net::TcpListener::bind(&a.bind).with_context(|| format!("cannot listen on {}", a.bind))?;
+    let listener = std::net::TcpListener::bind(&a.bind)
+        .with_context(|| format!("cannot listen on {}", a.bind))?;
     let addr = listener.local_addr()?;
     let server = platform_sim::serve(sim, listener, 2)?;
     let handle = server.handle();

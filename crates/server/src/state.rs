@@ -93,7 +93,13 @@ impl AppState {
         let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), o.tz);
         let task_repo = Arc::new(PgTasks::new(pool.clone()));
         let tasks = TaskService::new(task_repo.clone(), leads.clone(), o.tz);
-        let exec = ExecutionService::new(Arc::new(PgExecution::new(pool.clone())), task_repo, o.platform, clock, o.exec);
+        let exec = ExecutionService::new(
+            Arc::new(PgExecution::new(pool.clone())),
+            task_repo,
+            o.platform,
+            clock,
+            o.exec,
+        );
         Self {
             auth: Arc::new(auth),
             orgs: OrgService::new(Arc::new(PgOrgs::new(pool.clone()))),

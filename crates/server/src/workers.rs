@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tasks::execution::ExecutionService;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// What `POST /api/auto-task` reports and controls.
@@ -29,7 +29,12 @@ struct MonitorStatus {
 impl Monitor {
     /// A monitor ticking every `interval`, running from the start.
     pub fn new(interval: Duration) -> Self {
-        Self { running: AtomicBool::new(true), interval, status: Mutex::new(MonitorStatus::default()), wake: Notify::new() }
+        Self {
+            running: AtomicBool::new(true),
+            interval,
+            status: Mutex::new(MonitorStatus::default()),
+            wake: Notify::new(),
+        }
     }
 
     /// Start or stop ticking (this instance).
@@ -106,15 +111,28 @@ impl Workers {
     /// Start the dispatcher, monitor and run loops.
     pub fn start(&self, exec: ExecutionService) {
         let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
-        handles.push(tokio::spawn(dispatcher(exec.clone(), self.shutdown.subscribe(), self.dispatch_wake.clone())));
-        handles.push(tokio::spawn(monitor(exec.clone(), self.monitor.clone(), self.shutdown.subscribe())));
-        handles.push(tokio::spawn(runs(exec, self.shutdown.subscribe(), self.runs_wake.clone())));
+        handles.push(tokio::spawn(dispatcher(
+            exec.clone(),
+            self.shutdown.subscribe(),
+            self.dispatch_wake.clone(),
+        )));
+        handles.push(tokio::spawn(monitor(
+            exec.clone(),
+            self.monitor.clone(),
+            self.shutdown.subscribe(),
+        )));
+        handles.push(tokio::spawn(runs(
+            exec,
+            self.shutdown.subscribe(),
+            self.runs_wake.clone(),
+        )));
     }
 
     /// Ask every loop to stop after its current step, and wait for them (at most `within`).
     pub async fn shutdown(&self, within: Duration) {
         let _ = self.shutdown.send(true);
-        let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        let handles: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
         let all = futures::future::join_all(handles);
         if tokio::time::timeout(within, all).await.is_err() {
             tracing::warn!("background workers did not stop in time");

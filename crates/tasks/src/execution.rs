@@ -17,8 +17,8 @@ use chrono::{DateTime, Duration, Utc};
 use kernel::{Clock, OrgScope, Page, PageRequest, RepoError, TaskId};
 use serde::Serialize;
 
-use crate::platform::{Contact, OutboundPlatform, PlatformError, Strategy, MAX_ASSIGN_BATCH};
-use crate::results::{interpret, CallStatus, LeadResult};
+use crate::platform::{Contact, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError, Strategy};
+use crate::results::{CallStatus, LeadResult, interpret};
 use crate::{CallTask, TaskState, TransitionError};
 
 /// Which background job holds a task's lease.
@@ -145,9 +145,20 @@ pub struct Run {
 #[async_trait]
 pub trait ExecutionRepository: Send + Sync + 'static {
     /// Move a task of `scope` from one of `from` to `to` atomically.
-    async fn transition(&self, scope: &OrgScope, id: TaskId, from: Vec<TaskState>, to: TaskState) -> Result<CallTask, TransitionError>;
+    async fn transition(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        from: Vec<TaskState>,
+        to: TaskState,
+    ) -> Result<CallTask, TransitionError>;
     /// Move a task from `from` to `to` if it is still in `from` (internal; no scope).
-    async fn force_state(&self, id: TaskId, from: TaskState, to: TaskState) -> Result<bool, RepoError>;
+    async fn force_state(
+        &self,
+        id: TaskId,
+        from: TaskState,
+        to: TaskState,
+    ) -> Result<bool, RepoError>;
     /// Record the job group of a started task.
     async fn set_job_group(&self, id: TaskId, job_group_id: &str) -> Result<(), RepoError>;
     /// Tasks stuck in `running` without a job group since before `older_than` go back to `created`.
@@ -156,13 +167,35 @@ pub trait ExecutionRepository: Send + Sync + 'static {
     async fn cancel_open_leads(&self, id: TaskId) -> Result<u64, RepoError>;
     /// Lease one task in `states` whose lease (of this kind) is free or expired; for
     /// [`LeaseKind::Dispatch`] only tasks with a job group and pending or open work.
-    async fn lease_task(&self, kind: LeaseKind, worker: &str, states: Vec<TaskState>, lease_secs: i64) -> Result<Option<LeasedTask>, RepoError>;
+    async fn lease_task(
+        &self,
+        kind: LeaseKind,
+        worker: &str,
+        states: Vec<TaskState>,
+        lease_secs: i64,
+    ) -> Result<Option<LeasedTask>, RepoError>;
     /// Extend a lease; `None` when it was lost, else the task's current state.
-    async fn renew_lease(&self, kind: LeaseKind, id: TaskId, worker: &str, lease_secs: i64) -> Result<Option<TaskState>, RepoError>;
+    async fn renew_lease(
+        &self,
+        kind: LeaseKind,
+        id: TaskId,
+        worker: &str,
+        lease_secs: i64,
+    ) -> Result<Option<TaskState>, RepoError>;
     /// Give a lease back.
-    async fn release_lease(&self, kind: LeaseKind, id: TaskId, worker: &str) -> Result<(), RepoError>;
+    async fn release_lease(
+        &self,
+        kind: LeaseKind,
+        id: TaskId,
+        worker: &str,
+    ) -> Result<(), RepoError>;
     /// Claim up to `max` pending leads of the task into a new batch (they become `assigning`).
-    async fn claim_batch(&self, task: TaskId, worker: &str, max: i64) -> Result<Option<Batch>, RepoError>;
+    async fn claim_batch(
+        &self,
+        task: TaskId,
+        worker: &str,
+        max: i64,
+    ) -> Result<Option<Batch>, RepoError>;
     /// Record the jobs of a batch; its leads without a job go back to `pending`; the batch closes.
     async fn record_batch(&self, batch_id: i64, jobs: Vec<(i64, String)>) -> Result<(), RepoError>;
     /// The batch certainly did nothing: its leads go back to `pending`; the batch closes.
@@ -170,15 +203,26 @@ pub trait ExecutionRepository: Send + Sync + 'static {
     /// Open batches of the task (claimed, outcome not recorded).
     async fn open_batches(&self, task: TaskId) -> Result<Vec<Batch>, RepoError>;
     /// Apply interpreted results to the task's leads; returns how many changed.
-    async fn apply_results(&self, task: TaskId, results: Vec<LeadResult>) -> Result<u64, RepoError>;
+    async fn apply_results(&self, task: TaskId, results: Vec<LeadResult>)
+    -> Result<u64, RepoError>;
     /// Recompute the task's called / connected counters from its leads.
     async fn refresh_counters(&self, task: TaskId) -> Result<(), RepoError>;
     /// Move a running task whose leads are all final to `completed`.
     async fn complete_if_done(&self, task: TaskId) -> Result<bool, RepoError>;
     /// Statistics of a task of `scope`.
-    async fn statistics(&self, scope: &OrgScope, task: TaskId) -> Result<Option<TaskStatistics>, RepoError>;
+    async fn statistics(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+    ) -> Result<Option<TaskStatistics>, RepoError>;
     /// Execution rows of a task of `scope` (optionally one status) and counts per status.
-    async fn executions(&self, scope: &OrgScope, task: TaskId, status: Option<String>, page: PageRequest) -> Result<Option<(Page<ExecutionRow>, BTreeMap<String, i64>)>, RepoError>;
+    async fn executions(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+        status: Option<String>,
+        page: PageRequest,
+    ) -> Result<Option<(Page<ExecutionRow>, BTreeMap<String, i64>)>, RepoError>;
     /// Create a run for a task of `scope`, or return its unfinished one.
     async fn create_run(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, RepoError>;
     /// A run of a task of `scope`.
@@ -186,11 +230,27 @@ pub trait ExecutionRepository: Send + Sync + 'static {
     /// Lease one unfinished run (free or expired lease); marks it running.
     async fn lease_run(&self, worker: &str, lease_secs: i64) -> Result<Option<Run>, RepoError>;
     /// Persist a run's progress and extend its lease; false when the lease was lost.
-    async fn save_run_progress(&self, run: i64, worker: &str, processed: i64, next_page: i32, lease_secs: i64) -> Result<bool, RepoError>;
+    async fn save_run_progress(
+        &self,
+        run: i64,
+        worker: &str,
+        processed: i64,
+        next_page: i32,
+        lease_secs: i64,
+    ) -> Result<bool, RepoError>;
     /// Finish a run.
-    async fn finish_run(&self, run: i64, worker: &str, ok: bool, error: Option<String>) -> Result<(), RepoError>;
+    async fn finish_run(
+        &self,
+        run: i64,
+        worker: &str,
+        ok: bool,
+        error: Option<String>,
+    ) -> Result<(), RepoError>;
     /// Job group and state of a task (internal; no scope).
-    async fn task_group(&self, task: TaskId) -> Result<Option<(TaskState, Option<String>)>, RepoError>;
+    async fn task_group(
+        &self,
+        task: TaskId,
+    ) -> Result<Option<(TaskState, Option<String>)>, RepoError>;
 }
 
 /// Why an execution operation failed.
@@ -252,7 +312,10 @@ impl Default for ExecutionSettings {
     fn default() -> Self {
         Self {
             strategy: Strategy {
-                working_time: vec![crate::platform::CallWindow { begin: "08:00".into(), end: "21:00".into() }],
+                working_time: vec![crate::platform::CallWindow {
+                    begin: "08:00".into(),
+                    end: "21:00".into(),
+                }],
                 max_attempts_per_day: 3,
                 min_attempt_interval_minutes: 10,
             },
@@ -323,7 +386,14 @@ impl ExecutionService {
         clock: Arc<dyn Clock>,
         settings: ExecutionSettings,
     ) -> Self {
-        Self { repo, tasks, platform, clock, settings, synced: Arc::default() }
+        Self {
+            repo,
+            tasks,
+            platform,
+            clock,
+            settings,
+            synced: Arc::default(),
+        }
     }
 
     /// Settings in force.
@@ -339,26 +409,44 @@ impl ExecutionService {
     /// Start a task: 1→2 atomically, then create the job group. If the platform fails the task
     /// goes back to 1 and the error is returned; nothing is half-done.
     pub async fn start(&self, scope: &OrgScope, id: TaskId) -> Result<Started, ExecError> {
-        let task = self.tasks.get(scope, id).await?.ok_or(ExecError::NotFound("task"))?;
+        let task = self
+            .tasks
+            .get(scope, id)
+            .await?
+            .ok_or(ExecError::NotFound("task"))?;
         if task.state != TaskState::Created {
             return Err(ExecError::NotStartable(task.state));
         }
         if task.script_id.trim().is_empty() {
             return Err(ExecError::ScriptNotSet);
         }
-        let task = match self.repo.transition(scope, id, vec![TaskState::Created], TaskState::Running).await {
+        let task = match self
+            .repo
+            .transition(scope, id, vec![TaskState::Created], TaskState::Running)
+            .await
+        {
             Ok(t) => t,
             Err(TransitionError::InvalidState(s)) => return Err(ExecError::NotStartable(s)),
             Err(e) => return Err(e.into()),
         };
         let name = format!("{}-{}", task.task_name, task.id);
-        match self.platform.create_job_group(&name, &task.script_id, &self.settings.strategy).await {
+        match self
+            .platform
+            .create_job_group(&name, &task.script_id, &self.settings.strategy)
+            .await
+        {
             Ok(group) => {
                 self.repo.set_job_group(id, &group).await?;
-                Ok(Started { task_id: id, job_group_id: group, leads_total: task.leads_count })
+                Ok(Started {
+                    task_id: id,
+                    job_group_id: group,
+                    leads_total: task.leads_count,
+                })
             }
             Err(e) => {
-                self.repo.force_state(id, TaskState::Running, TaskState::Created).await?;
+                self.repo
+                    .force_state(id, TaskState::Running, TaskState::Created)
+                    .await?;
                 Err(e.into())
             }
         }
@@ -376,17 +464,21 @@ impl ExecutionService {
         F: FnOnce(Arc<dyn OutboundPlatform>, String) -> Fut,
         Fut: std::future::Future<Output = Result<(), PlatformError>>,
     {
-        let before = self.tasks.get(scope, id).await?.ok_or(ExecError::NotFound("task"))?;
+        let before = self
+            .tasks
+            .get(scope, id)
+            .await?
+            .ok_or(ExecError::NotFound("task"))?;
         let task = self.repo.transition(scope, id, from, to).await?;
-        if let Some(group) = task.job_group_id.clone() {
-            if let Err(e) = call(self.platform.clone(), group).await {
-                match e {
-                    // nothing left on the platform to act on: the local change stands
-                    PlatformError::NotFound if to == TaskState::Stopped => {}
-                    e => {
-                        self.repo.force_state(id, to, before.state).await?;
-                        return Err(e.into());
-                    }
+        if let Some(group) = task.job_group_id.clone()
+            && let Err(e) = call(self.platform.clone(), group).await
+        {
+            match e {
+                // nothing left on the platform to act on: the local change stands
+                PlatformError::NotFound if to == TaskState::Stopped => {}
+                e => {
+                    self.repo.force_state(id, to, before.state).await?;
+                    return Err(e.into());
                 }
             }
         }
@@ -395,17 +487,25 @@ impl ExecutionService {
 
     /// Suspend a running task (2→4) on the platform; dispatch pauses too.
     pub async fn suspend(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, ExecError> {
-        self.platform_transition(scope, id, vec![TaskState::Running], TaskState::Paused, |p, g| async move {
-            p.suspend_jobs(&g).await
-        })
+        self.platform_transition(
+            scope,
+            id,
+            vec![TaskState::Running],
+            TaskState::Paused,
+            |p, g| async move { p.suspend_jobs(&g).await },
+        )
         .await
     }
 
     /// Resume a paused task (4→2).
     pub async fn resume(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, ExecError> {
-        self.platform_transition(scope, id, vec![TaskState::Paused], TaskState::Running, |p, g| async move {
-            p.resume_jobs(&g).await
-        })
+        self.platform_transition(
+            scope,
+            id,
+            vec![TaskState::Paused],
+            TaskState::Running,
+            |p, g| async move { p.resume_jobs(&g).await },
+        )
         .await
     }
 
@@ -413,7 +513,9 @@ impl ExecutionService {
     pub async fn stop(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, ExecError> {
         let from = TaskState::sources_of(TaskState::Stopped);
         let task = self
-            .platform_transition(scope, id, from, TaskState::Stopped, |p, g| async move { p.cancel_jobs(&g).await })
+            .platform_transition(scope, id, from, TaskState::Stopped, |p, g| async move {
+                p.cancel_jobs(&g).await
+            })
             .await?;
         self.repo.cancel_open_leads(id).await?;
         self.repo.refresh_counters(id).await?;
@@ -424,26 +526,38 @@ impl ExecutionService {
     /// pending leads in batches, give the lease back. `Ok(None)` when there was nothing to do.
     pub async fn dispatch_turn(&self) -> Result<Option<DispatchReport>, ExecError> {
         let s = &self.settings;
-        let Some(task) =
-            self.repo.lease_task(LeaseKind::Dispatch, &s.worker_id, vec![TaskState::Running], s.lease_secs).await?
+        let Some(task) = self
+            .repo
+            .lease_task(
+                LeaseKind::Dispatch,
+                &s.worker_id,
+                vec![TaskState::Running],
+                s.lease_secs,
+            )
+            .await?
         else {
             return Ok(None);
         };
         let result = self.dispatch_leased(&task).await;
-        self.repo.release_lease(LeaseKind::Dispatch, task.id, &s.worker_id).await?;
+        self.repo
+            .release_lease(LeaseKind::Dispatch, task.id, &s.worker_id)
+            .await?;
         result.map(Some)
     }
 
     async fn dispatch_leased(&self, task: &LeasedTask) -> Result<DispatchReport, ExecError> {
         let s = &self.settings;
         let mut report = DispatchReport::default();
-        let Some(group) = task.job_group_id.clone() else { return Ok(report) };
+        let Some(group) = task.job_group_id.clone() else {
+            return Ok(report);
+        };
         // 1. settle batches whose outcome is unknown
         let open = self.repo.open_batches(task.id).await?;
         if !open.is_empty() {
             let now = self.clock.now();
-            let (old, young): (Vec<Batch>, Vec<Batch>) =
-                open.into_iter().partition(|b| now - b.created_at >= s.reconcile_after);
+            let (old, young): (Vec<Batch>, Vec<Batch>) = open
+                .into_iter()
+                .partition(|b| now - b.created_at >= s.reconcile_after);
             if !old.is_empty() {
                 let (found, requeued) = self.reconcile(&group, &old).await?;
                 report.reconciled += found;
@@ -456,11 +570,22 @@ impl ExecutionService {
         }
         // 2. send pending leads
         for _ in 0..s.batches_per_turn {
-            match self.repo.renew_lease(LeaseKind::Dispatch, task.id, &s.worker_id, s.lease_secs).await? {
+            match self
+                .repo
+                .renew_lease(LeaseKind::Dispatch, task.id, &s.worker_id, s.lease_secs)
+                .await?
+            {
                 Some(TaskState::Running) => {}
                 _ => return Ok(report), // lost the lease, or paused / stopped meanwhile
             }
-            let Some(batch) = self.repo.claim_batch(task.id, &s.worker_id, s.batch_size.min(MAX_ASSIGN_BATCH) as i64).await?
+            let Some(batch) = self
+                .repo
+                .claim_batch(
+                    task.id,
+                    &s.worker_id,
+                    s.batch_size.min(MAX_ASSIGN_BATCH) as i64,
+                )
+                .await?
             else {
                 report.done = true;
                 return Ok(report);
@@ -481,7 +606,13 @@ impl ExecutionService {
                     let ours: HashSet<i64> = batch.leads.iter().map(|l| l.id).collect();
                     let pairs: Vec<(i64, String)> = jobs
                         .into_iter()
-                        .filter_map(|j| j.reference_id.parse::<i64>().ok().filter(|r| ours.contains(r)).map(|r| (r, j.job_id)))
+                        .filter_map(|j| {
+                            j.reference_id
+                                .parse::<i64>()
+                                .ok()
+                                .filter(|r| ours.contains(r))
+                                .map(|r| (r, j.job_id))
+                        })
                         .collect();
                     report.assigned += pairs.len() as u64;
                     self.repo.record_batch(batch.id, pairs).await?;
@@ -494,7 +625,10 @@ impl ExecutionService {
                 Err(PlatformError::Rejected { code, .. }) => {
                     tracing::warn!(task = task.id, code = %code, "assign_jobs rejected; leads back to pending");
                     self.repo.release_batch(batch.id).await?;
-                    return Err(ExecError::Platform(PlatformError::Rejected { code, message: String::new() }));
+                    return Err(ExecError::Platform(PlatformError::Rejected {
+                        code,
+                        message: String::new(),
+                    }));
                 }
                 Err(PlatformError::Unavailable(m)) => {
                     // the client only says unavailable when nothing was sent
@@ -513,19 +647,25 @@ impl ExecutionService {
 
     /// Find the jobs of open batches on the platform; record found leads, requeue the rest.
     pub async fn reconcile(&self, group: &str, batches: &[Batch]) -> Result<(u64, u64), ExecError> {
-        let wanted: HashMap<String, i64> =
-            batches.iter().flat_map(|b| b.leads.iter().map(|l| (l.id.to_string(), b.id))).collect();
+        let wanted: HashMap<String, i64> = batches
+            .iter()
+            .flat_map(|b| b.leads.iter().map(|l| (l.id.to_string(), b.id)))
+            .collect();
         let mut found: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
         let mut page = 1;
         loop {
-            let p = self.platform.query_job_results(group, page, self.settings.page_size).await?;
+            let p = self
+                .platform
+                .query_job_results(group, page, self.settings.page_size)
+                .await?;
             for r in &p.items {
-                if wanted.contains_key(&r.reference_id) {
-                    if let (Some(batch), Ok(id)) = (wanted.get(&r.reference_id), r.reference_id.parse::<i64>()) {
-                        let list = found.entry(*batch).or_default();
-                        if !list.iter().any(|(i, _)| *i == id) {
-                            list.push((id, r.job_id.clone()));
-                        }
+                if wanted.contains_key(&r.reference_id)
+                    && let (Some(batch), Ok(id)) =
+                        (wanted.get(&r.reference_id), r.reference_id.parse::<i64>())
+                {
+                    let list = found.entry(*batch).or_default();
+                    if !list.iter().any(|(i, _)| *i == id) {
+                        list.push((id, r.job_id.clone()));
                     }
                 }
             }
@@ -541,7 +681,11 @@ impl ExecutionService {
             n_requeued += (b.leads.len() - jobs.len().min(b.leads.len())) as u64;
             self.repo.record_batch(b.id, jobs).await?;
         }
-        tracing::info!(found = n_found, requeued = n_requeued, "reconciled open dispatch batches");
+        tracing::info!(
+            found = n_found,
+            requeued = n_requeued,
+            "reconciled open dispatch batches"
+        );
         Ok((n_found, n_requeued))
     }
 
@@ -550,7 +694,10 @@ impl ExecutionService {
         let (mut pulled, mut changed) = (0u64, 0u64);
         let mut page = 1;
         loop {
-            let p = self.platform.query_job_results(group, page, self.settings.page_size).await?;
+            let p = self
+                .platform
+                .query_job_results(group, page, self.settings.page_size)
+                .await?;
             pulled += p.items.len() as u64;
             let results: Vec<LeadResult> = p.items.iter().filter_map(interpret).collect();
             if !results.is_empty() {
@@ -572,24 +719,35 @@ impl ExecutionService {
     pub async fn monitor_tick(&self, max_tasks: usize) -> Result<TickReport, ExecError> {
         let s = &self.settings;
         let mut report = TickReport::default();
-        self.repo.undo_stale_starts(self.clock.now() - Duration::minutes(2)).await?;
+        self.repo
+            .undo_stale_starts(self.clock.now() - Duration::minutes(2))
+            .await?;
         let mut seen = HashSet::new();
         for _ in 0..max_tasks {
             let Some(task) = self
                 .repo
-                .lease_task(LeaseKind::Monitor, &s.worker_id, vec![TaskState::Running, TaskState::Paused], s.lease_secs)
+                .lease_task(
+                    LeaseKind::Monitor,
+                    &s.worker_id,
+                    vec![TaskState::Running, TaskState::Paused],
+                    s.lease_secs,
+                )
                 .await?
             else {
                 break;
             };
             if !seen.insert(task.id) {
-                self.repo.release_lease(LeaseKind::Monitor, task.id, &s.worker_id).await?;
+                self.repo
+                    .release_lease(LeaseKind::Monitor, task.id, &s.worker_id)
+                    .await?;
                 break;
             }
             let r = self.monitor_one(&task).await;
             // keep the lease until it expires when the task was handled, so this tick moves on
             if let Err(e) = r {
-                self.repo.release_lease(LeaseKind::Monitor, task.id, &s.worker_id).await?;
+                self.repo
+                    .release_lease(LeaseKind::Monitor, task.id, &s.worker_id)
+                    .await?;
                 return Err(e);
             }
             let (changed, completed) = r.unwrap_or((0, false));
@@ -599,13 +757,17 @@ impl ExecutionService {
         }
         // give back everything this tick leased
         for id in seen {
-            self.repo.release_lease(LeaseKind::Monitor, id, &s.worker_id).await?;
+            self.repo
+                .release_lease(LeaseKind::Monitor, id, &s.worker_id)
+                .await?;
         }
         Ok(report)
     }
 
     async fn monitor_one(&self, task: &LeasedTask) -> Result<(u64, bool), ExecError> {
-        let Some(group) = &task.job_group_id else { return Ok((0, false)) };
+        let Some(group) = &task.job_group_id else {
+            return Ok((0, false));
+        };
         let progress = self.platform.describe_job_group(group).await?;
         let unchanged = {
             let synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
@@ -615,17 +777,33 @@ impl ExecutionService {
             0
         } else {
             let (_, changed) = self.sync_task(task.id, group).await?;
-            self.synced.lock().unwrap_or_else(|p| p.into_inner()).insert(task.id, progress);
+            self.synced
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(task.id, progress);
             changed
         };
-        let completed = task.state == TaskState::Running && self.repo.complete_if_done(task.id).await?;
+        let completed =
+            task.state == TaskState::Running && self.repo.complete_if_done(task.id).await?;
         Ok((changed, completed))
     }
 
     /// Statistics of a task.
-    pub async fn statistics(&self, scope: &OrgScope, id: TaskId) -> Result<(CallTask, TaskStatistics), ExecError> {
-        let task = self.tasks.get(scope, id).await?.ok_or(ExecError::NotFound("task"))?;
-        let stats = self.repo.statistics(scope, id).await?.ok_or(ExecError::NotFound("task"))?;
+    pub async fn statistics(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+    ) -> Result<(CallTask, TaskStatistics), ExecError> {
+        let task = self
+            .tasks
+            .get(scope, id)
+            .await?
+            .ok_or(ExecError::NotFound("task"))?;
+        let stats = self
+            .repo
+            .statistics(scope, id)
+            .await?
+            .ok_or(ExecError::NotFound("task"))?;
         Ok((task, stats))
     }
 
@@ -638,48 +816,79 @@ impl ExecutionService {
         page: PageRequest,
         refresh: bool,
     ) -> Result<(Page<ExecutionRow>, BTreeMap<String, i64>), ExecError> {
-        if let Some(s) = &status {
-            if CallStatus::parse(s).is_none() {
-                return Err(ExecError::Invalid(format!("unknown call_status `{s}`")));
-            }
+        if let Some(s) = &status
+            && CallStatus::parse(s).is_none()
+        {
+            return Err(ExecError::Invalid(format!("unknown call_status `{s}`")));
         }
-        let task = self.tasks.get(scope, id).await?.ok_or(ExecError::NotFound("task"))?;
-        if refresh {
-            if let Some(group) = &task.job_group_id {
-                self.sync_task(id, group).await?;
-            }
+        let task = self
+            .tasks
+            .get(scope, id)
+            .await?
+            .ok_or(ExecError::NotFound("task"))?;
+        if refresh && let Some(group) = &task.job_group_id {
+            self.sync_task(id, group).await?;
         }
-        self.repo.executions(scope, id, status, page).await?.ok_or(ExecError::NotFound("task"))
+        self.repo
+            .executions(scope, id, status, page)
+            .await?
+            .ok_or(ExecError::NotFound("task"))
     }
 
     /// Start a query execution run (or return the task's unfinished one).
     pub async fn start_run(&self, scope: &OrgScope, id: TaskId) -> Result<Run, ExecError> {
-        self.repo.create_run(scope, id).await?.ok_or(ExecError::NotFound("task"))
+        self.repo
+            .create_run(scope, id)
+            .await?
+            .ok_or(ExecError::NotFound("task"))
     }
 
     /// A run.
     pub async fn get_run(&self, scope: &OrgScope, run: i64) -> Result<Run, ExecError> {
-        self.repo.get_run(scope, run).await?.ok_or(ExecError::NotFound("run"))
+        self.repo
+            .get_run(scope, run)
+            .await?
+            .ok_or(ExecError::NotFound("run"))
     }
 
     /// Work one leased run to its end (or until its lease is lost). `Ok(false)` when no run waits.
     pub async fn run_turn(&self) -> Result<bool, ExecError> {
         let s = &self.settings;
-        let Some(run) = self.repo.lease_run(&s.worker_id, s.lease_secs).await? else { return Ok(false) };
+        let Some(run) = self.repo.lease_run(&s.worker_id, s.lease_secs).await? else {
+            return Ok(false);
+        };
         let group = match self.repo.task_group(run.task_id).await? {
             Some((_, Some(g))) => g,
             _ => {
-                self.repo.finish_run(run.id, &s.worker_id, false, Some("任务尚未开始外呼，没有可查询的执行结果".into())).await?;
+                self.repo
+                    .finish_run(
+                        run.id,
+                        &s.worker_id,
+                        false,
+                        Some("任务尚未开始外呼，没有可查询的执行结果".into()),
+                    )
+                    .await?;
                 return Ok(true);
             }
         };
         let mut processed = run.processed;
         let mut page = u32::try_from(run.next_page.max(1)).unwrap_or(1);
         loop {
-            let p = match self.platform.query_job_results(&group, page, s.page_size).await {
+            let p = match self
+                .platform
+                .query_job_results(&group, page, s.page_size)
+                .await
+            {
                 Ok(p) => p,
                 Err(e @ PlatformError::NotFound) | Err(e @ PlatformError::Rejected { .. }) => {
-                    self.repo.finish_run(run.id, &s.worker_id, false, Some(format!("外呼平台拒绝查询: {e}"))).await?;
+                    self.repo
+                        .finish_run(
+                            run.id,
+                            &s.worker_id,
+                            false,
+                            Some(format!("外呼平台拒绝查询: {e}")),
+                        )
+                        .await?;
                     return Ok(true);
                 }
                 Err(e) => {
@@ -692,14 +901,21 @@ impl ExecutionService {
                 self.repo.apply_results(run.task_id, results).await?;
             }
             processed += p.items.len() as i64;
-            let last = p.items.is_empty() || u64::from(page) * u64::from(p.page_size.max(1)) >= p.total;
+            let last =
+                p.items.is_empty() || u64::from(page) * u64::from(p.page_size.max(1)) >= p.total;
             page += 1;
-            if !self.repo.save_run_progress(run.id, &s.worker_id, processed, page as i32, s.lease_secs).await? {
+            if !self
+                .repo
+                .save_run_progress(run.id, &s.worker_id, processed, page as i32, s.lease_secs)
+                .await?
+            {
                 return Ok(true); // someone else owns it now
             }
             if last {
                 self.repo.refresh_counters(run.task_id).await?;
-                self.repo.finish_run(run.id, &s.worker_id, true, None).await?;
+                self.repo
+                    .finish_run(run.id, &s.worker_id, true, None)
+                    .await?;
                 return Ok(true);
             }
         }

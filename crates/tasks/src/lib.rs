@@ -65,15 +65,30 @@ pub trait TaskRepository: Send + Sync + 'static {
     /// One task.
     async fn get(&self, scope: &OrgScope, id: TaskId) -> Result<Option<CallTask>, RepoError>;
     /// A page of tasks, newest first.
-    async fn list(&self, scope: &OrgScope, filter: &TaskListFilter, page: PageRequest) -> Result<Page<CallTask>, RepoError>;
+    async fn list(
+        &self,
+        scope: &OrgScope,
+        filter: &TaskListFilter,
+        page: PageRequest,
+    ) -> Result<Page<CallTask>, RepoError>;
     /// The newest `limit` tasks.
     async fn recent(&self, scope: &OrgScope, limit: i64) -> Result<Vec<CallTask>, RepoError>;
     /// Counts over the scope's tasks.
     async fn stats(&self, scope: &OrgScope) -> Result<TaskStats, RepoError>;
     /// Set the script of a task that is in state `created`.
-    async fn update_script(&self, scope: &OrgScope, id: TaskId, script_id: &str) -> Result<CallTask, TransitionError>;
+    async fn update_script(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        script_id: &str,
+    ) -> Result<CallTask, TransitionError>;
     /// Save a scene in the scope's root organisation.
-    async fn create_scene(&self, scope: &OrgScope, scene: NewScene, created_by: UserId) -> Result<Scene, RepoError>;
+    async fn create_scene(
+        &self,
+        scope: &OrgScope,
+        scene: NewScene,
+        created_by: UserId,
+    ) -> Result<Scene, RepoError>;
     /// One scene.
     async fn get_scene(&self, scope: &OrgScope, id: i64) -> Result<Option<Scene>, RepoError>;
     /// The scope's scenes, newest first.

@@ -24,8 +24,13 @@ pub enum TaskState {
 
 impl TaskState {
     /// All states, in code order.
-    pub const ALL: [TaskState; 5] =
-        [TaskState::Created, TaskState::Running, TaskState::Completed, TaskState::Paused, TaskState::Stopped];
+    pub const ALL: [TaskState; 5] = [
+        TaskState::Created,
+        TaskState::Running,
+        TaskState::Completed,
+        TaskState::Paused,
+        TaskState::Stopped,
+    ];
 
     /// The contract's code (1..=5).
     pub fn code(self) -> i16 {
@@ -40,12 +45,17 @@ impl TaskState {
 
     /// From the contract's code.
     pub fn from_code(code: i64) -> Option<TaskState> {
-        TaskState::ALL.into_iter().find(|s| i64::from(s.code()) == code)
+        TaskState::ALL
+            .into_iter()
+            .find(|s| i64::from(s.code()) == code)
     }
 
     /// Whether the task's leads count as "in an unfinished task" (1, 2, 4).
     pub fn is_active(self) -> bool {
-        matches!(self, TaskState::Created | TaskState::Running | TaskState::Paused)
+        matches!(
+            self,
+            TaskState::Created | TaskState::Running | TaskState::Paused
+        )
     }
 
     /// Whether `self → to` is an allowed transition.
@@ -53,13 +63,20 @@ impl TaskState {
         use TaskState::*;
         matches!(
             (self, to),
-            (Created, Running) | (Running, Paused) | (Paused, Running) | (Running, Completed) | (Created | Running | Paused, Stopped)
+            (Created, Running)
+                | (Running, Paused)
+                | (Paused, Running)
+                | (Running, Completed)
+                | (Created | Running | Paused, Stopped)
         )
     }
 
     /// States from which `to` may be reached.
     pub fn sources_of(to: TaskState) -> Vec<TaskState> {
-        TaskState::ALL.into_iter().filter(|s| s.can_become(to)).collect()
+        TaskState::ALL
+            .into_iter()
+            .filter(|s| s.can_become(to))
+            .collect()
     }
 }
 
@@ -95,6 +112,8 @@ pub struct CallTask {
 /// A task to create.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {
+    /// Owning organisation: the creator's (its leads may come from descendants).
+    pub org_id: OrgId,
     /// Name.
     pub task_name: String,
     /// Script ("" allowed).
@@ -179,7 +198,10 @@ mod tests {
                 assert_eq!(from.can_become(to), want, "{from:?} -> {to:?}");
             }
         }
-        assert_eq!(TaskState::sources_of(Stopped), vec![Created, Running, Paused]);
+        assert_eq!(
+            TaskState::sources_of(Stopped),
+            vec![Created, Running, Paused]
+        );
         assert_eq!(TaskState::from_code(4), Some(Paused));
         assert_eq!(TaskState::from_code(6), None);
     }

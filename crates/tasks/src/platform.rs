@@ -72,7 +72,10 @@ pub enum JobStatus {
 impl JobStatus {
     /// Whether the job will not change any more.
     pub fn is_final(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -174,9 +177,18 @@ pub enum PlatformError {
 #[async_trait]
 pub trait OutboundPlatform: Send + Sync + 'static {
     /// Create a job group for a task; returns its id.
-    async fn create_job_group(&self, name: &str, script_id: &str, strategy: &Strategy) -> Result<String, PlatformError>;
+    async fn create_job_group(
+        &self,
+        name: &str,
+        script_id: &str,
+        strategy: &Strategy,
+    ) -> Result<String, PlatformError>;
     /// Create one job per contact (1..=99 contacts), in order.
-    async fn assign_jobs(&self, job_group_id: &str, contacts: Vec<Contact>) -> Result<Vec<AssignedJob>, PlatformError>;
+    async fn assign_jobs(
+        &self,
+        job_group_id: &str,
+        contacts: Vec<Contact>,
+    ) -> Result<Vec<AssignedJob>, PlatformError>;
     /// Suspend every job of the group.
     async fn suspend_jobs(&self, job_group_id: &str) -> Result<(), PlatformError>;
     /// Resume every job of the group.
@@ -184,7 +196,12 @@ pub trait OutboundPlatform: Send + Sync + 'static {
     /// Cancel every job of the group.
     async fn cancel_jobs(&self, job_group_id: &str) -> Result<(), PlatformError>;
     /// One page (1-based; size <= 100) of the group's jobs with their latest results.
-    async fn query_job_results(&self, job_group_id: &str, page: u32, page_size: u32) -> Result<JobResultPage, PlatformError>;
+    async fn query_job_results(
+        &self,
+        job_group_id: &str,
+        page: u32,
+        page_size: u32,
+    ) -> Result<JobResultPage, PlatformError>;
     /// Progress counts of the group.
     async fn describe_job_group(&self, job_group_id: &str) -> Result<GroupProgress, PlatformError>;
 }

@@ -73,25 +73,41 @@ impl CallStatus {
 
     /// Whether the lead will not change any more.
     pub fn is_final(self) -> bool {
-        !matches!(self, CallStatus::Pending | CallStatus::Assigning | CallStatus::Dispatched | CallStatus::Calling)
+        !matches!(
+            self,
+            CallStatus::Pending
+                | CallStatus::Assigning
+                | CallStatus::Dispatched
+                | CallStatus::Calling
+        )
     }
 
     /// Whether a dial was attempted (counts as "called").
     pub fn is_called(self) -> bool {
         matches!(
             self,
-            CallStatus::Connected | CallStatus::NoAnswer | CallStatus::Busy | CallStatus::Unreachable | CallStatus::Failed
+            CallStatus::Connected
+                | CallStatus::NoAnswer
+                | CallStatus::Busy
+                | CallStatus::Unreachable
+                | CallStatus::Failed
         )
     }
 
     /// Final statuses.
     pub fn finals() -> Vec<CallStatus> {
-        CallStatus::ALL.into_iter().filter(|c| c.is_final()).collect()
+        CallStatus::ALL
+            .into_iter()
+            .filter(|c| c.is_final())
+            .collect()
     }
 
     /// Statuses that count as called.
     pub fn called() -> Vec<CallStatus> {
-        CallStatus::ALL.into_iter().filter(|c| c.is_called()).collect()
+        CallStatus::ALL
+            .into_iter()
+            .filter(|c| c.is_called())
+            .collect()
     }
 }
 
@@ -140,7 +156,9 @@ pub struct LeadResult {
 /// A follow-up suggestion for an outcome and intent level.
 pub fn follow_suggestion(status: CallStatus, intent: Option<&str>) -> Option<String> {
     let s = match (status, intent) {
-        (CallStatus::Connected, Some("A")) | (CallStatus::Connected, Some("H")) => "高意向：建议 24 小时内人工回访并邀约到店试驾",
+        (CallStatus::Connected, Some("A")) | (CallStatus::Connected, Some("H")) => {
+            "高意向：建议 24 小时内人工回访并邀约到店试驾"
+        }
         (CallStatus::Connected, Some("B")) => "中意向：建议 3 天内回访，发送车型资料与优惠信息",
         (CallStatus::Connected, Some("C")) => "低意向：建议纳入长期培育，定期推送活动",
         (CallStatus::Connected, _) => "已接通：建议人工复核通话内容后确定跟进计划",
@@ -158,11 +176,13 @@ pub fn interpret(r: &JobResult) -> Option<LeadResult> {
     let task_lead_id: i64 = r.reference_id.trim().parse().ok()?;
     let by_call = r.call_status.and_then(map_call_code);
     let call_status = match r.job_status {
-        JobStatus::Succeeded | JobStatus::Failed => by_call.unwrap_or(if r.job_status == JobStatus::Failed {
-            CallStatus::Failed
-        } else {
-            CallStatus::Connected
-        }),
+        JobStatus::Succeeded | JobStatus::Failed => {
+            by_call.unwrap_or(if r.job_status == JobStatus::Failed {
+                CallStatus::Failed
+            } else {
+                CallStatus::Connected
+            })
+        }
         JobStatus::Cancelled => match by_call {
             Some(c) if c.is_called() => c,
             _ => CallStatus::Cancelled,
@@ -170,9 +190,15 @@ pub fn interpret(r: &JobResult) -> Option<LeadResult> {
         JobStatus::Executing => CallStatus::Calling,
         JobStatus::Scheduling | JobStatus::Paused => CallStatus::Dispatched,
     };
-    let intent_level = r.tags.iter().find(|t| t.group == INTENT_TAG_GROUP).map(|t| t.name.clone());
+    let intent_level = r
+        .tags
+        .iter()
+        .find(|t| t.group == INTENT_TAG_GROUP)
+        .map(|t| t.name.clone());
     let intent_tags: Vec<String> = r.tags.iter().map(|t| t.name.clone()).collect();
-    let duration_seconds = r.call_duration_ms.map(|ms| i32::try_from(ms / 1000).unwrap_or(i32::MAX));
+    let duration_seconds = r
+        .call_duration_ms
+        .map(|ms| i32::try_from(ms / 1000).unwrap_or(i32::MAX));
     Some(LeadResult {
         task_lead_id,
         job_id: r.job_id.clone(),
@@ -202,7 +228,10 @@ mod tests {
             call_time: None,
             call_duration_ms: Some(61_500),
             end_reason: None,
-            tags: vec![TagHit { group: INTENT_TAG_GROUP.into(), name: "A".into() }],
+            tags: vec![TagHit {
+                group: INTENT_TAG_GROUP.into(),
+                name: "A".into(),
+            }],
             summary: None,
             attempts: 1,
         }
@@ -226,13 +255,36 @@ mod tests {
     #[test]
     fn interprets_final_and_running_jobs() {
         let r = interpret(&result(JobStatus::Succeeded, Some(1))).unwrap();
-        assert_eq!((r.task_lead_id, r.call_status, r.duration_seconds), (42, CallStatus::Connected, Some(61)));
+        assert_eq!(
+            (r.task_lead_id, r.call_status, r.duration_seconds),
+            (42, CallStatus::Connected, Some(61))
+        );
         assert_eq!(r.intent_level.as_deref(), Some("A"));
         assert!(r.follow_suggestion.is_some());
-        assert_eq!(interpret(&result(JobStatus::Executing, Some(0))).unwrap().call_status, CallStatus::Calling);
-        assert_eq!(interpret(&result(JobStatus::Scheduling, None)).unwrap().call_status, CallStatus::Dispatched);
-        assert_eq!(interpret(&result(JobStatus::Cancelled, None)).unwrap().call_status, CallStatus::Cancelled);
-        assert_eq!(interpret(&result(JobStatus::Failed, Some(6))).unwrap().call_status, CallStatus::Failed);
+        assert_eq!(
+            interpret(&result(JobStatus::Executing, Some(0)))
+                .unwrap()
+                .call_status,
+            CallStatus::Calling
+        );
+        assert_eq!(
+            interpret(&result(JobStatus::Scheduling, None))
+                .unwrap()
+                .call_status,
+            CallStatus::Dispatched
+        );
+        assert_eq!(
+            interpret(&result(JobStatus::Cancelled, None))
+                .unwrap()
+                .call_status,
+            CallStatus::Cancelled
+        );
+        assert_eq!(
+            interpret(&result(JobStatus::Failed, Some(6)))
+                .unwrap()
+                .call_status,
+            CallStatus::Failed
+        );
         let mut foreign = result(JobStatus::Succeeded, Some(1));
         foreign.reference_id = "not-ours".into();
         assert!(interpret(&foreign).is_none());

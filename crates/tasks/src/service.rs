@@ -7,8 +7,8 @@ use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
 use leads::{LeadError, LeadFilterInput, LeadService};
 
 use crate::{
-    CallTask, CreatedTask, NewScene, NewTask, Scene, TaskListFilter, TaskRepository, TaskState, TaskStats,
-    TransitionError,
+    CallTask, CreatedTask, NewScene, NewTask, Scene, TaskListFilter, TaskRepository, TaskState,
+    TaskStats, TransitionError,
 };
 
 /// Why a task operation failed.
@@ -77,7 +77,9 @@ pub struct TaskService {
 fn check_len(name: &str, v: &str, min: usize, max: usize) -> Result<(), TaskError> {
     let n = v.chars().count();
     if n < min || n > max {
-        return Err(TaskError::Invalid(format!("{name} must be {min} to {max} characters")));
+        return Err(TaskError::Invalid(format!(
+            "{name} must be {min} to {max} characters"
+        )));
     }
     Ok(())
 }
@@ -89,13 +91,23 @@ impl TaskService {
     }
 
     /// Create a task from a filter (or a scene). 422 when nothing matches; nothing is created then.
-    pub async fn create(&self, scope: &OrgScope, user: UserId, req: CreateTaskRequest) -> Result<CreatedTask, TaskError> {
+    pub async fn create(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        req: CreateTaskRequest,
+    ) -> Result<CreatedTask, TaskError> {
         let task_name = req.task_name.trim().to_owned();
         check_len("task_name", &task_name, 1, 100)?;
         let script_id = req.script_id.trim().to_owned();
         check_len("script_id", &script_id, 0, 128)?;
         let scene = match req.scene_id {
-            Some(id) => Some(self.repo.get_scene(scope, id).await?.ok_or(TaskError::NotFound("scene"))?),
+            Some(id) => Some(
+                self.repo
+                    .get_scene(scope, id)
+                    .await?
+                    .ok_or(TaskError::NotFound("scene"))?,
+            ),
             None => None,
         };
         let input = req
@@ -106,25 +118,48 @@ impl TaskService {
             (Some(s), true) => s.script_id.clone(),
             _ => script_id,
         };
+        let org_id = scope.root();
         let (scope, filter) = self.leads.resolve_filter(scope, &input)?;
-        let size_desc = match req.size_desc.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+        let size_desc = match req
+            .size_desc
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        {
             Some(s) => {
                 check_len("size_desc", &s, 0, 500)?;
                 s
             }
             None => filter.describe(self.tz),
         };
-        let task = NewTask { task_name, script_id, size_desc, filters: filter.input.clone(), created_by: user };
-        self.repo.create_from_filter(&scope, &filter, task).await?.ok_or(TaskError::NoMatchingLeads)
+        let task = NewTask {
+            org_id,
+            task_name,
+            script_id,
+            size_desc,
+            filters: filter.input.clone(),
+            created_by: user,
+        };
+        self.repo
+            .create_from_filter(&scope, &filter, task)
+            .await?
+            .ok_or(TaskError::NoMatchingLeads)
     }
 
     /// One task.
     pub async fn get(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, TaskError> {
-        self.repo.get(scope, id).await?.ok_or(TaskError::NotFound("task"))
+        self.repo
+            .get(scope, id)
+            .await?
+            .ok_or(TaskError::NotFound("task"))
     }
 
     /// A page of tasks.
-    pub async fn list(&self, scope: &OrgScope, filter: TaskListFilter, page: PageRequest) -> Result<Page<CallTask>, TaskError> {
+    pub async fn list(
+        &self,
+        scope: &OrgScope,
+        filter: TaskListFilter,
+        page: PageRequest,
+    ) -> Result<Page<CallTask>, TaskError> {
         if let Some(k) = &filter.keyword {
             check_len("keyword", k, 0, 100)?;
         }
@@ -142,14 +177,24 @@ impl TaskService {
     }
 
     /// Set a task's script (state 1 only).
-    pub async fn update_script(&self, scope: &OrgScope, id: TaskId, script_id: &str) -> Result<CallTask, TaskError> {
+    pub async fn update_script(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        script_id: &str,
+    ) -> Result<CallTask, TaskError> {
         let script_id = script_id.trim();
         check_len("script_id", script_id, 1, 128)?;
         Ok(self.repo.update_script(scope, id, script_id).await?)
     }
 
     /// Save a scene (its filter is validated, and must stay within the scope).
-    pub async fn create_scene(&self, scope: &OrgScope, user: UserId, scene: NewScene) -> Result<Scene, TaskError> {
+    pub async fn create_scene(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        scene: NewScene,
+    ) -> Result<Scene, TaskError> {
         let scene = NewScene {
             scene_name: scene.scene_name.trim().to_owned(),
             script_id: scene.script_id.trim().to_owned(),
@@ -160,7 +205,10 @@ impl TaskService {
         check_len("script_id", &scene.script_id, 1, 128)?;
         check_len("description", &scene.description, 0, 500)?;
         let (_, filter) = self.leads.resolve_filter(scope, &scene.filters)?;
-        let scene = NewScene { filters: filter.input, ..scene };
+        let scene = NewScene {
+            filters: filter.input,
+            ..scene
+        };
         Ok(self.repo.create_scene(scope, scene, user).await?)
     }
 
@@ -178,7 +226,11 @@ mod tests {
 
     fn svc(repo: MockTaskRepository) -> TaskService {
         let tz = chrono_tz::Asia::Shanghai;
-        TaskService::new(Arc::new(repo), LeadService::new(Arc::new(MockLeadRepository::new()), tz), tz)
+        TaskService::new(
+            Arc::new(repo),
+            LeadService::new(Arc::new(MockLeadRepository::new()), tz),
+            tz,
+        )
     }
 
     #[tokio::test]
@@ -190,7 +242,10 @@ mod tests {
             .returning(|_, _, _| Ok(None));
         let req = CreateTaskRequest {
             task_name: " 双十一 ".into(),
-            filters: Some(LeadFilterInput { levels: Some(vec!["H".into()]), ..Default::default() }),
+            filters: Some(LeadFilterInput {
+                levels: Some(vec!["H".into()]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let r = svc(repo).create(&OrgScope::new(1, []), 1, req).await;
@@ -200,11 +255,16 @@ mod tests {
     #[tokio::test]
     async fn bad_name_and_foreign_org_never_reach_storage() {
         let s = svc(MockTaskRepository::new());
-        let r = s.create(&OrgScope::new(1, []), 1, CreateTaskRequest::default()).await;
+        let r = s
+            .create(&OrgScope::new(1, []), 1, CreateTaskRequest::default())
+            .await;
         assert!(matches!(r, Err(TaskError::Invalid(_))));
         let req = CreateTaskRequest {
             task_name: "t".into(),
-            filters: Some(LeadFilterInput { org_ids: Some(vec![42]), ..Default::default() }),
+            filters: Some(LeadFilterInput {
+                org_ids: Some(vec![42]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let r = s.create(&OrgScope::new(1, [2]), 1, req).await;
@@ -215,14 +275,20 @@ mod tests {
     async fn unknown_scene_is_404() {
         let mut repo = MockTaskRepository::new();
         repo.expect_get_scene().returning(|_, _| Ok(None));
-        let req = CreateTaskRequest { task_name: "t".into(), scene_id: Some(5), ..Default::default() };
+        let req = CreateTaskRequest {
+            task_name: "t".into(),
+            scene_id: Some(5),
+            ..Default::default()
+        };
         let r = svc(repo).create(&OrgScope::new(1, []), 1, req).await;
         assert!(matches!(r, Err(TaskError::NotFound("scene"))));
     }
 
     #[tokio::test]
     async fn empty_script_is_refused() {
-        let r = svc(MockTaskRepository::new()).update_script(&OrgScope::new(1, []), 1, " ").await;
+        let r = svc(MockTaskRepository::new())
+            .update_script(&OrgScope::new(1, []), 1, " ")
+            .await;
         assert!(matches!(r, Err(TaskError::Invalid(_))));
     }
 }

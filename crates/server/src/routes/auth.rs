@@ -2,24 +2,53 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::envelope::ok;
 use crate::error::ApiError;
 use crate::extract::Auth;
+use crate::openapi::{
+    BadRequest, DatabaseUnavailable, Envelope, HealthData, HealthUnavailable, InvalidCredentials,
+    Items, LoginData, OrgNodeDto, PayloadTooLarge, TooManyAttempts, Unauthorized, VerifyData,
+};
 use crate::state::AppState;
 
-/// `GET /api/health`.
+/// Health check.
+///
+/// No authentication. Answers within about two seconds even when the database hangs.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    operation_id = "health",
+    tag = "health",
+    responses(
+        (status = 200, description = "The service and its database work.", body = Envelope<HealthData>,
+            example = json!({"status": "success", "code": 200, "message": "服务正常",
+                "data": {"status": "ok", "database": "ok", "version": "0.1.0"}})),
+        (status = 503, description = "The database cannot be reached: an error envelope \
+            (`database_unavailable`) whose `data` still carries the report.", body = HealthUnavailable,
+            example = json!({"status": "error", "code": 503, "message": "数据库不可用", "error": "database_unavailable",
+                "data": {"status": "degraded", "database": "unavailable", "version": "0.1.0"}})),
+    ),
+)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let version = env!("CARGO_PKG_VERSION");
     let db_ok = matches!(
         tokio::time::timeout(Duration::from_secs(2), adapters::db::ping(&state.pool)).await,
         Ok(Ok(()))
     );
+    health_response(db_ok)
+}
+
+/// The health answer: 200, or 503 with the degraded report when the database is unreachable.
+pub fn health_response(db_ok: bool) -> HttpResponse {
+    let version = env!("CARGO_PKG_VERSION");
     if db_ok {
-        ok("服务正常", json!({ "status": "ok", "database": "ok", "version": version }))
+        ok(
+            "服务正常",
+            json!({ "status": "ok", "database": "ok", "version": version }),
+        )
     } else {
         HttpResponse::ServiceUnavailable().json(json!({
             "status": "error",
@@ -32,30 +61,68 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Login body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    /// Login name (1..=128 bytes).
+    #[schema(example = "admin", min_length = 1, max_length = 128)]
     username: String,
+    /// Password (1..=1024 bytes).
+    #[schema(example = "password123", min_length = 1, max_length = 1024)]
     password: String,
 }
 
-/// `POST /api/login`.
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+/// Log in: exchange username and password for a token.
+///
+/// No authentication. A wrong username and a wrong password get the same answer. After 5 failures
+/// for one username within 15 minutes, or 50 from one client address, the answer is 429 (even with
+/// the right password) until the window passes.
+#[utoipa::path(
+    post,
+    path = "/api/login",
+    operation_id = "login",
+    tag = "auth",
+    responses(
+        (status = 200, description = "Logged in.", body = Envelope<LoginData>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = InvalidCredentials),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyAttempts),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if body.username.is_empty() || body.username.len() > 128 || body.password.is_empty() || body.password.len() > 1024 {
+    if body.username.is_empty()
+        || body.username.len() > 128
+        || body.password.is_empty()
+        || body.password.len() > 1024
+    {
         return Err(ApiError::bad_request("用户名和密码不能为空"));
     }
-    let addr = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-    let session = state.auth.login(&body.username, &body.password, &addr).await?;
-    Ok(ok(
-        "登录成功",
-        json!({
-            "access_token": session.access_token,
-            "token_type": "bearer",
-            "expires_in": session.expires_in,
-            "user": user_json(&session.user),
-        }),
-    ))
+    let addr = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let session = state
+        .auth
+        .login(&body.username, &body.password, &addr)
+        .await?;
+    Ok(ok("登录成功", login_json(&session)))
+}
+
+/// `data` of `POST /api/login`.
+pub fn login_json(session: &auth::Session) -> serde_json::Value {
+    json!({
+        "access_token": session.access_token,
+        "token_type": "bearer",
+        "expires_in": session.expires_in,
+        "user": user_json(&session.user),
+    })
 }
 
 /// The contract's `User`.
@@ -71,16 +138,51 @@ pub fn user_json(u: &auth::User) -> serde_json::Value {
     })
 }
 
-/// `GET /api/auth/verify`.
+/// Verify the token of the request.
+#[utoipa::path(
+    get,
+    path = "/api/auth/verify",
+    operation_id = "verify_token",
+    tag = "auth",
+    security(("access_token" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The token is valid.", body = Envelope<VerifyData>),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn verify(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    let expires_at = chrono::DateTime::from_timestamp(auth.expires_at, 0)
-        .map(|t| kernel::format_time(t, state.tz))
-        .unwrap_or_default();
-    Ok(ok("令牌有效", json!({ "valid": true, "user": user_json(&auth.user), "expires_at": expires_at })))
+    Ok(ok(
+        "令牌有效",
+        verify_json(&auth.user, auth.expires_at, state.tz),
+    ))
 }
 
-/// `GET /api/organizations`.
-pub async fn organizations(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+/// `data` of `GET /api/auth/verify`.
+pub fn verify_json(user: &auth::User, expires_at: i64, tz: chrono_tz::Tz) -> serde_json::Value {
+    let expires_at = chrono::DateTime::from_timestamp(expires_at, 0)
+        .map(|t| kernel::format_time(t, tz))
+        .unwrap_or_default();
+    json!({ "valid": true, "user": user_json(user), "expires_at": expires_at })
+}
+
+/// The caller's organisation and its descendants, as a tree.
+#[utoipa::path(
+    get,
+    path = "/api/organizations",
+    operation_id = "organizations",
+    tag = "auth",
+    security(("access_token" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The tree (one root: the caller's organisation).", body = Envelope<Items<OrgNodeDto>>),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
+pub async fn organizations(
+    state: web::Data<AppState>,
+    auth: Auth,
+) -> Result<HttpResponse, ApiError> {
     let tree = state.orgs.tree(&auth.caller.scope).await?;
     Ok(ok("获取组织列表成功", json!({ "items": tree })))
 }

@@ -1,0 +1,66 @@
+//! `outbound-bench`: measures the service (release build, real PostgreSQL, the simulator) and
+//! rewrites `docs/benchmarks.md` with each figure next to its anchor measured in the same run.
+//!
+//! Run through `just bench` (or `cargo build --release --bin outbound --bin outbound-bench &&
+//! target/release/outbound-bench`). Needs `wrk` and `psql` on PATH.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod env;
+mod scenarios;
+
+use clap::Parser;
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Benchmark the outbound service and write docs/benchmarks.md")]
+pub struct Args {
+    /// Lead counts for the task-creation benchmark.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    pub create_sizes: Vec<usize>,
+    /// Row counts for the list benchmarks (tasks and leads).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    pub list_sizes: Vec<usize>,
+    /// Leads for the dispatch benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    pub dispatch_leads: usize,
+    /// The simulator's throttle for the dispatch benchmark (requests per second).
+    #[arg(long, default_value_t = 20)]
+    pub throttle_qps: u32,
+    /// Finished jobs for the monitor-sync benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    pub sync_jobs: usize,
+    /// wrk duration per endpoint, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub wrk_secs: u32,
+    /// Repetitions of each task-creation measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Which benchmarks: create, list, dispatch, sync (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "create,list,dispatch,sync"
+    )]
+    pub only: Vec<String>,
+    /// Output file.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    pub out: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut report = scenarios::Report::new();
+    let env = env::BenchEnv::new().await?;
+    for which in &args.only {
+        match which.as_str() {
+            "create" => scenarios::create(&env, &args, &mut report).await?,
+            "list" => scenarios::lists(&env, &args, &mut report).await?,
+            "dispatch" => scenarios::dispatch(&env, &args, &mut report).await?,
+            "sync" => scenarios::sync(&env, &args, &mut report).await?,
+            other => anyhow::bail!("unknown benchmark `{other}`"),
+        }
+    }
+    report.write(&args.out)?;
+    println!("wrote {}", args.out);
+    Ok(())
+}
