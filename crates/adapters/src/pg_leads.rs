@@ -337,19 +337,28 @@ impl LeadRepository for PgLeads {
         page: PageRequest,
     ) -> Result<Page<Lead>, RepoError> {
         let mut c = conn(&self.pool).await?;
-        let total: i64 = filtered(scope, filter, Exclusions::ActiveTasks)
-            .select(count_star())
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<LeadRow> = filtered(scope, filter, Exclusions::ActiveTasks)
-            .select(lead_columns!())
+        // one round trip: the page and the total (window count); a page past the end counts apart
+        let rows: Vec<(LeadRow, i64)> = filtered(scope, filter, Exclusions::ActiveTasks)
+            .select((
+                lead_columns!(),
+                diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+            ))
             .order((dcc_leads::create_time.desc(), dcc_leads::id.desc()))
             .limit(page.limit())
             .offset(page.offset())
             .load(&mut c)
             .await
             .map_err(db_error)?;
+        let total = match rows.iter().next() {
+            Some((_, total)) => *total,
+            None if page.page() == 1 => 0,
+            None => filtered(scope, filter, Exclusions::ActiveTasks)
+                .select(count_star())
+                .get_result(&mut c)
+                .await
+                .map_err(db_error)?,
+        };
+        let rows: Vec<LeadRow> = rows.into_iter().map(|(r, _)| r).collect();
         Ok(Page::new(
             rows.into_iter().map(to_lead).collect(),
             page,

@@ -73,22 +73,47 @@ pub trait OrgRepository: Send + Sync + 'static {
     ) -> Result<Organization, CreateOrgError>;
 }
 
+/// How long a resolved scope is reused. Organisations are created rarely and never moved or
+/// deleted; one created by another instance shows up in a parent's scope within this time.
+pub const SCOPE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+type ScopeCache = std::sync::Mutex<HashMap<OrgId, (std::time::Instant, OrgScope)>>;
+
 /// Organisation use cases.
 #[derive(Clone)]
 pub struct OrgService {
     repo: Arc<dyn OrgRepository>,
+    scopes: Arc<ScopeCache>,
 }
 
 impl OrgService {
     /// Wire the service.
     pub fn new(repo: Arc<dyn OrgRepository>) -> Self {
-        Self { repo }
+        Self {
+            repo,
+            scopes: Arc::default(),
+        }
     }
 
-    /// The scope of `org`: itself and its descendants.
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<OrgId, (std::time::Instant, OrgScope)>> {
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The scope of `org`: itself and its descendants (cached for [`SCOPE_TTL`]).
     pub async fn scope_of(&self, org: OrgId) -> Result<OrgScope, RepoError> {
+        if let Some((at, scope)) = self.cache().get(&org) {
+            if at.elapsed() < SCOPE_TTL {
+                return Ok(scope.clone());
+            }
+        }
         let orgs = self.repo.subtree(org).await?;
-        Ok(OrgScope::new(org, orgs.into_iter().map(|o| o.id)))
+        let scope = OrgScope::new(org, orgs.into_iter().map(|o| o.id));
+        let mut cache = self.cache();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(org, (std::time::Instant::now(), scope.clone()));
+        Ok(scope)
     }
 
     /// The tree rooted at the scope's root.
@@ -107,7 +132,10 @@ impl OrgService {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(CreateOrgError::InvalidName);
         }
-        self.repo.create(name, parent).await
+        let created = self.repo.create(name, parent).await?;
+        // ancestors' scopes grew
+        self.cache().clear();
+        Ok(created)
     }
 }
 
@@ -182,6 +210,26 @@ mod tests {
         let svc = OrgService::new(Arc::new(repo));
         let s = svc.scope_of(2).await.unwrap();
         assert!(s.contains(5) && s.contains(2) && !s.contains(1));
+    }
+
+    #[tokio::test]
+    async fn scope_is_cached_and_creation_invalidates_it() {
+        let mut repo = MockOrgRepository::new();
+        repo.expect_subtree()
+            .times(2)
+            .returning(|_| Ok(vec![o(1, None)]));
+        repo.expect_create().returning(|name, parent| {
+            Ok(Organization {
+                id: 9,
+                name: name.into(),
+                parent_id: parent,
+            })
+        });
+        let svc = OrgService::new(Arc::new(repo));
+        svc.scope_of(1).await.unwrap();
+        svc.scope_of(1).await.unwrap(); // cached
+        svc.create("child", Some(1)).await.unwrap();
+        svc.scope_of(1).await.unwrap(); // read again after a creation
     }
 
     #[tokio::test]

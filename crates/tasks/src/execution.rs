@@ -21,6 +21,9 @@ use crate::platform::{Contact, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError
 use crate::results::{CallStatus, LeadResult, interpret};
 use crate::{CallTask, TaskState, TransitionError};
 
+/// Results applied to the database in one statement during a sync.
+const SYNC_WRITE_ROWS: usize = 1000;
+
 /// Which background job holds a task's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseKind {
@@ -691,23 +694,50 @@ impl ExecutionService {
 
     /// Pull every job result of a task's group and apply it. Returns (results pulled, leads changed).
     pub async fn sync_task(&self, task: TaskId, group: &str) -> Result<(u64, u64), ExecError> {
-        let (mut pulled, mut changed) = (0u64, 0u64);
-        let mut page = 1;
-        loop {
-            let p = self
-                .platform
-                .query_job_results(group, page, self.settings.page_size)
-                .await?;
-            pulled += p.items.len() as u64;
-            let results: Vec<LeadResult> = p.items.iter().filter_map(interpret).collect();
-            if !results.is_empty() {
-                changed += self.repo.apply_results(task, results).await?;
+        // reading pages and writing results overlap: the next pages are fetched while the
+        // database applies the previous ones, in bulks of up to SYNC_WRITE_ROWS rows
+        let (mut tx, mut rx) = futures::channel::mpsc::channel::<Vec<LeadResult>>(16);
+        let page_size = self.settings.page_size;
+        let fetch = async move {
+            let mut pulled = 0u64;
+            let mut page = 1;
+            loop {
+                let p = self
+                    .platform
+                    .query_job_results(group, page, page_size)
+                    .await?;
+                pulled += p.items.len() as u64;
+                let results: Vec<LeadResult> = p.items.iter().filter_map(interpret).collect();
+                if !results.is_empty() && futures::SinkExt::send(&mut tx, results).await.is_err() {
+                    break; // the writer failed; its error is reported
+                }
+                if p.items.is_empty() || u64::from(page) * u64::from(p.page_size.max(1)) >= p.total
+                {
+                    break;
+                }
+                page += 1;
             }
-            if p.items.is_empty() || u64::from(page) * u64::from(p.page_size.max(1)) >= p.total {
-                break;
+            Ok::<u64, ExecError>(pulled)
+        };
+        let write = async {
+            let mut changed = 0u64;
+            let mut buf: Vec<LeadResult> = Vec::new();
+            while let Some(results) = futures::StreamExt::next(&mut rx).await {
+                buf.extend(results);
+                if buf.len() >= SYNC_WRITE_ROWS {
+                    changed += self
+                        .repo
+                        .apply_results(task, std::mem::take(&mut buf))
+                        .await?;
+                }
             }
-            page += 1;
-        }
+            if !buf.is_empty() {
+                changed += self.repo.apply_results(task, buf).await?;
+            }
+            Ok::<u64, ExecError>(changed)
+        };
+        let (pulled, changed) = futures::join!(fetch, write);
+        let (pulled, changed) = (pulled?, changed?);
         if changed > 0 {
             self.repo.refresh_counters(task).await?;
         }
