@@ -22,7 +22,11 @@ use tasks::{CallTask, TaskState, TransitionError};
 
 use crate::db::{DbPool, conn, db_error};
 use crate::pg_tasks::{TaskRow, task_columns, to_task};
-use crate::schema::{call_tasks, dispatch_batches, leads_task_list, query_execution_runs};
+use crate::schema::{
+    call_tasks, dispatch_batches, leads_task_list, query_execution_runs, task_lead_counts,
+};
+
+type CountsRow = (String, String, bool, i64, i64, i64);
 
 /// [`ExecutionRepository`] on PostgreSQL.
 #[derive(Clone)]
@@ -150,15 +154,15 @@ WITH u AS ( \
 
 const REFRESH_COUNTERS: &str = "\
 UPDATE call_tasks SET \
-  called_count = (SELECT count(*) FROM leads_task_list WHERE task_id = $1 AND call_status = ANY($2)), \
-  connected_count = (SELECT count(*) FROM leads_task_list WHERE task_id = $1 AND call_status = 'connected'), \
+  called_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = ANY($2)), \
+  connected_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = 'connected'), \
   update_time = now() \
 WHERE id = $1";
 
 const COMPLETE_IF_DONE: &str = "\
 UPDATE call_tasks SET task_type = 3, update_time = now() \
 WHERE id = $1 AND task_type = 2 AND job_group_id IS NOT NULL \
-  AND NOT EXISTS (SELECT 1 FROM leads_task_list WHERE task_id = $1 AND call_status = ANY($2)) \
+  AND NOT EXISTS (SELECT 1 FROM task_lead_counts WHERE task_id = $1 AND call_status = ANY($2) AND n > 0) \
 RETURNING task_type";
 
 const CREATE_RUN: &str = "\
@@ -699,64 +703,54 @@ impl ExecutionRepository for PgExecution {
         if !self.in_scope(&mut c, scope, task).await? {
             return Ok(None);
         }
-        let by_status: Vec<(String, i64)> = leads_task_list::table
-            .filter(leads_task_list::task_id.eq(task))
-            .group_by(leads_task_list::call_status)
-            .select((leads_task_list::call_status, count_star()))
-            .load(&mut c)
-            .await
-            .map_err(db_error)?;
-        let dispatched: i64 = leads_task_list::table
-            .filter(leads_task_list::task_id.eq(task))
-            .filter(leads_task_list::job_id.is_not_null())
-            .select(count_star())
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
-        let avg: Option<f64> = leads_task_list::table
-            .filter(leads_task_list::task_id.eq(task))
-            .filter(leads_task_list::call_status.eq(CallStatus::Connected.as_str()))
-            .select(diesel::dsl::sql::<Nullable<diesel::sql_types::Double>>(
-                "avg(duration_seconds)::float8",
+        // from the maintained counters: the cost does not grow with the task
+        let rows: Vec<CountsRow> = task_lead_counts::table
+            .filter(task_lead_counts::task_id.eq(task))
+            .filter(task_lead_counts::n.ne(0))
+            .select((
+                task_lead_counts::call_status,
+                task_lead_counts::intent_level,
+                task_lead_counts::has_job,
+                task_lead_counts::n,
+                task_lead_counts::duration_sum,
+                task_lead_counts::duration_n,
             ))
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
-        let by_level: Vec<(Option<String>, i64)> = leads_task_list::table
-            .filter(leads_task_list::task_id.eq(task))
-            .filter(leads_task_list::intent_level.is_not_null())
-            .group_by(leads_task_list::intent_level)
-            .select((leads_task_list::intent_level, count_star()))
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let mut s = TaskStatistics {
-            dispatched,
-            avg_duration_seconds: avg.map(|a| (a * 10.0).round() / 10.0).unwrap_or(0.0),
-            ..Default::default()
-        };
+        let mut s = TaskStatistics::default();
         for st in CallStatus::ALL {
             s.by_call_status.insert(st.as_str().to_owned(), 0);
         }
-        for (status, n) in by_status {
+        let (mut dur_sum, mut dur_n) = (0i64, 0i64);
+        for (status, level, has_job, n, d_sum, d_n) in rows {
             s.leads_total += n;
+            *s.by_call_status.entry(status.clone()).or_insert(0) += n;
+            if has_job {
+                s.dispatched += n;
+            }
+            if !level.is_empty() {
+                *s.by_intent_level.entry(level).or_insert(0) += n;
+            }
             if let Some(cs) = CallStatus::parse(&status) {
                 if cs.is_called() {
                     s.called += n;
                 }
                 if cs == CallStatus::Connected {
                     s.connected += n;
+                    dur_sum += d_sum;
+                    dur_n += d_n;
                 }
                 if cs.is_final() {
                     s.finished += n;
                 }
             }
-            s.by_call_status.insert(status, n);
         }
-        s.by_intent_level = by_level
-            .into_iter()
-            .filter_map(|(l, n)| l.map(|l| (l, n)))
-            .collect::<BTreeMap<_, _>>();
+        s.avg_duration_seconds = if dur_n > 0 {
+            (dur_sum as f64 / dur_n as f64 * 10.0).round() / 10.0
+        } else {
+            0.0
+        };
         Ok(Some(s))
     }
 
@@ -807,13 +801,20 @@ impl ExecutionRepository for PgExecution {
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let summary: Vec<(String, i64)> = leads_task_list::table
-            .filter(leads_task_list::task_id.eq(task))
-            .group_by(leads_task_list::call_status)
-            .select((leads_task_list::call_status, count_star()))
+        let summary: Vec<(String, Option<i64>)> = task_lead_counts::table
+            .filter(task_lead_counts::task_id.eq(task))
+            .group_by(task_lead_counts::call_status)
+            .select((
+                task_lead_counts::call_status,
+                diesel::dsl::sql::<Nullable<BigInt>>("sum(n)::bigint"),
+            ))
             .load(&mut c)
             .await
             .map_err(db_error)?;
+        let summary: Vec<(String, i64)> = summary
+            .into_iter()
+            .map(|(k, n)| (k, n.unwrap_or(0)))
+            .collect();
         let items = rows
             .into_iter()
             .map(|r| ExecutionRow {

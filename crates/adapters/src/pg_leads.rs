@@ -135,6 +135,25 @@ fn in_active_task() -> diesel::dsl::exists<
     )
 }
 
+/// Sum of maintained per-organisation counters (`org_counts`) of these kinds over a scope.
+pub async fn org_count(
+    c: &mut crate::db::DbConn,
+    scope: &OrgScope,
+    kinds: Vec<String>,
+) -> Result<i64, RepoError> {
+    use crate::schema::org_counts;
+    let n: Option<i64> = org_counts::table
+        .filter(org_counts::org_id.eq_any(scope.ids()))
+        .filter(org_counts::kind.eq_any(kinds))
+        .select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        >("sum(n)::bigint"))
+        .get_result(c)
+        .await
+        .map_err(db_error)?;
+    Ok(n.unwrap_or(0))
+}
+
 /// [`LeadRepository`] on PostgreSQL.
 #[derive(Clone)]
 pub struct PgLeads {
@@ -350,6 +369,8 @@ impl LeadRepository for PgLeads {
             .await
             .map_err(db_error)?;
         let total = match rows.iter().next() {
+            // the whole scope: the maintained per-organisation counter, not a scan
+            _ if filter.is_unrestricted() => org_count(&mut c, scope, vec!["leads".into()]).await?,
             Some((_, total)) => *total,
             None if page.page() == 1 => 0,
             None => filtered(scope, filter, Exclusions::ActiveTasks)

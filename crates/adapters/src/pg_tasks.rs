@@ -16,7 +16,7 @@ use tasks::{
 };
 
 use crate::db::{DbPool, conn, db_error};
-use crate::pg_leads::{Exclusions, filtered, filtered_distinct_phone, strpos};
+use crate::pg_leads::{Exclusions, filtered, filtered_distinct_phone, org_count, strpos};
 use crate::schema::{call_tasks, dcc_leads, leads_task_list, scenes};
 
 /// [`TaskRepository`] on PostgreSQL.
@@ -242,11 +242,25 @@ impl TaskRepository for PgTasks {
             }
             q
         };
-        let total: i64 = query()
-            .select(count_star())
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
+        let total = match &f.keyword {
+            // no keyword: the maintained per-organisation counters, not a scan
+            None => {
+                let states = f
+                    .state
+                    .map(|s| vec![s])
+                    .unwrap_or_else(|| TaskState::ALL.to_vec());
+                let kinds = states
+                    .iter()
+                    .map(|s| format!("tasks:{}", s.code()))
+                    .collect();
+                org_count(&mut c, scope, kinds).await?
+            }
+            Some(_) => query()
+                .select(count_star())
+                .get_result(&mut c)
+                .await
+                .map_err(db_error)?,
+        };
         let rows: Vec<TaskRow> = query()
             .select(task_columns!())
             .order(call_tasks::id.desc())

@@ -96,6 +96,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    org_counts (org_id, kind) {
+        org_id -> Int8,
+        kind -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Int8,
         name -> Text,
@@ -125,6 +133,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    task_lead_counts (task_id, call_status, intent_level, has_job) {
+        task_id -> Int8,
+        call_status -> Text,
+        intent_level -> Text,
+        has_job -> Bool,
+        n -> Int8,
+        duration_sum -> Int8,
+        duration_n -> Int8,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -140,6 +160,8 @@ diesel::joinable!(call_tasks -> organizations (org_id));
 diesel::joinable!(call_tasks -> users (created_by));
 diesel::joinable!(dcc_leads -> organizations (org_id));
 diesel::joinable!(dispatch_batches -> call_tasks (task_id));
+diesel::joinable!(org_counts -> organizations (org_id));
+diesel::joinable!(task_lead_counts -> call_tasks (task_id));
 diesel::joinable!(query_execution_runs -> call_tasks (task_id));
 diesel::joinable!(leads_task_list -> call_tasks (task_id));
 diesel::joinable!(scenes -> organizations (org_id));
@@ -155,5 +177,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     scenes,
     service_settings,
+    task_lead_counts,
     users,
 );

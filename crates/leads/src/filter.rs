@@ -201,6 +201,21 @@ impl LeadFilterInput {
 }
 
 impl LeadFilter {
+    /// Whether the filter selects every lead of the scope (no condition, no exclusion).
+    pub fn is_unrestricted(&self) -> bool {
+        self.org_ids.is_empty()
+            && self.levels.is_empty()
+            && self.sources.is_empty()
+            && self.statuses.is_empty()
+            && self.vehicle_models.is_empty()
+            && self.created_from.is_none()
+            && self.created_before.is_none()
+            && self.not_called_since.is_none()
+            && self.max_call_count.is_none()
+            && self.keyword.is_none()
+            && !self.exclude_in_active_tasks
+    }
+
     /// The human summary used as a task's `size_desc`, e.g.
     /// `意向级别: H/A; 来源: 汽车之家; 创建时间: 2025-11-01 至 2025-11-30`.
     pub fn describe(&self, tz: Tz) -> String {

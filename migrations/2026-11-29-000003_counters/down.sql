@@ -1,0 +1,17 @@
+ALTER TABLE dcc_leads RESET (fillfactor);
+ALTER TABLE leads_task_list RESET (fillfactor);
+DROP INDEX leads_task_list_unsent_idx;
+CREATE INDEX leads_task_list_task_status_idx ON leads_task_list (task_id, call_status, id);
+DROP TRIGGER org_task_counts_del ON call_tasks;
+DROP TRIGGER org_task_counts_upd ON call_tasks;
+DROP TRIGGER org_task_counts_ins ON call_tasks;
+DROP FUNCTION org_task_counts_apply();
+DROP TRIGGER org_lead_counts_del ON dcc_leads;
+DROP TRIGGER org_lead_counts_ins ON dcc_leads;
+DROP FUNCTION org_lead_counts_apply();
+DROP TABLE org_counts;
+DROP TRIGGER task_lead_counts_del ON leads_task_list;
+DROP TRIGGER task_lead_counts_upd ON leads_task_list;
+DROP TRIGGER task_lead_counts_ins ON leads_task_list;
+DROP FUNCTION task_lead_counts_apply();
+DROP TABLE task_lead_counts;
