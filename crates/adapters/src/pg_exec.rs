@@ -122,8 +122,8 @@ UPDATE leads_task_list t SET job_id = u.job_id, batch_id = NULL, update_time = n
 FROM unnest($1::bigint[], $2::text[]) AS u(id, job_id) \
 WHERE t.id = u.id AND t.batch_id = $3";
 
-/// Bulk result update. It runs after a per-task advisory lock (so `old` reads the latest committed
-/// attempts and no other applier of the task interleaves), a result never moves a lead back to
+/// Bulk result update. It runs after a per-task advisory lock (so the self-joined `o` reads the
+/// latest committed attempts and no other applier of the task interleaves), a result never moves a lead back to
 /// fewer attempts, and the leads' call counts grow by exactly the new attempts, whether results
 /// arrive twice, out of order, or from two appliers (monitor, run, refresh) at once.
 const APPLY_RESULTS: &str = "\
@@ -131,24 +131,22 @@ WITH u AS ( \
   SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], \
                        $8::text[], $9::text[], $10::text[], $11::text[]) \
     AS u(id, job_id, call_status, attempts, last_call_time, duration_seconds, intent_level, intent_tags, summary, follow_suggestion) \
-), old AS ( \
-  SELECT t.id, t.lead_id, t.attempts AS old_attempts FROM leads_task_list t JOIN u ON u.id = t.id WHERE t.task_id = $1 \
 ), upd AS ( \
   UPDATE leads_task_list t SET \
     job_id = COALESCE(t.job_id, u.job_id), call_status = u.call_status, attempts = u.attempts, \
     last_call_time = u.last_call_time, duration_seconds = u.duration_seconds, intent_level = u.intent_level, \
     intent_tags = u.intent_tags::jsonb, summary = u.summary, follow_suggestion = u.follow_suggestion, \
     batch_id = NULL, update_time = now() \
-  FROM u \
-  WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
+  FROM u JOIN leads_task_list o ON o.id = u.id \
+  WHERE t.id = u.id AND o.id = t.id AND t.task_id = $1 AND u.attempts >= t.attempts \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
-  RETURNING t.id, t.lead_id, t.attempts, t.last_call_time \
+  RETURNING t.lead_id, t.attempts, o.attempts AS old_attempts, t.last_call_time \
 ), touched AS ( \
-  UPDATE dcc_leads d SET call_count = d.call_count + (upd.attempts - old.old_attempts), \
+  UPDATE dcc_leads d SET call_count = d.call_count + (upd.attempts - upd.old_attempts), \
     last_call_time = GREATEST(d.last_call_time, upd.last_call_time) \
-  FROM upd JOIN old ON old.id = upd.id \
-  WHERE d.id = upd.lead_id AND upd.attempts > old.old_attempts \
+  FROM upd \
+  WHERE d.id = upd.lead_id AND upd.attempts > upd.old_attempts \
   RETURNING d.id \
 ) SELECT (SELECT count(*) FROM upd) AS n";
 

@@ -356,30 +356,41 @@ impl LeadRepository for PgLeads {
         page: PageRequest,
     ) -> Result<Page<Lead>, RepoError> {
         let mut c = conn(&self.pool).await?;
-        // one round trip: the page and the total (window count); a page past the end counts apart
-        let rows: Vec<(LeadRow, i64)> = filtered(scope, filter, Exclusions::ActiveTasks)
-            .select((
-                lead_columns!(),
-                diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
-            ))
-            .order((dcc_leads::create_time.desc(), dcc_leads::id.desc()))
-            .limit(page.limit())
-            .offset(page.offset())
-            .load(&mut c)
-            .await
-            .map_err(db_error)?;
-        let total = match rows.iter().next() {
-            // the whole scope: the maintained per-organisation counter, not a scan
-            _ if filter.is_unrestricted() => org_count(&mut c, scope, vec!["leads".into()]).await?,
-            Some((_, total)) => *total,
-            None if page.page() == 1 => 0,
-            None => filtered(scope, filter, Exclusions::ActiveTasks)
-                .select(count_star())
-                .get_result(&mut c)
-                .await
-                .map_err(db_error)?,
+        let page_of = || {
+            filtered(scope, filter, Exclusions::ActiveTasks)
+                .order((dcc_leads::create_time.desc(), dcc_leads::id.desc()))
+                .limit(page.limit())
+                .offset(page.offset())
         };
-        let rows: Vec<LeadRow> = rows.into_iter().map(|(r, _)| r).collect();
+        let (rows, total): (Vec<LeadRow>, i64) = if filter.is_unrestricted() {
+            // the whole scope: the page, and the maintained per-organisation counter
+            let rows = page_of()
+                .select(lead_columns!())
+                .load(&mut c)
+                .await
+                .map_err(db_error)?;
+            (rows, org_count(&mut c, scope, vec!["leads".into()]).await?)
+        } else {
+            // one round trip: the page and its total (window count); past the end, count apart
+            let rows: Vec<(LeadRow, i64)> = page_of()
+                .select((
+                    lead_columns!(),
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+                ))
+                .load(&mut c)
+                .await
+                .map_err(db_error)?;
+            let total = match rows.iter().next() {
+                Some((_, total)) => *total,
+                None if page.page() == 1 => 0,
+                None => filtered(scope, filter, Exclusions::ActiveTasks)
+                    .select(count_star())
+                    .get_result(&mut c)
+                    .await
+                    .map_err(db_error)?,
+            };
+            (rows.into_iter().map(|(r, _)| r).collect(), total)
+        };
         Ok(Page::new(
             rows.into_iter().map(to_lead).collect(),
             page,
