@@ -467,3 +467,87 @@ async fn openapi_real_responses_match_the_document() {
         &forbidden.expect(403, Some("forbidden")),
     );
 }
+
+/// What API fuzzing (`scripts/fuzz-api.sh`) found, answered as documented: text with U+0000 and
+/// times PostgreSQL cannot store were 500s; they are 400s (or, in an import, a rejected row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_fuzz_findings_are_documented_400s() {
+    let app = TestApp::spawn().await;
+    let doc = fetch_doc(&app).await;
+    let (_, t) = app.tenant("fuzz").await;
+    let t = t.as_str();
+    app.import(t, leads(0, 3)).await.expect(200, None);
+
+    let bodies = [
+        (
+            "/api/login",
+            json!({"username": "a\u{0}b", "password": "x"}),
+        ),
+        (
+            "/api/leads/preview",
+            json!({"filters": {"vehicle_models": ["a\u{0}"]}}),
+        ),
+        (
+            "/api/leads/preview",
+            json!({"filters": {"created_from": "-200000-01-01"}}),
+        ),
+        (
+            "/api/leads/preview",
+            json!({"filters": {"not_called_since": "-200000-01-01 00:00:00"}}),
+        ),
+        (
+            "/api/create-autoCall-tasks",
+            json!({"task_name": "t", "filters": {"created_to": "-200000-01-01"}}),
+        ),
+        ("/api/create-autoCall-tasks", json!({"task_name": "t\u{0}"})),
+        (
+            "/api/create_scene",
+            json!({"scene_name": "s", "script_id": "x", "filters": {"created_from": "-200000-01-01"}}),
+        ),
+        (
+            "/api/update-script-id",
+            json!({"task_id": 1, "script_id": "x\u{0}"}),
+        ),
+    ];
+    for (path, body) in bodies {
+        let token = (path != "/api/login").then_some(t);
+        let r = app.post(token, path, body.clone()).await;
+        assert_eq!(r.status.as_u16(), 400, "{path} {body}: {}", r.body);
+        conforms(&doc, "post", path, &r.expect(400, Some("invalid_request")));
+    }
+    for path in [
+        "/api/leads?keyword=a%00",
+        "/api/leads?created_from=-200000-01-01",
+        "/api/task_list?keyword=%00",
+    ] {
+        let r = app.get(Some(t), path).await;
+        conforms(&doc, "get", path.split('?').next().unwrap(), &r);
+        r.expect(400, Some("invalid_request"));
+    }
+    // `%2500` is the text `%00`: a plain keyword
+    app.get(Some(t), "/api/leads?keyword=%2500")
+        .await
+        .expect(200, None);
+
+    // in an import, such a row is rejected on its own
+    let r = app
+        .import(
+            t,
+            json!([
+                {"customer_name": "a\u{0}", "phone": "13911110001"},
+                {"customer_name": "b", "phone": "13911110002", "create_time": "-200000-01-01"},
+                {"customer_name": "c", "phone": "13911110003"},
+            ]),
+        )
+        .await
+        .expect(200, None);
+    conforms(&doc, "post", "/api/leads/import", &r);
+    assert_eq!(r.data()["inserted"], 1, "{}", r.body);
+    let rejected: Vec<u64> = r.data()["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rejected, [0, 1], "{}", r.body);
+}

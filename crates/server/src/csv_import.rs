@@ -44,12 +44,17 @@ fn parse_bool(s: &str) -> Result<Option<bool>, String> {
     }
 }
 
-fn to_input(row: HashMap<String, String>) -> Result<LeadInput, String> {
+fn to_input(row: HashMap<String, String>, tz: chrono_tz::Tz) -> Result<LeadInput, String> {
+    // PostgreSQL text cannot hold U+0000: refuse the row, not the file
+    if row.values().any(|v| v.contains('\0')) {
+        return Err(crate::extract::nul_row_error());
+    }
     let get = |k: &str| {
         row.get(k)
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
     };
+    crate::routes::leads::check_time("create_time", get("create_time").as_deref(), tz)?;
     Ok(LeadInput {
         external_id: get("external_id"),
         customer_name: get("customer_name"),
@@ -69,6 +74,7 @@ pub async fn import_file(
     leads: &LeadService,
     org: OrgId,
     path: &Path,
+    tz: chrono_tz::Tz,
 ) -> anyhow::Result<FileImport> {
     let file = std::fs::File::open(path)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
@@ -128,7 +134,7 @@ pub async fn import_file(
                     .map(|(h, v)| (h.to_owned(), v.to_owned()))
                     .collect();
                 bar.set_position(rec.position().map(|p| p.byte()).unwrap_or(0));
-                (line, to_input(map))
+                (line, to_input(map, tz))
             }
             Err(e) => (
                 e.position().map(|p| p.line()).unwrap_or(0),

@@ -4,8 +4,14 @@
 //!
 //! - Operations come from the `#[utoipa::path]` attributes on the handlers in [`crate::routes`].
 //! - Request bodies and query strings are the handlers' own serde types (they derive
-//!   [`ToSchema`] / [`utoipa::IntoParams`]); the lead filter is `leads::LeadFilterInput`
-//!   (the `leads` crate's `openapi` feature).
+//!   [`ToSchema`] / [`utoipa::IntoParams`]), with the lengths, patterns and enums the service
+//!   enforces, so that data generated from the document (`scripts/fuzz-api.sh`) is accepted. The
+//!   lead filter and the import row of a request are [`LeadFilterDto`] and [`LeadImportRowDto`]
+//!   here (the `leads` crate's `LeadFilterInput` and `LeadInput` with their validation spelled
+//!   out; a unit test keeps the field names equal); a stored scene's filter is shown as given,
+//!   `leads::LeadFilterInput`.
+//! - 200 responses that create or change a task or a run carry OpenAPI links to the operations
+//!   that take its id (followed by clients and by schemathesis's stateful phase).
 //! - The handlers build `data` with `json!`; the `*Dto` structs here describe that JSON field by
 //!   field (never constructed, documentation only). `tests/openapi_drift.rs` checks that the two
 //!   agree, and that [`crate::routes::ENDPOINTS`] and the document list the same operations.
@@ -19,7 +25,9 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::schema::{AllOfBuilder, Object, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, Array, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
@@ -98,7 +106,7 @@ except `POST /api/login` and `GET /api/health`.",
             Unavailable,
         ),
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &LinkFieldNames),
     tags(
         (name = "health", description = "Liveness and configuration"),
         (name = "auth", description = "Login, tokens and organisations"),
@@ -132,6 +140,54 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// utoipa 5 writes a link's `operationId`, `operationRef` and `requestBody` in snake case
+/// (`operation_id`, ...), names no OpenAPI tool reads; this moves them to the names of the
+/// specification, so that clients (and schemathesis's stateful phase) can follow the links.
+struct LinkFieldNames;
+
+impl Modify for LinkFieldNames {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for op in operations.into_iter().flatten() {
+                for response in op.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    for link in response.links.values_mut() {
+                        let RefOr::T(link) = link else { continue };
+                        let ext = link.extensions.get_or_insert_with(Default::default);
+                        if !link.operation_id.is_empty() {
+                            ext.insert(
+                                "operationId".into(),
+                                std::mem::take(&mut link.operation_id).into(),
+                            );
+                        }
+                        if !link.operation_ref.is_empty() {
+                            ext.insert(
+                                "operationRef".into(),
+                                std::mem::take(&mut link.operation_ref).into(),
+                            );
+                        }
+                        if let Some(body) = link.request_body.take() {
+                            ext.insert("requestBody".into(), body);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -939,6 +995,196 @@ pub struct ConfigCheckDto {
 
 // ----------------------------------------------------------------------------------------------
 // Request-only shapes
+//
+// A request schema says what the service accepts, so that data generated from it (schemathesis)
+// is really accepted: lengths, patterns and enums mirror the handlers' and the domain's
+// validation. No text may contain U+0000 (PostgreSQL cannot store it; 400). Values are trimmed
+// before lengths are checked, so a value that is blank is refused where one is required.
+
+/// Pattern of a time the API accepts: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (the service's time
+/// zone) or ISO-8601 with `T` and an offset. Years are four digits (0000..=9999).
+pub const TIME_PATTERN: &str = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$";
+/// Pattern of required text: not blank, no U+0000.
+pub const NOT_BLANK_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+/// Pattern of optional text: no U+0000.
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+/// Pattern of a mainland mobile number: 11 digits starting with 1.
+pub const PHONE_PATTERN: &str = r"^1[0-9]{10}$";
+
+/// Longest list a filter field accepts (the `leads` crate's `MAX_LIST`).
+pub const FILTER_MAX_LIST: usize = 200;
+
+fn nullable(t: Type) -> SchemaType {
+    SchemaType::from_iter([t, Type::Null])
+}
+
+fn time_schema(description: &str, example: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(nullable(Type::String))
+        .pattern(Some(TIME_PATTERN))
+        .description(Some(description))
+        .examples([json!(example)])
+        .build()
+}
+
+fn text_list_schema(max_chars: usize, description: &str, example: serde_json::Value) -> Array {
+    ArrayBuilder::new()
+        .schema_type(nullable(Type::Array))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(max_chars))
+                .pattern(Some(NOT_BLANK_PATTERN)),
+        )
+        .max_items(Some(FILTER_MAX_LIST))
+        .description(Some(description))
+        .examples([example])
+        .build()
+}
+
+fn filter_sources() -> Array {
+    text_list_schema(64, "Sources (each 1..=64 characters).", json!(["汽车之家"]))
+}
+
+fn filter_statuses() -> Array {
+    text_list_schema(
+        32,
+        "Follow-up statuses (each 1..=32 characters).",
+        json!(["未跟进"]),
+    )
+}
+
+fn filter_vehicle_models() -> Array {
+    text_list_schema(
+        64,
+        "Vehicle models (each 1..=64 characters).",
+        json!(["凯美瑞"]),
+    )
+}
+
+fn filter_created_from() -> Object {
+    time_schema("Created at or after (inclusive).", "2025-11-01")
+}
+
+fn filter_created_to() -> Object {
+    time_schema(
+        "Created at or before (inclusive; a bare date means the whole day). Not before `created_from`.",
+        "2025-11-30",
+    )
+}
+
+fn filter_not_called_since() -> Object {
+    time_schema(
+        "Not called since (never called counts as not called).",
+        "2025-11-01 00:00:00",
+    )
+}
+
+fn row_create_time() -> Object {
+    time_schema("Creation time (default: now).", "2025-11-10 10:00:00")
+}
+
+/// An intent level: `H`, `A`, `B`, `C`, or `N` for none.
+#[derive(ToSchema, serde::Deserialize)]
+pub enum LevelDto {
+    /// High.
+    H,
+    /// A.
+    A,
+    /// B.
+    B,
+    /// C.
+    C,
+    /// None.
+    N,
+}
+
+/// The lead filter of a request. All optional; parts combine with AND, the values of one list
+/// with OR. Unknown fields are 400. `do_not_call` leads are never selected.
+#[derive(ToSchema, serde::Deserialize)]
+#[schema(as = LeadFilter)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LeadFilterDto {
+    /// Organisations (each must be in the caller's subtree, else 404).
+    #[schema(max_items = 200, example = json!([1]))]
+    pub org_ids: Option<Vec<i64>>,
+    /// Intent levels.
+    #[schema(max_items = 200, example = json!(["H", "A"]))]
+    pub levels: Option<Vec<LevelDto>>,
+    /// Sources.
+    #[schema(schema_with = filter_sources)]
+    pub sources: Option<Vec<String>>,
+    /// Follow-up statuses.
+    #[schema(schema_with = filter_statuses)]
+    pub statuses: Option<Vec<String>>,
+    /// Vehicle models.
+    #[schema(schema_with = filter_vehicle_models)]
+    pub vehicle_models: Option<Vec<String>>,
+    /// Created at or after.
+    #[schema(schema_with = filter_created_from)]
+    pub created_from: Option<String>,
+    /// Created at or before.
+    #[schema(schema_with = filter_created_to)]
+    pub created_to: Option<String>,
+    /// Not called since.
+    #[schema(schema_with = filter_not_called_since)]
+    pub not_called_since: Option<String>,
+    /// At most this many calls so far.
+    #[schema(minimum = 0, maximum = 2147483647, example = 3)]
+    pub max_call_count: Option<i64>,
+    /// Literal substring of the customer name or the phone (`%` and `_` are plain characters),
+    /// up to 64 characters.
+    #[schema(max_length = 64, pattern = r"^[^\u0000]*$", example = "张")]
+    pub keyword: Option<String>,
+    /// Leave out leads whose phone is in a task in state 1, 2 or 4 of the same organisation
+    /// (default true).
+    pub exclude_in_active_tasks: Option<bool>,
+}
+
+/// A row of `POST /api/leads/import`. A row that breaks these rules (or has an unknown field) is
+/// reported in `rejected`; the other rows are imported.
+#[derive(ToSchema, serde::Deserialize)]
+#[schema(as = LeadImportRow)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LeadImportRowDto {
+    /// Id in the source system (identity when given), up to 64 characters.
+    #[schema(max_length = 64, pattern = r"^[^\u0000]*$")]
+    pub external_id: Option<String>,
+    /// Customer name, 1..=64 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        example = "张三"
+    )]
+    pub customer_name: String,
+    /// Mainland mobile number: 11 digits starting with 1 (spaces, dashes and a `+86` prefix are
+    /// removed first).
+    #[schema(pattern = r"^1[0-9]{10}$", example = "13812345678")]
+    pub phone: String,
+    /// Intent level.
+    pub level: Option<LevelDto>,
+    /// Source, up to 64 characters.
+    #[schema(max_length = 64, pattern = r"^[^\u0000]*$", example = "汽车之家")]
+    pub source: Option<String>,
+    /// Vehicle model, up to 64 characters.
+    #[schema(max_length = 64, pattern = r"^[^\u0000]*$")]
+    pub vehicle_model: Option<String>,
+    /// Follow-up status (free text), up to 32 characters.
+    #[schema(max_length = 32, pattern = r"^[^\u0000]*$", example = "未跟进")]
+    pub status: Option<String>,
+    /// Sales owner, up to 64 characters.
+    #[schema(max_length = 64, pattern = r"^[^\u0000]*$")]
+    pub owner_name: Option<String>,
+    /// Creation time.
+    #[schema(schema_with = row_create_time)]
+    pub create_time: Option<String>,
+    /// Never call.
+    pub do_not_call: Option<bool>,
+}
 
 /// `suspend` or `resume`.
 #[derive(ToSchema)]
@@ -1190,5 +1436,166 @@ fn check(
                 errors.push(format!("{at}: property `{name}` is not in the schema"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> serde_json::Value {
+        serde_json::to_value(document()).expect("document serialises")
+    }
+
+    /// The field names serde accepts for `T` (from its `unknown field` error).
+    fn accepted_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+        let err = serde_json::from_value::<T>(json!({"__unknown__": 1}))
+            .err()
+            .expect("unknown field refused")
+            .to_string();
+        let list = err.split_once("expected").expect("field list").1;
+        let mut names: Vec<String> = list
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {
+        let mut names: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("schema {schema} has properties"))
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn request_schemas_name_exactly_the_fields_the_domain_types_accept() {
+        let doc = doc();
+        assert_eq!(
+            properties(&doc, "LeadFilter"),
+            accepted_fields::<leads::LeadFilterInput>()
+        );
+        assert_eq!(
+            properties(&doc, "LeadImportRow"),
+            accepted_fields::<leads::LeadInput>()
+        );
+        for schema in ["LeadFilter", "LeadImportRow"] {
+            assert_eq!(
+                doc["components"]["schemas"][schema]["additionalProperties"],
+                json!(false),
+                "{schema}"
+            );
+        }
+    }
+
+    #[test]
+    fn request_patterns_are_the_documented_constants() {
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["LeadFilter"]["properties"]["created_from"]["pattern"],
+            TIME_PATTERN
+        );
+        assert_eq!(
+            schemas["LeadImportRow"]["properties"]["create_time"]["pattern"],
+            TIME_PATTERN
+        );
+        assert_eq!(
+            schemas["LeadImportRow"]["properties"]["phone"]["pattern"],
+            PHONE_PATTERN
+        );
+        assert_eq!(
+            schemas["LeadImportRow"]["properties"]["customer_name"]["pattern"],
+            NOT_BLANK_PATTERN
+        );
+        assert_eq!(
+            schemas["LeadFilter"]["properties"]["keyword"]["pattern"],
+            NO_NUL_PATTERN
+        );
+        assert_eq!(
+            schemas["LeadFilter"]["properties"]["sources"]["items"]["pattern"],
+            NOT_BLANK_PATTERN
+        );
+        let params = doc["paths"]["/api/leads"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        for name in ["created_from", "created_to", "not_called_since"] {
+            let p = params.iter().find(|p| p["name"] == name).expect(name);
+            assert_eq!(p["schema"]["pattern"], TIME_PATTERN, "{name}");
+        }
+        assert_eq!(
+            schemas["CreateBody"]["properties"]["task_name"]["pattern"],
+            NOT_BLANK_PATTERN
+        );
+    }
+
+    /// Times that match [`TIME_PATTERN`] are accepted by the service's parser, and the forms it
+    /// refuses do not match.
+    #[test]
+    fn time_pattern_agrees_with_the_parser() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let valid = [
+            "2025-11-01",
+            "2025-11-01 08:30:00",
+            "2025-11-01T08:30:00+08:00",
+            "2025-11-01T08:30:00.123Z",
+            "0000-01-01",
+            "9999-12-31 23:59:59",
+        ];
+        for t in valid {
+            assert!(kernel::parse_time(t, tz).is_some(), "{t}");
+            assert!(
+                crate::routes::leads::check_time("t", Some(t), tz).is_ok(),
+                "{t}"
+            );
+        }
+        // the shapes of the pattern, spelled out (no regex engine in the dependencies)
+        assert!(TIME_PATTERN.starts_with("^[0-9]{4}-") && TIME_PATTERN.ends_with(")?$"));
+        assert!(crate::routes::leads::check_time("t", Some("-200000-01-01"), tz).is_err());
+    }
+
+    #[test]
+    fn links_use_the_specification_field_names_and_resolve() {
+        let doc = doc();
+        let mut operation_ids = Vec::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("path item").values() {
+                if let Some(id) = op["operationId"].as_str() {
+                    operation_ids.push(id.to_owned());
+                }
+            }
+        }
+        let mut links = 0;
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("path item").values() {
+                let Some(responses) = op["responses"].as_object() else {
+                    continue;
+                };
+                for response in responses.values() {
+                    let Some(map) = response["links"].as_object() else {
+                        continue;
+                    };
+                    for (name, link) in map {
+                        links += 1;
+                        for snake in ["operation_id", "operation_ref", "request_body"] {
+                            assert!(link.get(snake).is_none(), "{name}: {link}");
+                        }
+                        let target = link["operationId"].as_str().expect("operationId");
+                        assert!(
+                            operation_ids.iter().any(|o| o == target),
+                            "{name} → {target}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(links > 10, "{links} links");
     }
 }

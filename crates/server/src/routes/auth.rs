@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::envelope::ok;
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json};
 use crate::openapi::{
     BadRequest, DatabaseUnavailable, Envelope, HealthData, HealthUnavailable, InvalidCredentials,
     Items, LoginData, OrgNodeDto, PayloadTooLarge, TooManyAttempts, Unauthorized, VerifyData,
@@ -64,11 +64,21 @@ pub fn health_response(db_ok: bool) -> HttpResponse {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
-    /// Login name (1..=128 bytes).
-    #[schema(example = "admin", min_length = 1, max_length = 128)]
+    /// Login name (1..=128 characters).
+    #[schema(
+        example = "admin",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000]*$"
+    )]
     username: String,
-    /// Password (1..=1024 bytes).
-    #[schema(example = "password123", min_length = 1, max_length = 1024)]
+    /// Password (1..=1024 characters).
+    #[schema(
+        example = "password123",
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\u0000]*$"
+    )]
     password: String,
 }
 
@@ -94,15 +104,16 @@ pub struct LoginBody {
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    if body.username.is_empty()
-        || body.username.len() > 128
-        || body.password.is_empty()
-        || body.password.len() > 1024
-    {
-        return Err(ApiError::bad_request("用户名和密码不能为空"));
+    // lengths in characters, as the document's `minLength` / `maxLength` count them
+    let username_len = body.username.chars().count();
+    let password_len = body.password.chars().count();
+    if !(1..=128).contains(&username_len) || !(1..=1024).contains(&password_len) {
+        return Err(ApiError::bad_request(
+            "用户名须为 1 到 128 个字符，密码须为 1 到 1024 个字符",
+        ));
     }
     let addr = req
         .peer_addr()

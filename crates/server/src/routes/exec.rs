@@ -10,7 +10,7 @@ use tasks::execution::{ExecutionRow, Run, Started, TaskStatistics};
 
 use crate::envelope::ok;
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json, Query};
 use crate::openapi::{
     BadRequest, ConfigCheckDto, DatabaseUnavailable, Envelope, ExecutionPageDto, FollowRowDto,
     Forbidden, InvalidTaskState, MonitorDto, NotFound, Paged, PayloadTooLarge, PlatformFailed,
@@ -44,7 +44,15 @@ pub fn started_json(s: &Started) -> Value {
     tag = "execution",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "Started.", body = Envelope<StartedDto>),
+        (status = 200, description = "Started.", body = Envelope<StartedDto>,
+            links(
+                ("SuspendResumeTask" = (operation_id = "suspend_resume_task", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("StopTask" = (operation_id = "stop_task", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("QueryTaskExecution" = (operation_id = "query_task_execution", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("StartQueryExecutionRun" = (operation_id = "start_query_execution_run", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("LeadsFollow" = (operation_id = "leads_follow", parameters(("task_id" = "$response.body#/data/task_id")), description = "The task just answered.")),
+                ("TaskStatistics" = (operation_id = "task_statistics", parameters(("task_id" = "$response.body#/data/task_id")), description = "The task just answered."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -58,7 +66,7 @@ pub fn started_json(s: &Started) -> Value {
 pub async fn start(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<TaskIdBody>,
+    body: Json<TaskIdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let s = state.exec.start(&auth.caller.scope, body.task_id).await?;
     state.workers.wake_dispatch();
@@ -84,7 +92,13 @@ pub struct SuspendBody {
     tag = "execution",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "The updated task.", body = Envelope<TaskDto>),
+        (status = 200, description = "The updated task.", body = Envelope<TaskDto>,
+            links(
+                ("SuspendResumeTask" = (operation_id = "suspend_resume_task", request_body = json!({"task_id": "$response.body#/data/id"}), description = "The task just answered.")),
+                ("StopTask" = (operation_id = "stop_task", request_body = json!({"task_id": "$response.body#/data/id"}), description = "The task just answered.")),
+                ("QueryTaskExecution" = (operation_id = "query_task_execution", request_body = json!({"task_id": "$response.body#/data/id"}), description = "The task just answered.")),
+                ("TaskStatistics" = (operation_id = "task_statistics", parameters(("task_id" = "$response.body#/data/id")), description = "The task just answered."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -97,7 +111,7 @@ pub struct SuspendBody {
 pub async fn suspend_resume(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<SuspendBody>,
+    body: Json<SuspendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let scope = &auth.caller.scope;
     let (t, msg) = match body.action.as_str() {
@@ -133,7 +147,7 @@ pub async fn suspend_resume(
 pub async fn stop(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<TaskIdBody>,
+    body: Json<TaskIdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.exec.stop(&auth.caller.scope, body.task_id).await?;
     Ok(ok("任务已停止", task_json(&t, state.tz)))
@@ -198,7 +212,7 @@ pub fn execution_row_json(r: &ExecutionRow, tz: chrono_tz::Tz) -> Value {
 pub async fn executions(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<ExecutionBody>,
+    body: Json<ExecutionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let page = PageRequest::new(b.page, b.page_size)?;
@@ -274,7 +288,7 @@ pub fn follow_row_json(r: &ExecutionRow, tz: chrono_tz::Tz) -> Value {
 pub async fn follow(
     state: web::Data<AppState>,
     auth: Auth,
-    q: web::Query<FollowQuery>,
+    q: Query<FollowQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let page = PageRequest::new(q.page, q.page_size)?;
@@ -317,7 +331,7 @@ pub struct TaskIdQuery {
 pub async fn statistics(
     state: web::Data<AppState>,
     auth: Auth,
-    q: web::Query<TaskIdQuery>,
+    q: Query<TaskIdQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, s) = state.exec.statistics(&auth.caller.scope, q.task_id).await?;
     Ok(ok("获取任务统计成功", statistics_json(&task, &s)))
@@ -382,7 +396,12 @@ pub fn run_json(r: &Run, tz: chrono_tz::Tz) -> Value {
     tag = "execution",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "The run (new, `pending`, or the task's unfinished one).", body = Envelope<RunDto>),
+        (status = 200, description = "The run (new, `pending`, or the task's unfinished one).", body = Envelope<RunDto>,
+            links(
+                ("GetQueryExecutionRun" = (operation_id = "get_query_execution_run",
+                    parameters(("run_id" = "$response.body#/data/run_id")),
+                    description = "The run just started."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -393,7 +412,7 @@ pub fn run_json(r: &Run, tz: chrono_tz::Tz) -> Value {
 pub async fn start_run(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<TaskIdBody>,
+    body: Json<TaskIdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let r = state
         .exec
@@ -431,7 +450,7 @@ pub struct RunQuery {
 pub async fn get_run(
     state: web::Data<AppState>,
     auth: Auth,
-    q: web::Query<RunQuery>,
+    q: Query<RunQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let r = state.exec.get_run(&auth.caller.scope, q.run_id).await?;
     Ok(ok("获取执行查询成功", run_json(&r, state.tz)))
@@ -465,7 +484,7 @@ pub struct AutoTaskBody {
 pub async fn auto_task(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<AutoTaskBody>,
+    body: Json<AutoTaskBody>,
 ) -> Result<HttpResponse, ApiError> {
     let msg = match body.action.as_str() {
         "start" => {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::envelope::ok;
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json, Query, contains_nul, nul_row_error};
 use crate::openapi::{
     BadRequest, DatabaseUnavailable, Envelope, ImportResultDto, LeadDto, LeadStatisticsDto,
     NotFound, Paged, PayloadTooLarge, PreviewDto, Unauthorized,
@@ -24,7 +24,7 @@ pub struct ImportBody {
     org_id: Option<i64>,
     /// Up to 10,000 rows. Each row is checked on its own: an invalid row (including one with an
     /// unknown field) is reported in `rejected`, never failing the batch.
-    #[schema(value_type = Vec<leads::LeadInput>, max_items = 10000)]
+    #[schema(value_type = Vec<crate::openapi::LeadImportRowDto>, max_items = 10000)]
     leads: Vec<Value>,
 }
 
@@ -54,17 +54,57 @@ pub async fn import(
     body: web::Json<ImportBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let tz = state.tz;
     // each row is parsed on its own, so one malformed row is rejected alone
     let rows = body
         .leads
         .into_iter()
-        .map(|v| serde_json::from_value::<LeadInput>(v).map_err(|e| format!("invalid row: {e}")))
+        .map(|v| {
+            if contains_nul(&v) {
+                return Err(format!("invalid row: {}", nul_row_error()));
+            }
+            let row =
+                serde_json::from_value::<LeadInput>(v).map_err(|e| format!("invalid row: {e}"))?;
+            check_time("create_time", row.create_time.as_deref(), tz)?;
+            Ok(row)
+        })
         .collect();
     let counts = state
         .leads
         .import(&auth.caller.scope, body.org_id, rows)
         .await?;
     Ok(ok("导入线索完成", counts))
+}
+
+/// Refuse a time the database cannot store (400, or the row's rejection on import).
+///
+/// `kernel::parse_time` accepts chrono's whole range (`-200000-01-01`, `+200000-01-01`), beyond
+/// what PostgreSQL's `timestamptz` holds, which made such a filter or row a 500. The API takes
+/// years 0000..=9999 (local time). An unparsable value passes here: the domain's validation
+/// says what is wrong with it.
+pub fn check_time(name: &str, value: Option<&str>, tz: chrono_tz::Tz) -> Result<(), String> {
+    use chrono::Datelike;
+    let Some(s) = value.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    match kernel::parse_time(s, tz) {
+        Some(t) if !(0..=9999).contains(&t.with_timezone(&tz).year()) => {
+            Err(format!("{name} is out of range (years 0000 to 9999)"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// [`check_time`] for the time fields of a lead filter.
+pub fn check_filter_times(f: &LeadFilterInput, tz: chrono_tz::Tz) -> Result<(), ApiError> {
+    for (name, value) in [
+        ("created_from", &f.created_from),
+        ("created_to", &f.created_to),
+        ("not_called_since", &f.not_called_since),
+    ] {
+        check_time(name, value.as_deref(), tz).map_err(ApiError::bad_request)?;
+    }
+    Ok(())
 }
 
 /// A lead as the API shows it (phone masked).
@@ -98,32 +138,50 @@ pub struct LeadListQuery {
     /// Items per page, 1..=100 (default 20).
     #[param(minimum = 1, maximum = 100, default = 20)]
     page_size: Option<i64>,
-    /// Organisation ids, comma-separated (each must be in the caller's subtree, else 404).
-    #[param(example = "1,2")]
+    /// Organisation ids, comma-separated, at most 200 (each must be in the caller's subtree, else 404).
+    #[param(example = "1,2", pattern = r"^[0-9]{1,18}(,[0-9]{1,18}){0,199}$")]
     org_ids: Option<String>,
     /// Intent levels (H, A, B, C, N), comma-separated.
-    #[param(example = "H,A")]
+    #[param(example = "H,A", pattern = r"^[HABCN](,[HABCN]){0,199}$")]
     levels: Option<String>,
-    /// Sources, comma-separated.
-    #[param(example = "汽车之家,懂车帝")]
+    /// Sources, comma-separated (at most 200, each up to 64 characters).
+    #[param(
+        example = "汽车之家,懂车帝",
+        pattern = r"^[^,\u0000]{0,64}(,[^,\u0000]{0,64}){0,199}$"
+    )]
     sources: Option<String>,
-    /// Follow-up statuses, comma-separated.
-    #[param(example = "未跟进")]
+    /// Follow-up statuses, comma-separated (at most 200, each up to 32 characters).
+    #[param(
+        example = "未跟进",
+        pattern = r"^[^,\u0000]{0,32}(,[^,\u0000]{0,32}){0,199}$"
+    )]
     statuses: Option<String>,
-    /// Vehicle models, comma-separated.
+    /// Vehicle models, comma-separated (at most 200, each up to 64 characters).
+    #[param(pattern = r"^[^,\u0000]{0,64}(,[^,\u0000]{0,64}){0,199}$")]
     vehicle_models: Option<String>,
     /// Created at or after (inclusive): `YYYY-MM-DD HH:MM:SS`, `YYYY-MM-DD` or ISO-8601 with offset.
-    #[param(example = "2025-11-01")]
+    #[param(
+        example = "2025-11-01",
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     created_from: Option<String>,
     /// Created at or before (inclusive; a bare date means the whole day).
-    #[param(example = "2025-11-30")]
+    #[param(
+        example = "2025-11-30",
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     created_to: Option<String>,
     /// Not called since (never called counts as not called).
+    #[param(
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
     not_called_since: Option<String>,
     /// At most this many calls so far (0 or more).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 2147483647)]
     max_call_count: Option<i64>,
-    /// Literal substring of the customer name or the phone (`%` and `_` are plain characters).
+    /// Literal substring of the customer name or the phone (`%` and `_` are plain characters),
+    /// up to 64 characters.
+    #[param(max_length = 64, pattern = r"^[^\u0000]*$")]
     keyword: Option<String>,
     /// Leave out leads whose phone is in a task in state 1, 2 or 4 (default `false` here, unlike
     /// task creation and preview).
@@ -191,9 +249,10 @@ impl LeadListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     auth: Auth,
-    q: web::Query<LeadListQuery>,
+    q: Query<LeadListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (page, filter) = q.into_inner().into_parts()?;
+    check_filter_times(&filter, state.tz)?;
     let page = state.leads.list(&auth.caller.scope, &filter, page).await?;
     let tz = state.tz;
     Ok(ok("获取线索列表成功", page.map(|l| lead_json(&l, tz))))
@@ -225,6 +284,7 @@ pub async fn statistics(state: web::Data<AppState>, auth: Auth) -> Result<HttpRe
 pub struct PreviewBody {
     /// The filter (all leads of the caller's organisations when omitted).
     #[serde(default)]
+    #[schema(value_type = crate::openapi::LeadFilterDto)]
     filters: LeadFilterInput,
 }
 
@@ -247,8 +307,9 @@ pub struct PreviewBody {
 pub async fn preview(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<PreviewBody>,
+    body: Json<PreviewBody>,
 ) -> Result<HttpResponse, ApiError> {
+    check_filter_times(&body.filters, state.tz)?;
     Ok(ok(
         "预览成功",
         state
@@ -256,4 +317,34 @@ pub async fn preview(
             .preview(&auth.caller.scope, &body.filters)
             .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_beyond_what_the_database_stores_are_refused() {
+        let tz = chrono_tz::Asia::Shanghai;
+        for ok in [
+            None,
+            Some(""),
+            Some("2025-11-01"),
+            Some("0000-01-01 00:00:00"),
+            Some("9999-12-31"),
+            Some("not a time"),
+        ] {
+            assert!(check_time("created_from", ok, tz).is_ok(), "{ok:?}");
+        }
+        // chrono reads these (and PostgreSQL cannot store the first: it was a 500)
+        for bad in ["-200000-01-01", "+200000-01-01"] {
+            assert!(kernel::parse_time(bad, tz).is_some(), "{bad}");
+            assert!(check_time("created_from", Some(bad), tz).is_err(), "{bad}");
+        }
+        let f = LeadFilterInput {
+            not_called_since: Some("-200000-01-01".into()),
+            ..Default::default()
+        };
+        assert_eq!(check_filter_times(&f, tz).unwrap_err().status, 400);
+    }
 }

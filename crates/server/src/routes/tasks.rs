@@ -9,12 +9,13 @@ use tasks::{CallTask, CreateTaskRequest, CreatedTask, NewScene, Scene, TaskListF
 
 use crate::envelope::ok;
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json, Query};
 use crate::openapi::{
     BadRequest, CreatedTaskDto, DatabaseUnavailable, Envelope, InvalidTaskState, Items,
     NoMatchingLeads, NotFound, Paged, PayloadTooLarge, SceneDto, TaskDto, TaskStatsDto,
     Unauthorized,
 };
+use crate::routes::leads::check_filter_times;
 use crate::state::AppState;
 
 /// The contract's `Task`.
@@ -65,17 +66,26 @@ pub fn created_json(created: &CreatedTask, tz: chrono_tz::Tz) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     /// Name, 1..=100 characters (not unique).
-    #[schema(example = "双十一回访", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "双十一回访",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     task_name: String,
-    /// Script on the platform; may be empty and set later. With `scene_id`, empty takes the scene's script.
+    /// Script on the platform, up to 128 characters; may be empty and set later. With `scene_id`,
+    /// empty takes the scene's script.
     #[serde(default)]
-    #[schema(example = "")]
+    #[schema(example = "", max_length = 128, pattern = r"^[^\u0000]*$")]
     script_id: String,
-    /// Human summary of the filter; written by the service when omitted.
+    /// Human summary of the filter, up to 500 characters; written by the service when omitted
+    /// or blank.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     size_desc: Option<String>,
     /// Which leads; with `scene_id`, omitted takes the scene's filter.
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::LeadFilterDto>)]
     filters: Option<LeadFilterInput>,
     /// A scene whose filter and script fill in what the request omits (404 if unknown).
     #[serde(default)]
@@ -93,7 +103,17 @@ pub struct CreateBody {
     tag = "tasks",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "The task, in state 1 (created).", body = Envelope<CreatedTaskDto>),
+        (status = 200, description = "The task, in state 1 (created).", body = Envelope<CreatedTaskDto>,
+            links(
+                ("StartTask" = (operation_id = "start_task", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("SuspendResumeTask" = (operation_id = "suspend_resume_task", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("StopTask" = (operation_id = "stop_task", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("UpdateScript" = (operation_id = "update_script", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("QueryTaskExecution" = (operation_id = "query_task_execution", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("StartQueryExecutionRun" = (operation_id = "start_query_execution_run", request_body = json!({"task_id": "$response.body#/data/task_id"}), description = "The task just answered.")),
+                ("LeadsFollow" = (operation_id = "leads_follow", parameters(("task_id" = "$response.body#/data/task_id")), description = "The task just answered.")),
+                ("TaskStatistics" = (operation_id = "task_statistics", parameters(("task_id" = "$response.body#/data/task_id")), description = "The task just answered."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -105,9 +125,12 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    if let Some(f) = &b.filters {
+        check_filter_times(f, state.tz)?;
+    }
     let req = CreateTaskRequest {
         task_name: b.task_name,
         script_id: b.script_id,
@@ -137,6 +160,7 @@ pub struct TaskListQuery {
     #[param(minimum = 1, maximum = 5)]
     task_type: Option<i64>,
     /// Literal substring of the task name (up to 100 characters).
+    #[param(max_length = 100, pattern = r"^[^\u0000]*$")]
     keyword: Option<String>,
 }
 
@@ -158,7 +182,7 @@ pub struct TaskListQuery {
 pub async fn task_list(
     state: web::Data<AppState>,
     auth: Auth,
-    q: web::Query<TaskListQuery>,
+    q: Query<TaskListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let page = PageRequest::new(q.page, q.page_size)?;
@@ -239,7 +263,11 @@ pub struct UpdateScriptBody {
     /// The task.
     task_id: i64,
     /// Script on the platform, 1..=128 characters (empty is 400).
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     script_id: String,
 }
 
@@ -253,7 +281,11 @@ pub struct UpdateScriptBody {
     tag = "tasks",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "The updated task.", body = Envelope<TaskDto>),
+        (status = 200, description = "The updated task.", body = Envelope<TaskDto>,
+            links(
+                ("StartTask" = (operation_id = "start_task", request_body = json!({"task_id": "$response.body#/data/id"}), description = "The task just answered.")),
+                ("StopTask" = (operation_id = "stop_task", request_body = json!({"task_id": "$response.body#/data/id"}), description = "The task just answered."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -265,7 +297,7 @@ pub struct UpdateScriptBody {
 pub async fn update_script(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<UpdateScriptBody>,
+    body: Json<UpdateScriptBody>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state
         .tasks
@@ -279,17 +311,26 @@ pub async fn update_script(
 #[serde(deny_unknown_fields)]
 pub struct SceneBody {
     /// Name, 1..=100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     scene_name: String,
     /// Script on the platform, 1..=128 characters.
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     script_id: String,
     /// Description, up to 500 characters.
     #[serde(default)]
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\u0000]*$")]
     description: Option<String>,
     /// The lead filter tasks of this scene use.
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::LeadFilterDto>)]
     filters: Option<LeadFilterInput>,
 }
 
@@ -301,7 +342,12 @@ pub struct SceneBody {
     tag = "tasks",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "The scene.", body = Envelope<SceneDto>),
+        (status = 200, description = "The scene.", body = Envelope<SceneDto>,
+            links(
+                ("CreateTaskFromScene" = (operation_id = "create_task",
+                    request_body = json!({"scene_id": "$response.body#/data/id"}),
+                    description = "A task from the scene just saved."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -312,9 +358,12 @@ pub struct SceneBody {
 pub async fn create_scene(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<SceneBody>,
+    body: Json<SceneBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    if let Some(f) = &b.filters {
+        check_filter_times(f, state.tz)?;
+    }
     let scene = NewScene {
         scene_name: b.scene_name,
         script_id: b.script_id,
