@@ -170,3 +170,25 @@ async fn body_over_the_limit_is_413() {
     assert_eq!(r.status.as_u16(), 413);
     assert_eq!(r.body["error"], "payload_too_large");
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_400_even_where_none_are_taken() {
+    let app = TestApp::spawn().await;
+    let (_, t) = app.tenant("dealer").await;
+    app.get(None, "/api/health?verbose=1")
+        .await
+        .expect(400, Some("invalid_request"));
+    for path in [
+        "/api/task-stats",
+        "/api/tasks",
+        "/api/scenes",
+        "/api/leads/statistics",
+        "/api/organizations",
+        "/api/auth/verify",
+    ] {
+        app.get(Some(&t), &format!("{path}?x=1"))
+            .await
+            .expect(400, Some("invalid_request"));
+        app.get(Some(&t), path).await.expect(200, None);
+    }
+}

@@ -219,8 +219,14 @@ pub fn format_time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 }
 
 /// Parse a timestamp given in a request: `YYYY-MM-DD HH:MM:SS` (in `tz`), `YYYY-MM-DD`
-/// (midnight in `tz`), or RFC 3339 with an offset.
+/// (midnight in `tz`), or RFC 3339 with an offset. Local years outside 0000..=9999 are refused (the
+/// database could not store them).
 pub fn parse_time(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    parse_any_time(s, tz).filter(|t| (0..=9999).contains(&t.with_timezone(&tz).year()))
+}
+
+fn parse_any_time(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
@@ -343,6 +349,8 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(format_time(a, tz), "2025-11-01 08:00:00");
         assert!(parse_time("yesterday", tz).is_none());
+        assert!(parse_time("-200000-01-01", tz).is_none());
+        assert!(parse_time("+20000-01-01T00:00:00Z", tz).is_none());
     }
 }
 

@@ -44,7 +44,7 @@ fn parse_bool(s: &str) -> Result<Option<bool>, String> {
     }
 }
 
-fn to_input(row: HashMap<String, String>, tz: chrono_tz::Tz) -> Result<LeadInput, String> {
+fn to_input(row: HashMap<String, String>) -> Result<LeadInput, String> {
     // PostgreSQL text cannot hold U+0000: refuse the row, not the file
     if row.values().any(|v| v.contains('\0')) {
         return Err(crate::extract::nul_row_error());
@@ -54,7 +54,6 @@ fn to_input(row: HashMap<String, String>, tz: chrono_tz::Tz) -> Result<LeadInput
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
     };
-    crate::routes::leads::check_time("create_time", get("create_time").as_deref(), tz)?;
     Ok(LeadInput {
         external_id: get("external_id"),
         customer_name: get("customer_name"),
@@ -74,7 +73,6 @@ pub async fn import_file(
     leads: &LeadService,
     org: OrgId,
     path: &Path,
-    tz: chrono_tz::Tz,
 ) -> anyhow::Result<FileImport> {
     let file = std::fs::File::open(path)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
@@ -134,7 +132,7 @@ pub async fn import_file(
                     .map(|(h, v)| (h.to_owned(), v.to_owned()))
                     .collect();
                 bar.set_position(rec.position().map(|p| p.byte()).unwrap_or(0));
-                (line, to_input(map, tz))
+                (line, to_input(map))
             }
             Err(e) => (
                 e.position().map(|p| p.line()).unwrap_or(0),

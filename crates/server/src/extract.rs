@@ -217,3 +217,9 @@ mod tests {
         assert_eq!(parse_query::<Q>("other=1").unwrap_err().status, 400);
     }
 }
+
+/// The query of an endpoint that takes no parameters: any parameter is 400 (an unknown query
+/// parameter is refused, as the contract says, not ignored).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}

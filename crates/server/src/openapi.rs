@@ -1551,14 +1551,11 @@ mod tests {
         ];
         for t in valid {
             assert!(kernel::parse_time(t, tz).is_some(), "{t}");
-            assert!(
-                crate::routes::leads::check_time("t", Some(t), tz).is_ok(),
-                "{t}"
-            );
         }
         // the shapes of the pattern, spelled out (no regex engine in the dependencies)
         assert!(TIME_PATTERN.starts_with("^[0-9]{4}-") && TIME_PATTERN.ends_with(")?$"));
-        assert!(crate::routes::leads::check_time("t", Some("-200000-01-01"), tz).is_err());
+        // out-of-range years are refused by the parser itself (so validation answers 400)
+        assert!(kernel::parse_time("-200000-01-01", tz).is_none());
     }
 
     #[test]

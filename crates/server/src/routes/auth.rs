@@ -31,9 +31,13 @@ use crate::state::AppState;
             (`database_unavailable`) whose `data` still carries the report.", body = HealthUnavailable,
             example = json!({"status": "error", "code": 503, "message": "数据库不可用", "error": "database_unavailable",
                 "data": {"status": "degraded", "database": "unavailable", "version": "0.1.0"}})),
+        (status = 400, response = BadRequest),
     ),
 )]
-pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+pub async fn health(
+    state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
+) -> HttpResponse {
     let db_ok = matches!(
         tokio::time::timeout(Duration::from_secs(2), adapters::db::ping(&state.pool)).await,
         Ok(Ok(()))
@@ -158,11 +162,16 @@ pub fn user_json(u: &auth::User) -> serde_json::Value {
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "The token is valid.", body = Envelope<VerifyData>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
-pub async fn verify(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+pub async fn verify(
+    state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
+    auth: Auth,
+) -> Result<HttpResponse, ApiError> {
     Ok(ok(
         "令牌有效",
         verify_json(&auth.user, auth.expires_at, state.tz),
@@ -186,12 +195,14 @@ pub fn verify_json(user: &auth::User, expires_at: i64, tz: chrono_tz::Tz) -> ser
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "The tree (one root: the caller's organisation).", body = Envelope<Items<OrgNodeDto>>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
 pub async fn organizations(
     state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
     auth: Auth,
 ) -> Result<HttpResponse, ApiError> {
     let tree = state.orgs.tree(&auth.caller.scope).await?;

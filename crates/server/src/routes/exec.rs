@@ -512,6 +512,7 @@ pub async fn auto_task(
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "The checks.", body = Envelope<ConfigCheckDto>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 503, response = DatabaseUnavailable),
@@ -519,6 +520,7 @@ pub async fn auto_task(
 )]
 pub async fn config_check(
     state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
     auth: Auth,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_admin()?;

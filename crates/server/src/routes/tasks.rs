@@ -15,7 +15,6 @@ use crate::openapi::{
     NoMatchingLeads, NotFound, Paged, PayloadTooLarge, SceneDto, TaskDto, TaskStatsDto,
     Unauthorized,
 };
-use crate::routes::leads::check_filter_times;
 use crate::state::AppState;
 
 /// The contract's `Task`.
@@ -128,9 +127,6 @@ pub async fn create(
     body: Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    if let Some(f) = &b.filters {
-        check_filter_times(f, state.tz)?;
-    }
     let req = CreateTaskRequest {
         task_name: b.task_name,
         script_id: b.script_id,
@@ -221,11 +217,16 @@ pub async fn task_list(
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Tasks, newest first.", body = Envelope<Items<TaskDto>>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
-pub async fn recent(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+pub async fn recent(
+    state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
+    auth: Auth,
+) -> Result<HttpResponse, ApiError> {
     let items: Vec<Value> = state
         .tasks
         .recent(&auth.caller.scope)
@@ -245,11 +246,16 @@ pub async fn recent(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespon
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Counts.", body = Envelope<TaskStatsDto>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
-pub async fn stats(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+pub async fn stats(
+    state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
+    auth: Auth,
+) -> Result<HttpResponse, ApiError> {
     Ok(ok(
         "获取任务统计成功",
         state.tasks.stats(&auth.caller.scope).await?,
@@ -361,9 +367,6 @@ pub async fn create_scene(
     body: Json<SceneBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    if let Some(f) = &b.filters {
-        check_filter_times(f, state.tz)?;
-    }
     let scene = NewScene {
         scene_name: b.scene_name,
         script_id: b.script_id,
@@ -386,11 +389,16 @@ pub async fn create_scene(
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
         (status = 200, description = "Scenes.", body = Envelope<Items<SceneDto>>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
-pub async fn scenes(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+pub async fn scenes(
+    state: web::Data<AppState>,
+    _: crate::extract::Query<crate::extract::NoQuery>,
+    auth: Auth,
+) -> Result<HttpResponse, ApiError> {
     let items: Vec<Value> = state
         .tasks
         .list_scenes(&auth.caller.scope)
