@@ -93,7 +93,7 @@ WHERE id = ( \
   SELECT c.id FROM call_tasks c \
   WHERE c.task_type = ANY($3) AND c.job_group_id IS NOT NULL \
     AND (c.dispatch_locked_until IS NULL OR c.dispatch_locked_until < now()) \
-    AND (EXISTS (SELECT 1 FROM leads_task_list t WHERE t.task_id = c.id AND t.call_status = 'pending') \
+    AND (EXISTS (SELECT 1 FROM leads_task_list t WHERE t.task_id = c.id AND t.job_id IS NULL AND t.call_status = 'pending') \
          OR EXISTS (SELECT 1 FROM dispatch_batches b WHERE b.task_id = c.id AND b.state = 'open')) \
   ORDER BY c.dispatch_locked_until NULLS FIRST, c.id \
   FOR UPDATE SKIP LOCKED LIMIT 1) \
@@ -122,8 +122,9 @@ UPDATE leads_task_list t SET job_id = u.job_id, batch_id = NULL, update_time = n
 FROM unnest($1::bigint[], $2::text[]) AS u(id, job_id) \
 WHERE t.id = u.id AND t.batch_id = $3";
 
-/// Bulk result update. It runs after a per-task advisory lock (so the self-joined `o` reads the
-/// latest committed attempts and no other applier of the task interleaves), a result never moves a lead back to
+/// Bulk result update. It runs after a per-task advisory lock (so `old`, read in the statement's
+/// snapshot, holds the latest committed attempts and no other applier of the task interleaves;
+/// `MATERIALIZED` keeps its join with `upd` a hash join, not a loop over `u` per row), a result never moves a lead back to
 /// fewer attempts, and the leads' call counts grow by exactly the new attempts, whether results
 /// arrive twice, out of order, or from two appliers (monitor, run, refresh) at once.
 const APPLY_RESULTS: &str = "\
@@ -131,22 +132,24 @@ WITH u AS ( \
   SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], \
                        $8::text[], $9::text[], $10::text[], $11::text[]) \
     AS u(id, job_id, call_status, attempts, last_call_time, duration_seconds, intent_level, intent_tags, summary, follow_suggestion) \
+), old AS MATERIALIZED ( \
+  SELECT t.id, t.lead_id, t.attempts AS old_attempts FROM leads_task_list t JOIN u ON u.id = t.id WHERE t.task_id = $1 \
 ), upd AS ( \
   UPDATE leads_task_list t SET \
     job_id = COALESCE(t.job_id, u.job_id), call_status = u.call_status, attempts = u.attempts, \
     last_call_time = u.last_call_time, duration_seconds = u.duration_seconds, intent_level = u.intent_level, \
     intent_tags = u.intent_tags::jsonb, summary = u.summary, follow_suggestion = u.follow_suggestion, \
     batch_id = NULL, update_time = now() \
-  FROM u JOIN leads_task_list o ON o.id = u.id \
-  WHERE t.id = u.id AND o.id = t.id AND t.task_id = $1 AND u.attempts >= t.attempts \
+  FROM u \
+  WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
-  RETURNING t.lead_id, t.attempts, o.attempts AS old_attempts, t.last_call_time \
+  RETURNING t.id, t.lead_id, t.attempts, t.last_call_time \
 ), touched AS ( \
-  UPDATE dcc_leads d SET call_count = d.call_count + (upd.attempts - upd.old_attempts), \
+  UPDATE dcc_leads d SET call_count = d.call_count + (upd.attempts - old.old_attempts), \
     last_call_time = GREATEST(d.last_call_time, upd.last_call_time) \
-  FROM upd \
-  WHERE d.id = upd.lead_id AND upd.attempts > upd.old_attempts \
+  FROM upd JOIN old ON old.id = upd.id \
+  WHERE d.id = upd.lead_id AND upd.attempts > old.old_attempts \
   RETURNING d.id \
 ) SELECT (SELECT count(*) FROM upd) AS n";
 
@@ -502,12 +505,16 @@ impl ExecutionRepository for PgExecution {
         task: TaskId,
         worker: &str,
         max: i64,
+        after: i64,
     ) -> Result<Option<Batch>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let result: Result<Option<Batch>, diesel::result::Error> = c
             .transaction(async |c| {
+                // `job_id IS NULL` lets the partial index `leads_task_list_unsent_idx` serve it
                 let ids: Vec<i64> = leads_task_list::table
                     .filter(leads_task_list::task_id.eq(task))
+                    .filter(leads_task_list::job_id.is_null())
+                    .filter(leads_task_list::id.gt(after))
                     .filter(leads_task_list::call_status.eq(CallStatus::Pending.as_str()))
                     .select(leads_task_list::id)
                     .order(leads_task_list::id)

@@ -61,7 +61,12 @@ fn restrict<'a>(
     filter: &'a LeadFilter,
     excl: Exclusions,
 ) -> LeadQuery<'a> {
-    let mut q = q.filter(dcc_leads::org_id.eq_any(scope.ids()));
+    // one organisation: `=` (PostgreSQL 15 cannot walk an index in order under `= ANY`)
+    let ids = scope.ids();
+    let mut q = match ids.as_slice() {
+        [one] => q.filter(dcc_leads::org_id.eq(*one)),
+        _ => q.filter(dcc_leads::org_id.eq_any(ids)),
+    };
     if !filter.levels.is_empty() {
         q = q.filter(dcc_leads::level.eq_any(&filter.levels));
     }

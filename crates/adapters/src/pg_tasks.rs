@@ -231,9 +231,16 @@ impl TaskRepository for PgTasks {
     ) -> Result<Page<CallTask>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let query = || {
-            let mut q = call_tasks::table
-                .into_boxed()
-                .filter(call_tasks::org_id.eq_any(scope.ids()));
+            // one organisation: `=` (PostgreSQL 15 cannot walk an index in order under `= ANY`)
+            let ids = scope.ids();
+            let mut q = match ids.as_slice() {
+                [one] => call_tasks::table
+                    .into_boxed()
+                    .filter(call_tasks::org_id.eq(*one)),
+                _ => call_tasks::table
+                    .into_boxed()
+                    .filter(call_tasks::org_id.eq_any(ids)),
+            };
             if let Some(s) = f.state {
                 q = q.filter(call_tasks::task_type.eq(s.code()));
             }

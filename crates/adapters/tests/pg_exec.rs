@@ -514,7 +514,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
         .unwrap();
 
     // no pending lead but an open batch: still work for the dispatcher (reconciliation)
-    let b = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     assert_eq!(
         f.exec
             .lease_task(d, "w", vec![TaskState::Running], 60)
@@ -554,8 +554,8 @@ async fn concurrent_claimers_never_share_a_lead() {
         let id = f.running(150).await;
         let all: BTreeSet<i64> = f.ids(id).await.into_iter().collect();
         let (e1, e2) = (f.exec.clone(), f.exec.clone());
-        let a = tokio::spawn(async move { e1.claim_batch(id, "w1", 99).await.unwrap() });
-        let b = tokio::spawn(async move { e2.claim_batch(id, "w2", 99).await.unwrap() });
+        let a = tokio::spawn(async move { e1.claim_batch(id, "w1", 99, 0).await.unwrap() });
+        let b = tokio::spawn(async move { e2.claim_batch(id, "w2", 99, 0).await.unwrap() });
         let (a, b) = tokio::join!(a, b);
         let batches: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
         let sets: Vec<BTreeSet<i64>> = batches
@@ -583,7 +583,7 @@ async fn concurrent_claimers_never_share_a_lead() {
             }
         }
         assert!(
-            f.exec.claim_batch(id, "w3", 99).await.unwrap().is_none(),
+            f.exec.claim_batch(id, "w3", 99, 0).await.unwrap().is_none(),
             "nothing pending"
         );
         let open = f.exec.open_batches(id).await.unwrap();
@@ -612,7 +612,7 @@ async fn claim_takes_pending_leads_in_order_with_their_phones() {
     let mut f = fx().await;
     let id = f.running(5).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 3).await.unwrap().unwrap();
+    let b = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
     assert_eq!(
         b.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
         ids[..3].to_vec()
@@ -623,13 +623,13 @@ async fn claim_takes_pending_leads_in_order_with_their_phones() {
         assert_eq!(l.phone, r.2);
         assert!(l.customer_name.starts_with("客户"));
     }
-    let b2 = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let b2 = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     assert_eq!(
         b2.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
         ids[3..].to_vec()
     );
     assert!(b2.id > b.id);
-    assert!(f.exec.claim_batch(id, "w", 99).await.unwrap().is_none());
+    assert!(f.exec.claim_batch(id, "w", 99, 0).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -637,7 +637,7 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
     let mut f = fx().await;
     let id = f.running(10).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 4).await.unwrap().unwrap();
+    let b = f.exec.claim_batch(id, "w", 4, 0).await.unwrap().unwrap();
     assert_eq!(b.leads.len(), 4);
     // jobs for three of the four, plus one for a lead outside the batch (ignored)
     let mut j = jobs(&ids[..3]);
@@ -674,7 +674,7 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
     assert!(closed.is_some());
 
     // the requeued lead is claimed again; dispatched ones never are
-    let again = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let again = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     assert_eq!(
         again.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
         ids[3..].to_vec()
@@ -691,7 +691,7 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
 async fn release_batch_returns_every_lead_to_pending() {
     let mut f = fx().await;
     let id = f.running(6).await;
-    let first = f.exec.claim_batch(id, "w", 2).await.unwrap().unwrap();
+    let first = f.exec.claim_batch(id, "w", 2, 0).await.unwrap().unwrap();
     f.exec
         .record_batch(
             first.id,
@@ -699,7 +699,7 @@ async fn release_batch_returns_every_lead_to_pending() {
         )
         .await
         .unwrap();
-    let b = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     assert_eq!(b.leads.len(), 4);
     f.exec.release_batch(b.id).await.unwrap();
     let st = f.states(id).await;
@@ -715,7 +715,7 @@ async fn release_batch_returns_every_lead_to_pending() {
         "other batches untouched"
     );
     assert!(f.exec.open_batches(id).await.unwrap().is_empty());
-    let again = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let again = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     let mut want: Vec<i64> = b.leads.iter().map(|l| l.id).collect();
     want.sort();
     assert_eq!(again.leads.iter().map(|l| l.id).collect::<Vec<_>>(), want);
@@ -726,10 +726,10 @@ async fn open_batches_lists_unclosed_batches_with_their_assigning_leads() {
     let mut f = fx().await;
     let id = f.running(9).await;
     let other = f.running(2).await;
-    let b1 = f.exec.claim_batch(id, "w", 3).await.unwrap().unwrap();
-    let b2 = f.exec.claim_batch(id, "w", 3).await.unwrap().unwrap();
-    let b3 = f.exec.claim_batch(id, "w", 3).await.unwrap().unwrap();
-    let ob = f.exec.claim_batch(other, "w", 3).await.unwrap().unwrap();
+    let b1 = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
+    let b2 = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
+    let b3 = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
+    let ob = f.exec.claim_batch(other, "w", 3, 0).await.unwrap().unwrap();
     f.exec
         .record_batch(
             b1.id,
@@ -763,7 +763,7 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
     let mut f = fx().await;
     let id = f.running(4).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     f.exec.record_batch(b.id, jobs(&ids)).await.unwrap();
     let (t1, t2, t3) = (
         at("2025-11-20 10:00:00"),
@@ -1084,9 +1084,9 @@ async fn cancel_turns_only_unfinished_leads_into_cancelled() {
     let mut f = fx().await;
     let id = f.running(6).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 3).await.unwrap().unwrap(); // ids 0..3
+    let b = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap(); // ids 0..3
     f.exec.record_batch(b.id, jobs(&ids[..2])).await.unwrap(); // 0,1 dispatched; 2 pending
-    let open = f.exec.claim_batch(id, "w", 1).await.unwrap().unwrap(); // 2 assigning
+    let open = f.exec.claim_batch(id, "w", 1, 0).await.unwrap().unwrap(); // 2 assigning
     assert_eq!(open.leads[0].id, ids[2]);
     let t = at("2025-11-20 10:00:00");
     f.exec
@@ -1123,7 +1123,7 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
     let mut f = fx().await;
     let id = f.running(4).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 99).await.unwrap().unwrap();
+    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
     f.exec.record_batch(b.id, jobs(&ids[..3])).await.unwrap(); // ids[3] back to pending
     let t = at("2025-11-20 10:00:00");
     f.exec

@@ -192,12 +192,14 @@ pub trait ExecutionRepository: Send + Sync + 'static {
         id: TaskId,
         worker: &str,
     ) -> Result<(), RepoError>;
-    /// Claim up to `max` pending leads of the task into a new batch (they become `assigning`).
+    /// Claim up to `max` pending leads of the task with ids above `after` into a new batch (they
+    /// become `assigning`).
     async fn claim_batch(
         &self,
         task: TaskId,
         worker: &str,
         max: i64,
+        after: i64,
     ) -> Result<Option<Batch>, RepoError>;
     /// Record the jobs of a batch; its leads without a job go back to `pending`; the batch closes.
     async fn record_batch(&self, batch_id: i64, jobs: Vec<(i64, String)>) -> Result<(), RepoError>;
@@ -572,6 +574,9 @@ impl ExecutionService {
             }
         }
         // 2. send pending leads
+        // claims move forward through the task's leads; each turn starts again from the
+        // beginning, so leads requeued by a reconciliation are sent too
+        let mut after = 0;
         for _ in 0..s.batches_per_turn {
             match self
                 .repo
@@ -587,12 +592,18 @@ impl ExecutionService {
                     task.id,
                     &s.worker_id,
                     s.batch_size.min(MAX_ASSIGN_BATCH) as i64,
+                    after,
                 )
                 .await?
             else {
-                report.done = true;
-                return Ok(report);
+                if after == 0 {
+                    report.done = true;
+                    return Ok(report);
+                }
+                after = 0; // once more from the start: leads requeued behind the cursor
+                continue;
             };
+            after = batch.leads.iter().map(|l| l.id).max().unwrap_or(after);
             let contacts: Vec<Contact> = batch
                 .leads
                 .iter()

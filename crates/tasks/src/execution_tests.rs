@@ -187,7 +187,7 @@ async fn dispatch_sends_batches_of_at_most_99_and_records_each() {
         .returning(|_| Ok(Some((TaskState::Running, Some("g".into())))));
     let claims = Arc::new(Mutex::new(vec![leads(1, 99), leads(100, 51)]));
     let c2 = claims.clone();
-    repo.expect_claim_batch().returning(move |_, _, max| {
+    repo.expect_claim_batch().returning(move |_, _, max, _| {
         assert!(max <= 99);
         let mut c = c2.lock().unwrap();
         if c.is_empty() {
@@ -240,7 +240,7 @@ async fn ambiguous_assign_leaves_the_batch_open() {
     repo.expect_open_batches().returning(|_| Ok(vec![]));
     repo.expect_renew_lease()
         .returning(|_, _, _, _| Ok(Some(TaskState::Running)));
-    repo.expect_claim_batch().returning(|_, _, _| {
+    repo.expect_claim_batch().returning(|_, _, _, _| {
         Ok(Some(Batch {
             id: 1,
             created_at: Utc::now(),
@@ -285,7 +285,7 @@ async fn reconciliation_records_what_the_platform_has_and_requeues_the_rest() {
         .returning(|_, _| Ok(()));
     repo.expect_renew_lease()
         .returning(|_, _, _, _| Ok(Some(TaskState::Running)));
-    repo.expect_claim_batch().returning(|_, _, _| Ok(None));
+    repo.expect_claim_batch().returning(|_, _, _, _| Ok(None));
     let mut platform = MockOutboundPlatform::new();
     // the platform has jobs for leads 1 and 3 (and someone else's), not for 2
     platform
