@@ -43,6 +43,7 @@ fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
         .env("CALL_WINDOWS", "00:00-24:00")
         .env("MONITOR_INTERVAL_SECS", "1")
         .env("LEASE_SECS", "3")
+        .env("PLATFORM_MAX_QPS", "10")
         .env("WORKER_ID", worker)
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
@@ -130,4 +131,95 @@ async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert!(exited.success(), "exit status {exited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_dispatch_records_the_batch_releases_leases_and_exits_promptly() {
+    let (_sim, sim_url) = spawn_sim(SimConfig {
+        call_ms: 50,
+        throttle_qps: Some(10),
+        ..SimConfig::default()
+    });
+    let setup = TestApp::spawn_with(TestOptions {
+        workers: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let db = adapters::testing::TestDb::attach(&setup.db);
+    let setup = TestApp::spawn_on(
+        db,
+        &sim_url,
+        &TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        },
+    )
+    .await;
+    let (_, t) = setup.tenant("dealer").await;
+    let n = 3000;
+    let task = setup.task_with_leads(&t, n, "script-1").await;
+    setup
+        .post(Some(&t), "/api/start-call-task", json!({"task_id": task}))
+        .await
+        .expect(200, None);
+
+    let mut child = start_binary(&setup.db.url, &sim_url, "bin-term", free_port());
+    let client = reqwest::Client::new();
+    eventually(60, "dispatch under way", || async {
+        let s = sim_stats(&client, &sim_url).await;
+        let jobs = s["jobs_total"].as_u64().unwrap_or(0);
+        (jobs >= 200 && jobs < n as u64).then_some(())
+    })
+    .await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within 10 s of SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+
+    // the batch in flight was recorded and the lease given back
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        open_batches: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        leased: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        assigning: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        with_job: i64,
+    }
+    let mut c = adapters::db::conn(&setup.pool).await.unwrap();
+    let r: Row = diesel::sql_query(format!(
+        "SELECT (SELECT count(*) FROM dispatch_batches WHERE task_id = {task} AND state = 'open') AS open_batches, \
+                (SELECT count(*) FROM call_tasks WHERE id = {task} AND dispatch_locked_by IS NOT NULL) AS leased, \
+                (SELECT count(*) FROM leads_task_list WHERE task_id = {task} AND call_status = 'assigning') AS assigning, \
+                (SELECT count(*) FROM leads_task_list WHERE task_id = {task} AND job_id IS NOT NULL) AS with_job"
+    ))
+    .get_result(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.open_batches, r.leased, r.assigning),
+        (0, 0, 0),
+        "nothing left half-done"
+    );
+    let stats = sim_stats(&client, &sim_url).await;
+    assert_eq!(
+        r.with_job,
+        stats["jobs_total"].as_i64().unwrap(),
+        "every job the platform has is recorded: {stats}"
+    );
 }

@@ -657,6 +657,13 @@ impl ExecutionRepository for PgExecution {
                     .bind::<BigInt, _>(-task)
                     .execute(c)
                     .await?;
+                // at most SYNC_WRITE_ROWS rows, each found by primary key: index nested loops are
+                // always right, and a generic plan must not pick a hash join over the whole table
+                diesel_async::SimpleAsyncConnection::batch_execute(
+                    c,
+                    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+                )
+                .await?;
                 diesel::sql_query(APPLY_RESULTS)
                     .bind::<BigInt, _>(task)
                     .bind::<Array<BigInt>, _>(ids)

@@ -418,6 +418,8 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
         .load(&mut c)
         .await?
     };
+    // dispatch as the service does: one job per task lead, its job id recorded
+    let (mut ids, mut jobs) = (Vec::new(), Vec::new());
     for chunk in rows.chunks(99) {
         let contacts = chunk
             .iter()
@@ -429,11 +431,26 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
                 extras: vec![],
             })
             .collect();
-        platform
+        for j in platform
             .assign_jobs(&group, contacts)
             .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            ids.push(j.reference_id.parse::<i64>()?);
+            jobs.push(j.job_id);
+        }
     }
+    {
+        let mut c = adapters::db::conn(&env.pool).await?;
+        diesel::sql_query(
+            "UPDATE leads_task_list t SET job_id = u.job_id FROM unnest($1::bigint[], $2::text[]) AS u(id, job_id) WHERE t.id = u.id",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(jobs)
+        .execute(&mut c)
+        .await?;
+    }
+    env.sql("VACUUM ANALYZE leads_task_list").await?;
     let t0 = Instant::now();
     loop {
         let s = sim.stats();

@@ -83,6 +83,7 @@ pub struct Workers {
     dispatch_wake: Arc<Notify>,
     shutdown: watch::Sender<bool>,
     handles: Mutex<Vec<JoinHandle<()>>>,
+    exec: Mutex<Option<ExecutionService>>,
 }
 
 impl Workers {
@@ -95,6 +96,7 @@ impl Workers {
             dispatch_wake: Arc::new(Notify::new()),
             shutdown: tx,
             handles: Mutex::new(Vec::new()),
+            exec: Mutex::new(None),
         })
     }
 
@@ -110,6 +112,7 @@ impl Workers {
 
     /// Start the dispatcher, monitor and run loops.
     pub fn start(&self, exec: ExecutionService) {
+        *self.exec.lock().unwrap_or_else(|p| p.into_inner()) = Some(exec.clone());
         let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
         handles.push(tokio::spawn(dispatcher(
             exec.clone(),
@@ -131,6 +134,9 @@ impl Workers {
     /// Ask every loop to stop after its current step, and wait for them (at most `within`).
     pub async fn shutdown(&self, within: Duration) {
         let _ = self.shutdown.send(true);
+        if let Some(exec) = self.exec.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            exec.request_stop();
+        }
         let handles: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
         let all = futures::future::join_all(handles);

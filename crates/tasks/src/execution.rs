@@ -380,6 +380,8 @@ pub struct ExecutionService {
     /// Group progress at the last full sync, per task: an unchanged progress means no job
     /// changed (job states only move forward), so the monitor skips paging through results.
     synced: Arc<std::sync::Mutex<HashMap<TaskId, crate::platform::GroupProgress>>>,
+    /// Set when the process shuts down: a dispatcher turn ends after its current batch.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ExecutionService {
@@ -398,7 +400,15 @@ impl ExecutionService {
             clock,
             settings,
             synced: Arc::default(),
+            stopping: Arc::default(),
         }
+    }
+
+    /// Ask running dispatcher turns to end after their current batch (shutdown): the batch is
+    /// recorded and the lease released as usual.
+    pub fn request_stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Settings in force.
@@ -578,6 +588,9 @@ impl ExecutionService {
         // beginning, so leads requeued by a reconciliation are sent too
         let mut after = 0;
         for _ in 0..s.batches_per_turn {
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(report);
+            }
             match self
                 .repo
                 .renew_lease(LeaseKind::Dispatch, task.id, &s.worker_id, s.lease_secs)
