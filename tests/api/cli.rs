@@ -1,0 +1,177 @@
+//! The administrative commands of the real binary: org create, user create --password-stdin,
+//! leads import FILE.csv (bad rows reported with their line numbers, good rows kept).
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use e2e::{JWT_SECRET, TestApp, TestOptions, outbound_binary};
+use serde_json::json;
+
+fn outbound(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(outbound_binary())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env(
+            "JWT_SECRET",
+            String::from_utf8_lossy(JWT_SECRET).to_string(),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run outbound");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_user_and_csv_import_commands_work_and_report_bad_lines() {
+    let app = TestApp::spawn_with(TestOptions {
+        workers: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let url = app.db.url.clone();
+
+    let (ok, out, err) = outbound(&url, &["org", "create", "--name", "华东大区"], None);
+    assert!(ok, "{err}");
+    let org: i64 = out.trim().parse().expect("org id printed");
+    let (ok, out, err) = outbound(
+        &url,
+        &[
+            "org",
+            "create",
+            "--name",
+            "上海店",
+            "--parent",
+            &org.to_string(),
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let child: i64 = out.trim().parse().unwrap();
+    let (ok, _, err) = outbound(
+        &url,
+        &["org", "create", "--name", "x", "--parent", "999999"],
+        None,
+    );
+    assert!(
+        !ok && err.contains("parent"),
+        "unknown parent refused: {err}"
+    );
+
+    let (ok, _, err) = outbound(
+        &url,
+        &[
+            "user",
+            "create",
+            "--org",
+            &org.to_string(),
+            "--username",
+            "cli-admin",
+            "--password-stdin",
+            "--role",
+            "admin",
+        ],
+        Some("s3cret-pass-word\n"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, _) = outbound(
+        &url,
+        &[
+            "user",
+            "create",
+            "--org",
+            &org.to_string(),
+            "--username",
+            "short",
+            "--password-stdin",
+        ],
+        Some("abc\n"),
+    );
+    assert!(!ok, "a too short password is refused");
+    let login = app
+        .post(
+            None,
+            "/api/login",
+            json!({"username": "cli-admin", "password": "s3cret-pass-word"}),
+        )
+        .await
+        .expect(200, None);
+    let token = login.data()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(login.data()["user"]["role"], "admin");
+
+    let dir = std::env::temp_dir().join(format!("outbound-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("leads.csv");
+    std::fs::write(
+        &csv,
+        "customer_name,phone,level,source,do_not_call\n\
+         张三,13800001111,H,汽车之家,false\n\
+         李四,12345,A,懂车帝,\n\
+         王五,13800002222,Q,官网,\n\
+         赵六,13800003333,B,抖音,是\n",
+    )
+    .unwrap();
+    let (ok, out, err) = outbound(
+        &url,
+        &[
+            "leads",
+            "import",
+            "--org",
+            &child.to_string(),
+            csv.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("inserted 2"), "{out}");
+    assert!(
+        err.contains("line 3") && err.contains("line 4"),
+        "bad rows reported by line: {err}"
+    );
+    let (ok, out, _) = outbound(
+        &url,
+        &[
+            "leads",
+            "import",
+            "--org",
+            &child.to_string(),
+            csv.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        ok && out.contains("inserted 0") && out.contains("unchanged 2"),
+        "re-import changes nothing: {out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // the parent sees the child's leads
+    let leads = app.get(Some(&token), "/api/leads").await.expect(200, None);
+    assert_eq!(leads.data()["pagination"]["total"], 2);
+    let help = Command::new(outbound_binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for cmd in ["serve", "migrate", "org", "user", "leads", "platform-sim"] {
+        assert!(help.contains(cmd), "--help explains {cmd}");
+    }
+}
