@@ -53,7 +53,7 @@ macro_rules! task_columns {
 }
 pub(crate) use task_columns;
 
-/// A task row as selected by [`task_columns!`].
+/// A task row as selected by the `task_columns!` macro.
 pub type TaskRow = (
     i64,
     i64,
