@@ -5,18 +5,6 @@ use std::process::{Child, Command, Stdio};
 use e2e::{JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use serde_json::json;
 
-fn binary() -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let bin = target.join("debug/outbound");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bin outbound` (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -27,7 +15,7 @@ fn free_port() -> u16 {
 }
 
 fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
-    Command::new(binary())
+    Command::new(e2e::outbound_binary())
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
