@@ -192,3 +192,22 @@ async fn unknown_query_parameters_are_400_even_where_none_are_taken() {
         app.get(Some(&t), path).await.expect(200, None);
     }
 }
+
+#[tokio::test]
+async fn wrong_method_is_405_with_allow_and_unknown_path_404() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .call(reqwest::Method::DELETE, None, "/api/task_list", None)
+        .await
+        .expect(405, Some("method_not_allowed"));
+    assert_eq!(
+        r.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
+    app.call(reqwest::Method::GET, None, "/api/login", None)
+        .await
+        .expect(405, Some("method_not_allowed"));
+    app.get(None, "/api/does-not-exist")
+        .await
+        .expect(404, Some("not_found"));
+}

@@ -5,7 +5,6 @@ use std::process::{Child, Command, Stdio};
 use e2e::{JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use serde_json::json;
 
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -12,6 +12,7 @@ use actix_web::{App, HttpMessage, HttpResponse, web};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::ResponseError;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -78,12 +79,26 @@ async fn log_requests(
     res
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "接口不存在",
-    ))
+/// No route matched: 405 with `Allow` when the path exists under another method, else 404.
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    let allowed: Vec<&str> = crate::routes::ENDPOINTS
+        .iter()
+        .filter(|e| e.full_path() == req.path())
+        .map(|e| e.method.as_str())
+        .collect();
+    if allowed.is_empty() || req.method() == actix_web::http::Method::OPTIONS {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在").error_response();
+    }
+    let mut res = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("该接口不支持 {} 方法", req.method()),
+    )
+    .error_response();
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allowed.join(", ")) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    res
 }
 
 /// Build the application for one worker.

@@ -260,6 +260,8 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: unknown id, an id of another organisation, or an unknown path.
     NotFound,
+    /// 405: the path exists for other methods (see `Allow`).
+    MethodNotAllowed,
     /// 409: the task's state does not allow the operation.
     InvalidTaskState,
     /// 409: only a task in state 1 (created) can be started.
