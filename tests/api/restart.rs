@@ -210,3 +210,95 @@ async fn sigterm_mid_dispatch_records_the_batch_releases_leases_and_exits_prompt
         "every job the platform has is recorded: {stats}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_execution_run_resumes_after_kill_9_instead_of_starting_over() {
+    let (sim, sim_url) = spawn_sim(SimConfig {
+        call_ms: 20,
+        concurrency: 5000,
+        ..SimConfig::default()
+    });
+    // finish a task first, with an in-process app and its workers
+    let first = TestApp::spawn_with(TestOptions::default()).await;
+    let db = adapters::testing::TestDb::attach(&first.db);
+    let runner = TestApp::spawn_on(db, &sim_url, &TestOptions::default()).await;
+    let (_, t) = runner.tenant("dealer").await;
+    let n = 2000;
+    let task = runner.task_with_leads(&t, n, "script-1").await;
+    runner
+        .post(Some(&t), "/api/start-call-task", json!({"task_id": task}))
+        .await
+        .expect(200, None);
+    runner.wait_completed(&t, task, 120).await;
+    drop(runner);
+
+    // a slow platform makes the run take a while: 20 pages
+    sim.set_faults(platform_sim::FaultUpdate {
+        latency_ms: Some(300),
+        ..Default::default()
+    });
+    let db = adapters::testing::TestDb::attach(&first.db);
+    let api = TestApp::spawn_on(
+        db,
+        &sim_url,
+        &TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        },
+    )
+    .await;
+    let run = api
+        .post(
+            Some(&t),
+            "/api/start-query-execution-run",
+            json!({"task_id": task}),
+        )
+        .await
+        .expect(200, None);
+    let run_id = run.data()["run_id"].as_i64().unwrap();
+
+    let mut child = start_binary(&api.db.url, &sim_url, "run-1", free_port());
+    let before = eventually(60, "run half way", || async {
+        let p = run_progress(&api, &t, run_id).await;
+        let done = p["processed"].as_i64().unwrap_or(0);
+        (done > 0 && done < n as i64).then_some(done)
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = run_progress(&api, &t, run_id).await;
+    assert!(at_kill["processed"].as_i64().unwrap() >= before);
+    assert_ne!(at_kill["status"], "succeeded");
+
+    let mut second = start_binary(&api.db.url, &sim_url, "run-2", free_port());
+    let lowest = std::cell::Cell::new(i64::MAX);
+    let done = eventually(120, "run finished after the restart", || {
+        let (lowest, api, t) = (&lowest, &api, &t);
+        async move {
+            let p = run_progress(api, t, run_id).await;
+            lowest.set(lowest.get().min(p["processed"].as_i64().unwrap_or(0)));
+            (p["status"] == "succeeded").then_some(p)
+        }
+    })
+    .await;
+    // progress never went back below what was saved before the kill: resumed, not restarted
+    assert!(
+        lowest.get() >= at_kill["processed"].as_i64().unwrap(),
+        "{} < {}",
+        lowest.get(),
+        at_kill["processed"]
+    );
+    assert_eq!(done["processed"], n);
+    assert_eq!(done["progress"], 100.0);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+async fn run_progress(api: &TestApp, token: &str, run_id: i64) -> serde_json::Value {
+    let path = format!("/api/get-query-execution-run?run_id={run_id}");
+    api.get(Some(token), &path)
+        .await
+        .expect(200, None)
+        .data()
+        .clone()
+}
