@@ -69,12 +69,10 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
     (get("VmRSS:"), get("VmHWM:"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl BenchEnv {
@@ -131,7 +129,7 @@ impl BenchEnv {
 
     /// Start the release server; `env` adds or overrides variables.
     pub async fn server(&self, sim_url: &str, env: &[(&str, String)]) -> anyhow::Result<Server> {
-        let port = free_port();
+        let port = free_port()?;
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .env_clear()

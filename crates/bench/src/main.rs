@@ -3,7 +3,6 @@
 //!
 //! Run through `just bench` (or `cargo build --release --bin outbound --bin outbound-bench &&
 //! target/release/outbound-bench`). Needs `wrk` and `psql` on PATH.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod env;
 mod scenarios;

@@ -101,10 +101,10 @@ impl OrgService {
 
     /// The scope of `org`: itself and its descendants (cached for [`SCOPE_TTL`]).
     pub async fn scope_of(&self, org: OrgId) -> Result<OrgScope, RepoError> {
-        if let Some((at, scope)) = self.cache().get(&org) {
-            if at.elapsed() < SCOPE_TTL {
-                return Ok(scope.clone());
-            }
+        if let Some((at, scope)) = self.cache().get(&org)
+            && at.elapsed() < SCOPE_TTL
+        {
+            return Ok(scope.clone());
         }
         let orgs = self.repo.subtree(org).await?;
         let scope = OrgScope::new(org, orgs.into_iter().map(|o| o.id));
