@@ -122,8 +122,8 @@ UPDATE leads_task_list t SET job_id = u.job_id, batch_id = NULL, update_time = n
 FROM unnest($1::bigint[], $2::text[]) AS u(id, job_id) \
 WHERE t.id = u.id AND t.batch_id = $3";
 
-/// Bulk result update. It runs after a per-task advisory lock (so `old`, read in the statement's
-/// snapshot, holds the latest committed attempts and no other applier of the task interleaves;
+/// Bulk result update. It runs after the rows are locked (so `old`, read in the statement's
+/// snapshot, holds the latest committed attempts and no other applier of these rows interleaves;
 /// `MATERIALIZED` keeps its join with `upd` a hash join, not a loop over `u` per row), a result never moves a lead back to
 /// fewer attempts, and the leads' call counts grow by exactly the new attempts, whether results
 /// arrive twice, out of order, or from two appliers (monitor, run, refresh) at once.
@@ -652,11 +652,16 @@ impl ExecutionRepository for PgExecution {
         let mut c = conn(&self.pool).await?;
         let result: Result<CountRow, diesel::result::Error> = c
             .transaction(async |c| {
-                // appliers of one task take turns (negative keys: tasks; positive: lead imports)
-                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                    .bind::<BigInt, _>(-task)
-                    .execute(c)
-                    .await?;
+                // lock the rows first, in id order: appliers of the same rows take turns (and
+                // never deadlock), appliers of different rows work side by side; the next
+                // statement then reads the latest committed values
+                diesel::sql_query(
+                    "SELECT id FROM leads_task_list WHERE id = ANY($1) AND task_id = $2 ORDER BY id FOR UPDATE",
+                )
+                .bind::<Array<BigInt>, _>(&ids)
+                .bind::<BigInt, _>(task)
+                .execute(c)
+                .await?;
                 // at most SYNC_WRITE_ROWS rows, each found by primary key: index nested loops are
                 // always right, and a generic plan must not pick a hash join over the whole table
                 diesel_async::SimpleAsyncConnection::batch_execute(

@@ -23,6 +23,8 @@ use crate::{CallTask, TaskState, TransitionError};
 
 /// Results applied to the database in one statement during a sync.
 const SYNC_WRITE_ROWS: usize = 1000;
+/// Bulks of one sync written at the same time.
+const SYNC_WRITERS: usize = 2;
 
 /// Which background job holds a task's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -720,7 +722,7 @@ impl ExecutionService {
     pub async fn sync_task(&self, task: TaskId, group: &str) -> Result<(u64, u64), ExecError> {
         // reading pages and writing results overlap: the next pages are fetched while the
         // database applies the previous ones, in bulks of up to SYNC_WRITE_ROWS rows
-        let (mut tx, mut rx) = futures::channel::mpsc::channel::<Vec<LeadResult>>(16);
+        let (mut tx, rx) = futures::channel::mpsc::channel::<Vec<LeadResult>>(16);
         let page_size = self.settings.page_size;
         let fetch = async move {
             let mut pulled = 0u64;
@@ -744,21 +746,15 @@ impl ExecutionService {
             Ok::<u64, ExecError>(pulled)
         };
         let write = async {
-            let mut changed = 0u64;
-            let mut buf: Vec<LeadResult> = Vec::new();
-            while let Some(results) = futures::StreamExt::next(&mut rx).await {
-                buf.extend(results);
-                if buf.len() >= SYNC_WRITE_ROWS {
-                    changed += self
-                        .repo
-                        .apply_results(task, std::mem::take(&mut buf))
-                        .await?;
-                }
-            }
-            if !buf.is_empty() {
-                changed += self.repo.apply_results(task, buf).await?;
-            }
-            Ok::<u64, ExecError>(changed)
+            use futures::{StreamExt, TryStreamExt};
+            // bulks of SYNC_WRITE_ROWS, two written at a time (they touch different rows)
+            rx.flat_map(futures::stream::iter)
+                .chunks(SYNC_WRITE_ROWS)
+                .map(|bulk| self.repo.apply_results(task, bulk))
+                .buffer_unordered(SYNC_WRITERS)
+                .map_err(ExecError::from)
+                .try_fold(0u64, |acc, n| async move { Ok(acc + n) })
+                .await
         };
         let (pulled, changed) = futures::join!(fetch, write);
         let (pulled, changed) = (pulled?, changed?);
