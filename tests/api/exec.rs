@@ -3,17 +3,6 @@ use e2e::{SimConfig, TestApp, TestOptions, eventually};
 use kernel::Role;
 use serde_json::json;
 
-async fn sim_stats(app: &TestApp) -> serde_json::Value {
-    app.client
-        .get(format!("{}/sim/stats", app.sim_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_runs_to_completion_and_every_view_agrees() {
     let app = TestApp::spawn().await;
@@ -48,7 +37,7 @@ async fn a_task_runs_to_completion_and_every_view_agrees() {
     assert!(connected > 0 && called >= connected);
     assert!((s["connect_rate"].as_f64().unwrap() - connected as f64 / called as f64).abs() < 1e-9);
 
-    let sim = sim_stats(&app).await;
+    let sim = e2e::sim_stats(&app.sim_url).await;
     assert_eq!(sim["duplicate_reference_ids"], 0);
     assert_eq!(sim["jobs_total"], 250);
 
@@ -176,7 +165,7 @@ async fn faults_throttling_and_timeouts_never_lose_or_duplicate_a_lead() {
     .await;
     let s = app.wait_completed(&t, task, 240).await;
     assert_eq!(s["dispatched"], 400);
-    let sim = sim_stats(&app).await;
+    let sim = e2e::sim_stats(&app.sim_url).await;
     assert!(
         sim["faults_injected"].as_u64().unwrap() > 0,
         "faults were injected: {sim}"
@@ -316,7 +305,7 @@ async fn suspend_resume_and_stop_follow_the_state_machine() {
     .await
     .expect(409, Some("invalid_task_state"));
     let paused: serde_json::Value = eventually(10, "sim paused jobs", || async {
-        let st = sim_stats(&app).await;
+        let st = e2e::sim_stats(&app.sim_url).await;
         (st["jobs_by_status"]["Paused"].as_u64().unwrap_or(0) > 0).then_some(st)
     })
     .await;
@@ -358,7 +347,7 @@ async fn suspend_resume_and_stop_follow_the_state_machine() {
         s["by_call_status"]["cancelled"], 30,
         "unfinished leads become cancelled: {s}"
     );
-    let st = sim_stats(&app).await;
+    let st = e2e::sim_stats(&app.sim_url).await;
     assert!(
         st["jobs_by_status"]["Cancelled"].as_u64().unwrap_or(0) >= 28,
         "platform jobs cancelled: {st}"
@@ -600,7 +589,7 @@ async fn two_instances_on_one_database_share_the_work_without_duplicates() {
     for task in &tasks {
         first.wait_completed(&t, *task, 120).await;
     }
-    let sim = sim_stats(&first).await;
+    let sim = e2e::sim_stats(&first.sim_url).await;
     assert_eq!(sim["duplicate_reference_ids"], 0, "{sim}");
     assert_eq!(sim["jobs_total"], 600, "{sim}");
 }

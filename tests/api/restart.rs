@@ -2,16 +2,11 @@
 //! it gracefully.
 use std::process::{Child, Command, Stdio};
 
-use e2e::{JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
+use e2e::{
+    JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, free_port, sigterm_and_wait,
+    sim_stats, spawn_sim,
+};
 use serde_json::json;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
     Command::new(e2e::outbound_binary())
@@ -38,17 +33,6 @@ fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start outbound")
-}
-
-async fn sim_stats(client: &reqwest::Client, sim_url: &str) -> serde_json::Value {
-    client
-        .get(format!("{sim_url}/sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,9 +69,8 @@ async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
 
     let port = free_port();
     let mut first = start_binary(&setup.db.url, &sim_url, "bin-1", port);
-    let client = reqwest::Client::new();
     eventually(60, "dispatch under way", || async {
-        let s = sim_stats(&client, &sim_url).await;
+        let s = sim_stats(&sim_url).await;
         let jobs = s["jobs_total"].as_u64().unwrap_or(0);
         (jobs >= 200 && jobs < n as u64).then_some(())
     })
@@ -99,24 +82,12 @@ async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
     let mut second = start_binary(&setup.db.url, &sim_url, "bin-2", port);
     let s = setup.wait_completed(&t, task, 180).await;
     assert_eq!(s["dispatched"], n);
-    let stats = sim_stats(&client, &sim_url).await;
+    let stats = sim_stats(&sim_url).await;
     assert_eq!(stats["duplicate_reference_ids"], 0, "{stats}");
     assert_eq!(stats["jobs_total"], n, "{stats}");
 
     // SIGTERM: the process exits by itself, promptly
-    let pid = second.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let exited = loop {
-        if let Some(status) = second.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let exited = sigterm_and_wait(&mut second, 10).await;
     assert!(exited.success(), "exit status {exited:?}");
 }
 
@@ -151,28 +122,13 @@ async fn sigterm_mid_dispatch_records_the_batch_releases_leases_and_exits_prompt
         .expect(200, None);
 
     let mut child = start_binary(&setup.db.url, &sim_url, "bin-term", free_port());
-    let client = reqwest::Client::new();
     eventually(60, "dispatch under way", || async {
-        let s = sim_stats(&client, &sim_url).await;
+        let s = sim_stats(&sim_url).await;
         let jobs = s["jobs_total"].as_u64().unwrap_or(0);
         (jobs >= 200 && jobs < n as u64).then_some(())
     })
     .await;
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within 10 s of SIGTERM"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let status = sigterm_and_wait(&mut child, 10).await;
     assert!(status.success(), "exit status {status:?}");
 
     // the batch in flight was recorded and the lease given back
@@ -203,7 +159,7 @@ async fn sigterm_mid_dispatch_records_the_batch_releases_leases_and_exits_prompt
         (0, 0, 0),
         "nothing left half-done"
     );
-    let stats = sim_stats(&client, &sim_url).await;
+    let stats = sim_stats(&sim_url).await;
     assert_eq!(
         r.with_job,
         stats["jobs_total"].as_i64().unwrap(),

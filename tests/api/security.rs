@@ -511,19 +511,7 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
     api.get(t, "/api/config-check").await.expect(200, None);
 
     // SIGTERM, then read everything it wrote
-    let pid = child.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if child.0.try_wait().unwrap().is_some() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit within 15 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    e2e::sigterm_and_wait(&mut child.0, 15).await;
     let text = std::fs::read_to_string(&log_path).unwrap();
     let where_ = log_path.display();
     assert!(

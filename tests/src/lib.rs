@@ -477,10 +477,48 @@ pub fn outbound_binary() -> std::path::PathBuf {
     bin
 }
 
-/// A `http://127.0.0.1:port` URL where nothing listens (a port bound a moment ago, then freed).
+/// A port nothing listens on (bound a moment ago, then freed).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `http://127.0.0.1:port` URL where nothing listens.
 pub fn dead_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("http://{addr}")
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+/// The simulator's counters (`GET /sim/stats`).
+pub async fn sim_stats(sim_url: &str) -> Value {
+    reqwest::get(format!("{sim_url}/sim/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Send SIGTERM to `child` and wait for it to exit, panicking after `secs` seconds.
+pub async fn sigterm_and_wait(
+    child: &mut std::process::Child,
+    secs: u64,
+) -> std::process::ExitStatus {
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit within {secs} s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
