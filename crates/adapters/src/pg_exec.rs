@@ -122,21 +122,23 @@ UPDATE leads_task_list t SET job_id = u.job_id, batch_id = NULL, update_time = n
 FROM unnest($1::bigint[], $2::text[]) AS u(id, job_id) \
 WHERE t.id = u.id AND t.batch_id = $3";
 
-/// Bulk result update. It runs after the rows are locked (so `old`, read in the statement's
-/// snapshot, holds the latest committed attempts and no other applier of these rows interleaves;
-/// `MATERIALIZED` keeps its join with `upd` a hash join, not a loop over `u` per row), a result never moves a lead back to
-/// fewer attempts, and the leads' call counts grow by exactly the new attempts, whether results
-/// arrive twice, out of order, or from two appliers (monitor, run, refresh) at once.
+/// Bulk result update, one statement. A result never moves a lead back to fewer attempts, and
+/// the leads' call counts grow by exactly the new attempts, whether results arrive twice, out of
+/// order, or from two appliers (monitor, run, refresh) at once: `prev_attempts = t.attempts` is
+/// evaluated on the row version this update replaces (after waiting for a concurrent writer of
+/// the row, PostgreSQL re-reads its latest version), so `RETURNING attempts - prev_attempts` is
+/// the exact number of new calls, without locking the rows in a separate pass. Rows come in id
+/// order (the caller sorts them) and are found one by one by primary key, so appliers of the
+/// same rows lock them in the same order. Unchanged rows are filtered out before any write.
 const APPLY_RESULTS: &str = "\
 WITH u AS ( \
   SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], \
                        $8::text[], $9::text[], $10::text[], $11::text[]) \
     AS u(id, job_id, call_status, attempts, last_call_time, duration_seconds, intent_level, intent_tags, summary, follow_suggestion) \
-), old AS MATERIALIZED ( \
-  SELECT t.id, t.lead_id, t.attempts AS old_attempts FROM leads_task_list t JOIN u ON u.id = t.id WHERE t.task_id = $1 \
 ), upd AS ( \
   UPDATE leads_task_list t SET \
-    job_id = COALESCE(t.job_id, u.job_id), call_status = u.call_status, attempts = u.attempts, \
+    job_id = COALESCE(t.job_id, u.job_id), call_status = u.call_status, \
+    attempts = u.attempts, prev_attempts = t.attempts, \
     last_call_time = u.last_call_time, duration_seconds = u.duration_seconds, intent_level = u.intent_level, \
     intent_tags = u.intent_tags::jsonb, summary = u.summary, follow_suggestion = u.follow_suggestion, \
     batch_id = NULL, update_time = now() \
@@ -144,13 +146,11 @@ WITH u AS ( \
   WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
-  RETURNING t.id, t.lead_id, t.attempts, t.last_call_time \
+  RETURNING t.lead_id, t.attempts - t.prev_attempts AS calls, t.last_call_time \
 ), touched AS ( \
-  UPDATE dcc_leads d SET call_count = d.call_count + (upd.attempts - old.old_attempts), \
+  UPDATE dcc_leads d SET call_count = d.call_count + upd.calls, \
     last_call_time = GREATEST(d.last_call_time, upd.last_call_time) \
-  FROM upd JOIN old ON old.id = upd.id \
-  WHERE d.id = upd.lead_id AND upd.attempts > old.old_attempts \
-  RETURNING d.id \
+  FROM upd WHERE d.id = upd.lead_id AND upd.calls > 0 \
 ) SELECT (SELECT count(*) FROM upd) AS n";
 
 const REFRESH_COUNTERS: &str = "\
@@ -626,6 +626,17 @@ impl ExecutionRepository for PgExecution {
         if results.is_empty() {
             return Ok(0);
         }
+        // id order (see APPLY_RESULTS); one result per lead, the one with the most attempts
+        let mut results = results;
+        results.sort_by_key(|r| (r.task_lead_id, r.attempts));
+        results.dedup_by(|later, earlier| {
+            if later.task_lead_id == earlier.task_lead_id {
+                std::mem::swap(later, earlier);
+                true
+            } else {
+                false
+            }
+        });
         let n = results.len();
         let mut ids = Vec::with_capacity(n);
         let mut job_ids = Vec::with_capacity(n);
@@ -652,16 +663,6 @@ impl ExecutionRepository for PgExecution {
         let mut c = conn(&self.pool).await?;
         let result: Result<CountRow, diesel::result::Error> = c
             .transaction(async |c| {
-                // lock the rows first, in id order: appliers of the same rows take turns (and
-                // never deadlock), appliers of different rows work side by side; the next
-                // statement then reads the latest committed values
-                diesel::sql_query(
-                    "SELECT id FROM leads_task_list WHERE id = ANY($1) AND task_id = $2 ORDER BY id FOR UPDATE",
-                )
-                .bind::<Array<BigInt>, _>(&ids)
-                .bind::<BigInt, _>(task)
-                .execute(c)
-                .await?;
                 // at most SYNC_WRITE_ROWS rows, each found by primary key: index nested loops are
                 // always right, and a generic plan must not pick a hash join over the whole table
                 diesel_async::SimpleAsyncConnection::batch_execute(

@@ -62,6 +62,7 @@ diesel::table! {
         follow_suggestion -> Nullable<Text>,
         update_time -> Timestamptz,
         batch_id -> Nullable<Int8>,
+        prev_attempts -> Int4,
     }
 }
 

@@ -911,6 +911,37 @@ async fn a_stale_result_does_not_make_attempts_count_twice() {
     );
 }
 
+/// One bulk that carries a task lead twice (a platform page repeated, or two pages of one sync in
+/// one bulk): the result with the most attempts wins, whatever the order, and counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_twice_in_one_bulk_keeps_the_latest_result() {
+    let mut f = fx().await;
+    let id = f.running(1).await;
+    let tl = f.ids(id).await[0];
+    let lead = f.lead_of(id, tl).await;
+    let newer = called(tl, CallStatus::Connected, 3, at("2025-11-20 11:00:00"));
+    let older = called(tl, CallStatus::NoAnswer, 1, at("2025-11-20 10:00:00"));
+    assert_eq!(
+        f.exec
+            .apply_results(id, vec![newer.clone(), older.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+    let (rows, _) = f
+        .exec
+        .executions(&f.scope, id, None, page(1, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.items[0].attempts, 3);
+    assert_eq!(rows.items[0].call_status, "connected");
+    assert_eq!(lead_calls(&f.pool, lead).await.0, 3);
+    // the same pair again, the other way round: nothing changes, nothing counts twice
+    assert_eq!(f.exec.apply_results(id, vec![older, newer]).await.unwrap(), 0);
+    assert_eq!(lead_calls(&f.pool, lead).await.0, 3);
+}
+
 /// Two result appliers racing on one task lead (monitor tick and a query execution run, or a
 /// `refresh: true` request): the lead's call_count must end at the number of attempts made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -517,7 +517,7 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
     report.sections.push(format!(
         "## Monitor sync\n\nOne task of {n} finished jobs. Bare paging reads every page of `QueryJobsWithResult` (100 per \
          page) with the same HTTP client and does nothing else; the sync reads the same pages and writes each page's \
-         results into the task leads (bulk `unnest` updates of up to 1,000 rows, two bulks written at a time on row locks, lead call counts included) while the next pages are read.\n\n\
+         results into the task leads (bulks of up to 2,000 rows, each one `unnest` statement that updates the changed task leads and adds their new attempts to the leads' call counts, two bulks written at a time) while the next pages are read.\n\n\
          | jobs | bare paging (s) | sync, all changed (s) | sync / bare | target | sync again, nothing changed (s) |\n\
          |---:|---:|---:|---:|---|---:|\n\
          | {n} | {bare1:.2} | {first:.2} | {:.2}x | ≤ 1.3x {} | {second:.2} |\n",

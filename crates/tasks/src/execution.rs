@@ -22,7 +22,7 @@ use crate::results::{CallStatus, LeadResult, interpret};
 use crate::{CallTask, TaskState, TransitionError};
 
 /// Results applied to the database in one statement during a sync.
-const SYNC_WRITE_ROWS: usize = 1000;
+const SYNC_WRITE_ROWS: usize = 2000;
 /// Bulks of one sync written at the same time.
 const SYNC_WRITERS: usize = 2;
 

@@ -1,0 +1,1 @@
+ALTER TABLE leads_task_list DROP COLUMN prev_attempts;
