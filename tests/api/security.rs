@@ -159,6 +159,16 @@ async fn valid_token_of_a_deleted_user_is_401() {
     assert_eq!(n, 1);
     drop(c);
 
+    // refused once the user cache's time (AUTH_CACHE_MS, 1 s here as by default) has passed
+    eventually(5, "the deleted user's token is refused", || async {
+        (app.get(Some(&token), "/api/auth/verify")
+            .await
+            .status
+            .as_u16()
+            == 401)
+            .then_some(())
+    })
+    .await;
     app.get(Some(&token), "/api/auth/verify")
         .await
         .expect(401, Some("unauthorized"));

@@ -182,6 +182,8 @@ impl TestApp {
             jwt_secret: JWT_SECRET.to_vec(),
             tz: chrono_tz::Asia::Shanghai,
             token_ttl_secs: 3600,
+            // the production default
+            auth_cache: Duration::from_millis(1000),
             hasher,
             platform: Arc::new(platform),
             platform_simulated: true,

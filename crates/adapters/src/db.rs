@@ -5,7 +5,9 @@ use std::time::Duration;
 use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures::FutureExt;
@@ -64,6 +66,10 @@ pub fn make_pool(url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
     let st = settings.statement_timeout;
     let ct = settings.acquire_timeout;
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // no test query on every checkout (a round trip per checkout, several per request): a
+    // connection whose server went away is closed and dropped by the pool (`is_broken`), and a
+    // query on a connection that breaks mid-way maps to `Unavailable` (503) and closes it
+    config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| establish(url.to_owned(), st, ct).boxed());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     let pool = Pool::builder(manager)

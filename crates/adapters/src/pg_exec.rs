@@ -14,7 +14,7 @@ use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId};
 use tasks::execution::{
-    Batch, DispatchLead, ExecutionRepository, ExecutionRow, LeaseKind, LeasedTask, Run,
+    Batch, DispatchLead, ExecutionRepository, ExecutionRow, Executions, LeaseKind, LeasedTask, Run,
     TaskStatistics,
 };
 use tasks::results::{CallStatus, LeadResult};
@@ -718,24 +718,35 @@ impl ExecutionRepository for PgExecution {
         task: TaskId,
     ) -> Result<Option<TaskStatistics>, RepoError> {
         let mut c = conn(&self.pool).await?;
-        if !self.in_scope(&mut c, scope, task).await? {
-            return Ok(None);
-        }
-        // from the maintained counters: the cost does not grow with the task
-        let rows: Vec<CountsRow> = task_lead_counts::table
-            .filter(task_lead_counts::task_id.eq(task))
-            .filter(task_lead_counts::n.ne(0))
-            .select((
-                task_lead_counts::call_status,
-                task_lead_counts::intent_level,
-                task_lead_counts::has_job,
-                task_lead_counts::n,
-                task_lead_counts::duration_sum,
-                task_lead_counts::duration_n,
-            ))
+        // from the maintained counters (the cost does not grow with the task), joined to the task
+        // in the caller's scope: no row at all means no such task here, one row of NULLs a task
+        // without counters; one round trip either way
+        let rows: Vec<Option<CountsRow>> = call_tasks::table
+            .left_join(
+                task_lead_counts::table.on(task_lead_counts::task_id
+                    .eq(call_tasks::id)
+                    .and(task_lead_counts::n.ne(0))),
+            )
+            .filter(call_tasks::id.eq(task))
+            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .select(
+                (
+                    task_lead_counts::call_status,
+                    task_lead_counts::intent_level,
+                    task_lead_counts::has_job,
+                    task_lead_counts::n,
+                    task_lead_counts::duration_sum,
+                    task_lead_counts::duration_n,
+                )
+                    .nullable(),
+            )
             .load(&mut c)
             .await
             .map_err(db_error)?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let rows = rows.into_iter().flatten();
         let mut s = TaskStatistics::default();
         for st in CallStatus::ALL {
             s.by_call_status.insert(st.as_str().to_owned(), 0);
@@ -778,7 +789,7 @@ impl ExecutionRepository for PgExecution {
         task: TaskId,
         status: Option<String>,
         page: PageRequest,
-    ) -> Result<Option<(Page<ExecutionRow>, BTreeMap<String, i64>)>, RepoError> {
+    ) -> Result<Option<Executions>, RepoError> {
         let mut c = conn(&self.pool).await?;
         if !self.in_scope(&mut c, scope, task).await? {
             return Ok(None);
@@ -819,20 +830,16 @@ impl ExecutionRepository for PgExecution {
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let summary: Vec<(String, Option<i64>)> = task_lead_counts::table
+        let summary: Vec<(String, i64)> = task_lead_counts::table
             .filter(task_lead_counts::task_id.eq(task))
             .group_by(task_lead_counts::call_status)
             .select((
                 task_lead_counts::call_status,
-                diesel::dsl::sql::<Nullable<BigInt>>("sum(n)::bigint"),
+                crate::schema::sum_int8(task_lead_counts::n),
             ))
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let summary: Vec<(String, i64)> = summary
-            .into_iter()
-            .map(|(k, n)| (k, n.unwrap_or(0)))
-            .collect();
         let items = rows
             .into_iter()
             .map(|r| ExecutionRow {

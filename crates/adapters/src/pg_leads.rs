@@ -111,8 +111,8 @@ fn restrict<'a>(
     q
 }
 
-/// `EXISTS` an unfinished task (state 1, 2 or 4) holding this lead's phone in its organisation.
-fn in_active_task() -> diesel::dsl::exists<
+/// The type of [`in_active_task`].
+type InActiveTask = diesel::dsl::exists<
     diesel::helper_types::Filter<
         diesel::helper_types::Select<
             diesel::helper_types::InnerJoin<leads_task_list::table, call_tasks::table>,
@@ -126,7 +126,10 @@ fn in_active_task() -> diesel::dsl::exists<
             diesel::helper_types::EqAny<call_tasks::task_type, [i16; 3]>,
         >,
     >,
-> {
+>;
+
+/// `EXISTS` an unfinished task (state 1, 2 or 4) holding this lead's phone in its organisation.
+fn in_active_task() -> InActiveTask {
     exists(
         leads_task_list::table
             .inner_join(call_tasks::table)
@@ -140,6 +143,31 @@ fn in_active_task() -> diesel::dsl::exists<
     )
 }
 
+/// The type of [`org_count_subquery`].
+pub type OrgCountSubquery = diesel::dsl::SingleValue<
+    diesel::dsl::Select<
+        diesel::dsl::Filter<
+            diesel::dsl::Filter<
+                crate::schema::org_counts::table,
+                diesel::dsl::EqAny<crate::schema::org_counts::org_id, Vec<i64>>,
+            >,
+            diesel::dsl::EqAny<crate::schema::org_counts::kind, Vec<String>>,
+        >,
+        crate::schema::sum_int8<crate::schema::org_counts::n>,
+    >,
+>;
+
+/// Sum of maintained per-organisation counters (`org_counts`) of these kinds over a scope, as a
+/// scalar subquery to select next to a page: page and total in one round trip.
+pub fn org_count_subquery(scope: &OrgScope, kinds: Vec<String>) -> OrgCountSubquery {
+    use crate::schema::org_counts;
+    org_counts::table
+        .filter(org_counts::org_id.eq_any(scope.ids()))
+        .filter(org_counts::kind.eq_any(kinds))
+        .select(crate::schema::sum_int8(org_counts::n))
+        .single_value()
+}
+
 /// Sum of maintained per-organisation counters (`org_counts`) of these kinds over a scope.
 pub async fn org_count(
     c: &mut crate::db::DbConn,
@@ -147,16 +175,13 @@ pub async fn org_count(
     kinds: Vec<String>,
 ) -> Result<i64, RepoError> {
     use crate::schema::org_counts;
-    let n: Option<i64> = org_counts::table
+    org_counts::table
         .filter(org_counts::org_id.eq_any(scope.ids()))
         .filter(org_counts::kind.eq_any(kinds))
-        .select(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
-        >("sum(n)::bigint"))
+        .select(crate::schema::sum_int8(org_counts::n))
         .get_result(c)
         .await
-        .map_err(db_error)?;
-    Ok(n.unwrap_or(0))
+        .map_err(db_error)
 }
 
 /// [`LeadRepository`] on PostgreSQL.
@@ -368,13 +393,23 @@ impl LeadRepository for PgLeads {
                 .offset(page.offset())
         };
         let (rows, total): (Vec<LeadRow>, i64) = if filter.is_unrestricted() {
-            // the whole scope: the page, and the maintained per-organisation counter
-            let rows = page_of()
-                .select(lead_columns!())
+            // the whole scope: the page, and next to it the maintained per-organisation counter;
+            // past the end, the counter alone
+            let rows: Vec<(LeadRow, Option<i64>)> = page_of()
+                .select((
+                    lead_columns!(),
+                    org_count_subquery(scope, vec!["leads".into()]),
+                ))
                 .load(&mut c)
                 .await
                 .map_err(db_error)?;
-            (rows, org_count(&mut c, scope, vec!["leads".into()]).await?)
+            match <[_]>::first(&rows).map(|(_, total)| total.unwrap_or(0)) {
+                Some(total) => (rows.into_iter().map(|(row, _)| row).collect(), total),
+                None => (
+                    Vec::new(),
+                    org_count(&mut c, scope, vec!["leads".into()]).await?,
+                ),
+            }
         } else {
             // one round trip: the page and its total (window count); past the end, count apart
             let rows: Vec<(LeadRow, i64)> = page_of()
@@ -385,7 +420,7 @@ impl LeadRepository for PgLeads {
                 .load(&mut c)
                 .await
                 .map_err(db_error)?;
-            let total = match rows.iter().next() {
+            let total = match <[_]>::first(&rows) {
                 Some((_, total)) => *total,
                 None if page.page() == 1 => 0,
                 None => filtered(scope, filter, Exclusions::ActiveTasks)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
@@ -16,8 +16,10 @@ use tasks::{
 };
 
 use crate::db::{DbPool, conn, db_error};
-use crate::pg_leads::{Exclusions, filtered, filtered_distinct_phone, org_count, strpos};
-use crate::schema::{call_tasks, dcc_leads, leads_task_list, scenes};
+use crate::pg_leads::{
+    Exclusions, filtered, filtered_distinct_phone, org_count, org_count_subquery, strpos,
+};
+use crate::schema::{call_tasks, dcc_leads, leads_task_list, scenes, sum_int8};
 
 /// [`TaskRepository`] on PostgreSQL.
 #[derive(Clone)]
@@ -249,33 +251,48 @@ impl TaskRepository for PgTasks {
             }
             q
         };
-        let total = match &f.keyword {
-            // no keyword: the maintained per-organisation counters, not a scan
+        let page_of = || {
+            query()
+                .order(call_tasks::id.desc())
+                .limit(page.limit())
+                .offset(page.offset())
+        };
+        let (rows, total): (Vec<TaskRow>, i64) = match &f.keyword {
+            // no keyword: the maintained per-organisation counters, not a scan, selected next to
+            // the page (one round trip); past the end, the counters alone
             None => {
                 let states = f
                     .state
                     .map(|s| vec![s])
                     .unwrap_or_else(|| TaskState::ALL.to_vec());
-                let kinds = states
+                let kinds: Vec<String> = states
                     .iter()
                     .map(|s| format!("tasks:{}", s.code()))
                     .collect();
-                org_count(&mut c, scope, kinds).await?
+                let rows: Vec<(TaskRow, Option<i64>)> = page_of()
+                    .select((task_columns!(), org_count_subquery(scope, kinds.clone())))
+                    .load(&mut c)
+                    .await
+                    .map_err(db_error)?;
+                match <[_]>::first(&rows).map(|(_, total)| total.unwrap_or(0)) {
+                    Some(total) => (rows.into_iter().map(|(row, _)| row).collect(), total),
+                    None => (Vec::new(), org_count(&mut c, scope, kinds).await?),
+                }
             }
-            Some(_) => query()
-                .select(count_star())
-                .get_result(&mut c)
-                .await
-                .map_err(db_error)?,
+            Some(_) => {
+                let total = query()
+                    .select(count_star())
+                    .get_result(&mut c)
+                    .await
+                    .map_err(db_error)?;
+                let rows = page_of()
+                    .select(task_columns!())
+                    .load(&mut c)
+                    .await
+                    .map_err(db_error)?;
+                (rows, total)
+            }
         };
-        let rows: Vec<TaskRow> = query()
-            .select(task_columns!())
-            .order(call_tasks::id.desc())
-            .limit(page.limit())
-            .offset(page.offset())
-            .load(&mut c)
-            .await
-            .map_err(db_error)?;
         let items = rows
             .into_iter()
             .map(to_task)
@@ -305,9 +322,9 @@ impl TaskRepository for PgTasks {
             .select((
                 call_tasks::task_type,
                 count_star(),
-                sql::<BigInt>("COALESCE(SUM(call_tasks.leads_count), 0)::bigint"),
-                sql::<BigInt>("COALESCE(SUM(call_tasks.called_count), 0)::bigint"),
-                sql::<BigInt>("COALESCE(SUM(call_tasks.connected_count), 0)::bigint"),
+                sum_int8(call_tasks::leads_count),
+                sum_int8(call_tasks::called_count),
+                sum_int8(call_tasks::connected_count),
             ))
             .load(&mut c)
             .await

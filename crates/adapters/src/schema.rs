@@ -175,9 +175,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispatch_batches,
     leads_task_list,
     query_execution_runs,
+    org_counts,
     organizations,
     scenes,
     service_settings,
     task_lead_counts,
     users,
 );
+
+diesel::define_sql_function! {
+    /// `sum` of BIGINT as BIGINT, 0 over no rows (an aggregate of our migrations). Built with the
+    /// query builder, unlike a raw `sum(n)::bigint`, it keeps the statement cacheable.
+    #[aggregate]
+    fn sum_int8(x: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}

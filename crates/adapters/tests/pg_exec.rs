@@ -938,7 +938,10 @@ async fn a_lead_twice_in_one_bulk_keeps_the_latest_result() {
     assert_eq!(rows.items[0].call_status, "connected");
     assert_eq!(lead_calls(&f.pool, lead).await.0, 3);
     // the same pair again, the other way round: nothing changes, nothing counts twice
-    assert_eq!(f.exec.apply_results(id, vec![older, newer]).await.unwrap(), 0);
+    assert_eq!(
+        f.exec.apply_results(id, vec![older, newer]).await.unwrap(),
+        0
+    );
     assert_eq!(lead_calls(&f.pool, lead).await.0, 3);
 }
 

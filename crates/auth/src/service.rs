@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use kernel::{Clock, RepoError};
 
 use crate::{Claims, LoginThrottle, PasswordHasher, TokenCodec, TokenError, User, UserRepository};
@@ -57,6 +57,40 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     throttle: LoginThrottle,
     token_ttl: Duration,
+    users_seen: UserCache,
+}
+
+/// Users recently read for a token, for a short time (see [`AuthService::with_user_cache`]).
+#[derive(Default)]
+struct UserCache {
+    ttl: Option<Duration>,
+    entries: std::sync::Mutex<std::collections::HashMap<i64, (DateTime<Utc>, User)>>,
+}
+
+/// Most users remembered at once; past it, expired entries go, and if that is not enough, all.
+const USER_CACHE_MAX: usize = 10_000;
+
+impl UserCache {
+    fn get(&self, id: i64, now: DateTime<Utc>) -> Option<User> {
+        let ttl = self.ttl?;
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&id)
+            .filter(|(read_at, _)| now < *read_at + ttl && now >= *read_at)
+            .map(|(_, user)| user.clone())
+    }
+
+    fn put(&self, user: &User, now: DateTime<Utc>) {
+        let Some(ttl) = self.ttl else { return };
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= USER_CACHE_MAX {
+            entries.retain(|_, (read_at, _)| now < *read_at + ttl);
+            if entries.len() >= USER_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(user.id, (now, user.clone()));
+    }
 }
 
 impl AuthService {
@@ -76,7 +110,17 @@ impl AuthService {
             clock,
             throttle,
             token_ttl,
+            users_seen: UserCache::default(),
         }
+    }
+
+    /// Remember the user behind a token for `ttl` after reading it, instead of reading it on every
+    /// request: a user deleted or moved to another organisation is then refused within `ttl`
+    /// rather than at once. A zero `ttl` reads the user every time. Only found users are
+    /// remembered; signature and expiry are checked on every request regardless.
+    pub fn with_user_cache(mut self, ttl: Duration) -> Self {
+        self.users_seen.ttl = (ttl > Duration::zero()).then_some(ttl);
+        self
     }
 
     /// Check a username and password from client address `addr` and issue a token.
@@ -119,13 +163,24 @@ impl AuthService {
     }
 
     /// Verify a token and load its user. A token whose user is gone, or whose organisation no
-    /// longer matches the user's, is refused.
+    /// longer matches the user's, is refused (within the user cache's time, if one is set).
     pub async fn authenticate(&self, token: &str) -> Result<(Claims, User), AuthError> {
+        let now = self.clock.now();
         let claims = self
             .tokens
-            .decode(token, self.clock.now().timestamp())
+            .decode(token, now.timestamp())
             .map_err(|TokenError::Invalid| AuthError::Unauthenticated)?;
-        match self.users.find_by_id(claims.user_id).await? {
+        let user = match self.users_seen.get(claims.user_id, now) {
+            Some(user) => Some(user),
+            None => {
+                let found = self.users.find_by_id(claims.user_id).await?;
+                if let Some(user) = &found {
+                    self.users_seen.put(user, now);
+                }
+                found
+            }
+        };
+        match user {
             Some(user) if user.org_id == claims.org_id => Ok((claims, user)),
             _ => Err(AuthError::Unauthenticated),
         }
@@ -248,5 +303,97 @@ mod tests {
             svc.authenticate("t").await,
             Err(AuthError::Unauthenticated)
         ));
+    }
+
+    /// A service whose clock is `start + offset` seconds and whose user 7 exists while `exists`.
+    fn cached_service(
+        ttl: Duration,
+        offset: Arc<std::sync::atomic::AtomicI64>,
+        exists: Arc<std::sync::atomic::AtomicBool>,
+        reads: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> AuthService {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_id().returning(move |_| {
+            reads.fetch_add(1, SeqCst);
+            Ok(exists.load(SeqCst).then(user))
+        });
+        let mut tokens = MockTokenCodec::new();
+        tokens.expect_decode().returning(|_, _| {
+            Ok(Claims {
+                user_id: 7,
+                org_id: 3,
+                issued_at: 0,
+                expires_at: i64::MAX,
+            })
+        });
+        let start = chrono::Utc::now();
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .returning(move || start + Duration::seconds(offset.load(SeqCst)));
+        AuthService::new(
+            Arc::new(users),
+            Arc::new(MockPasswordHasher::new()),
+            Arc::new(tokens),
+            Arc::new(clock),
+            LoginThrottle::new(ThrottleLimits::default()),
+            Duration::hours(1),
+        )
+        .with_user_cache(ttl)
+    }
+
+    #[tokio::test]
+    async fn a_cached_user_is_read_again_after_the_cache_time_and_a_deleted_one_refused() {
+        use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::SeqCst};
+        let (offset, exists, reads) = (
+            Arc::new(AtomicI64::new(0)),
+            Arc::new(AtomicBool::new(true)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let svc = cached_service(
+            Duration::seconds(2),
+            offset.clone(),
+            exists.clone(),
+            reads.clone(),
+        );
+        for _ in 0..3 {
+            assert_eq!(svc.authenticate("t").await.unwrap().1.id, 7);
+        }
+        assert_eq!(reads.load(SeqCst), 1, "read once within the cache time");
+        exists.store(false, SeqCst);
+        offset.store(1, SeqCst);
+        assert!(svc.authenticate("t").await.is_ok(), "still within 2 s");
+        offset.store(2, SeqCst);
+        assert!(matches!(
+            svc.authenticate("t").await,
+            Err(AuthError::Unauthenticated)
+        ));
+        // a missing user is never remembered: every request reads again
+        assert!(svc.authenticate("t").await.is_err());
+        assert_eq!(reads.load(SeqCst), 3);
+        // a clock that went back does not stretch an entry's life
+        exists.store(true, SeqCst);
+        offset.store(10, SeqCst);
+        assert!(svc.authenticate("t").await.is_ok());
+        offset.store(5, SeqCst);
+        assert!(svc.authenticate("t").await.is_ok());
+        assert_eq!(reads.load(SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn without_a_user_cache_every_request_reads_the_user() {
+        use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::SeqCst};
+        let reads = Arc::new(AtomicUsize::new(0));
+        let svc = cached_service(
+            Duration::zero(),
+            Arc::new(AtomicI64::new(0)),
+            Arc::new(AtomicBool::new(true)),
+            reads.clone(),
+        );
+        for _ in 0..3 {
+            svc.authenticate("t").await.unwrap();
+        }
+        assert_eq!(reads.load(SeqCst), 3);
     }
 }

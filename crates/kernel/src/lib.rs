@@ -215,7 +215,23 @@ pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// Render `t` in the contract's format in time zone `tz`.
 pub fn format_time(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    t.with_timezone(&tz).format(TIME_FORMAT).to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    // the fields written directly: `format(TIME_FORMAT)` parses the pattern on every call, and
+    // lists format many times per page
+    let l = t.with_timezone(&tz).naive_local();
+    let mut s = String::with_capacity(19);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        l.year(),
+        l.month(),
+        l.day(),
+        l.hour(),
+        l.minute(),
+        l.second()
+    );
+    s
 }
 
 /// Parse a timestamp given in a request: `YYYY-MM-DD HH:MM:SS` (in `tz`), `YYYY-MM-DD`
@@ -351,6 +367,31 @@ mod tests {
         assert!(parse_time("yesterday", tz).is_none());
         assert!(parse_time("-200000-01-01", tz).is_none());
         assert!(parse_time("+20000-01-01T00:00:00Z", tz).is_none());
+    }
+
+    #[test]
+    fn format_time_writes_what_the_contract_pattern_writes() {
+        // years 0000..=9999 (all the database and parse_time let in), across zones with and
+        // without daylight saving, against chrono's own rendering of TIME_FORMAT
+        let zones = [
+            chrono_tz::Asia::Shanghai,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::New_York,
+            chrono_tz::UTC,
+        ];
+        let mut secs: i64 = -62_135_596_800 + 86_400; // 0001-01-02
+        let end: i64 = 253_402_300_799 - 86_400; // 9999-12-30
+        let step = 7_919_777; // about 92 days and a few hours: every field moves
+        while secs < end {
+            let t = DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
+            for tz in zones {
+                assert_eq!(
+                    format_time(t, tz),
+                    t.with_timezone(&tz).format(TIME_FORMAT).to_string()
+                );
+            }
+            secs += step;
+        }
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Config {
     pub db_pool_size: usize,
     /// `MONITOR_INTERVAL_SECS`.
     pub monitor_interval_secs: u64,
+    /// `AUTH_CACHE_MS` (default 1000): how long the user behind a token is remembered after it
+    /// was read; 0 reads it on every request.
+    pub auth_cache_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -112,6 +115,13 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        let auth_cache_ms: u64 = parse("AUTH_CACHE_MS", 1000)?;
+        if auth_cache_ms > 60_000 {
+            return Err(ConfigError {
+                var: "AUTH_CACHE_MS",
+                reason: "must be between 0 and 60000".into(),
+            });
+        }
         Ok(Config {
             database_url,
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -130,6 +140,7 @@ impl Config {
             body_limit: parse("BODY_LIMIT_BYTES", 16 * 1024 * 1024)?,
             db_pool_size: parse("DB_POOL_SIZE", 16)?,
             monitor_interval_secs,
+            auth_cache_ms,
         })
     }
 }

@@ -606,7 +606,7 @@ pub struct ImportResultDto {
 }
 
 /// A lead (`dcc_leads`), phone masked.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub struct LeadDto {
     /// Id.
     pub id: i64,
@@ -698,7 +698,7 @@ pub struct CreatedTaskDto {
 }
 
 /// The contract's `Task`.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub struct TaskDto {
     /// Id.
     pub id: i64,

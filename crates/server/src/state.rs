@@ -31,6 +31,8 @@ pub struct AppOptions {
     pub tz: Tz,
     /// Token lifetime, seconds.
     pub token_ttl_secs: i64,
+    /// How long the user behind a token is remembered (zero: read on every request).
+    pub auth_cache: Duration,
     /// Password hasher.
     pub hasher: Argon2Hasher,
     /// The outbound-call platform.
@@ -89,6 +91,9 @@ impl AppState {
             clock.clone(),
             LoginThrottle::new(ThrottleLimits::default()),
             chrono::Duration::seconds(o.token_ttl_secs),
+        )
+        .with_user_cache(
+            chrono::Duration::from_std(o.auth_cache).unwrap_or_else(|_| chrono::Duration::zero()),
         );
         let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), o.tz);
         let task_repo = Arc::new(PgTasks::new(pool.clone()));

@@ -70,6 +70,9 @@ pub struct Batch {
     pub leads: Vec<DispatchLead>,
 }
 
+/// A page of `query-task-execution` rows, and the task's lead counts per call status.
+pub type Executions = (Page<ExecutionRow>, BTreeMap<String, i64>);
+
 /// One row of `query-task-execution`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExecutionRow {
@@ -229,7 +232,7 @@ pub trait ExecutionRepository: Send + Sync + 'static {
         task: TaskId,
         status: Option<String>,
         page: PageRequest,
-    ) -> Result<Option<(Page<ExecutionRow>, BTreeMap<String, i64>)>, RepoError>;
+    ) -> Result<Option<Executions>, RepoError>;
     /// Create a run for a task of `scope`, or return its unfinished one.
     async fn create_run(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, RepoError>;
     /// A run of a task of `scope`.

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use kernel::{PageRequest, format_time, mask_phone};
 use leads::{Lead, LeadFilterInput, LeadInput};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::envelope::ok;
 use crate::error::ApiError;
@@ -75,23 +75,23 @@ pub async fn import(
 }
 
 /// A lead as the API shows it (phone masked).
-pub fn lead_json(l: &Lead, tz: chrono_tz::Tz) -> Value {
-    json!({
-        "id": l.id,
-        "org_id": l.org_id,
-        "customer_name": l.customer_name,
-        "phone": mask_phone(&l.phone),
-        "level": l.level,
-        "source": l.source,
-        "vehicle_model": l.vehicle_model,
-        "status": l.status,
-        "owner_name": l.owner_name,
-        "create_time": format_time(l.create_time, tz),
-        "last_call_time": l.last_call_time.map(|t| format_time(t, tz)),
-        "call_count": l.call_count,
-        "do_not_call": l.do_not_call,
-        "external_id": l.external_id,
-    })
+pub fn lead_json(l: &Lead, tz: chrono_tz::Tz) -> LeadDto {
+    LeadDto {
+        id: l.id,
+        org_id: l.org_id,
+        customer_name: l.customer_name.clone(),
+        phone: mask_phone(&l.phone),
+        level: l.level.clone(),
+        source: l.source.clone(),
+        vehicle_model: l.vehicle_model.clone(),
+        status: l.status.clone(),
+        owner_name: l.owner_name.clone(),
+        create_time: format_time(l.create_time, tz),
+        last_call_time: l.last_call_time.map(|t| format_time(t, tz)),
+        call_count: l.call_count,
+        do_not_call: l.do_not_call,
+        external_id: l.external_id.clone(),
+    }
 }
 
 /// `GET /api/leads` query: paging plus the filter's fields, lists comma-separated.

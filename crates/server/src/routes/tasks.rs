@@ -18,20 +18,20 @@ use crate::openapi::{
 use crate::state::AppState;
 
 /// The contract's `Task`.
-pub fn task_json(t: &CallTask, tz: chrono_tz::Tz) -> Value {
-    json!({
-        "id": t.id,
-        "task_name": t.task_name,
-        "task_type": t.state.code(),
-        "create_time": format_time(t.create_time, tz),
-        "update_time": format_time(t.update_time, tz),
-        "leads_count": t.leads_count,
-        "script_id": t.script_id,
-        "job_group_id": t.job_group_id,
-        "size_desc": t.size_desc,
-        "called_count": t.called_count,
-        "connected_count": t.connected_count,
-    })
+pub fn task_json(t: &CallTask, tz: chrono_tz::Tz) -> TaskDto {
+    TaskDto {
+        id: t.id,
+        task_name: t.task_name.clone(),
+        task_type: t.state.code(),
+        create_time: format_time(t.create_time, tz),
+        update_time: format_time(t.update_time, tz),
+        leads_count: t.leads_count,
+        script_id: t.script_id.clone(),
+        job_group_id: t.job_group_id.clone(),
+        size_desc: t.size_desc.clone(),
+        called_count: t.called_count,
+        connected_count: t.connected_count,
+    }
 }
 
 /// A scene as the API shows it.
@@ -227,7 +227,7 @@ pub async fn recent(
     _: crate::extract::Query<crate::extract::NoQuery>,
     auth: Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let items: Vec<Value> = state
+    let items: Vec<TaskDto> = state
         .tasks
         .recent(&auth.caller.scope)
         .await?
