@@ -175,3 +175,36 @@ async fn org_user_and_csv_import_commands_work_and_report_bad_lines() {
         assert!(help.contains(cmd), "--help explains {cmd}");
     }
 }
+
+/// Settings out of range stop the binary before it does anything, naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_settings_are_refused_by_name() {
+    let app = TestApp::spawn_with(TestOptions {
+        workers: false,
+        ..Default::default()
+    })
+    .await;
+    for (var, value) in [
+        ("DB_POOL_SIZE", "0"),
+        ("DB_WORKER_POOL_SIZE", "x"),
+        ("HTTP_WORKERS", "0"),
+        ("AUTH_CACHE_MS", "60001"),
+        ("AUTH_CACHE_MS", "-1"),
+    ] {
+        let out = Command::new(outbound_binary())
+            .args(["migrate"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &app.db.url)
+            .env(
+                "JWT_SECRET",
+                String::from_utf8_lossy(JWT_SECRET).to_string(),
+            )
+            .env(var, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{var}={value} was accepted");
+        assert!(stderr.contains(var), "{var}={value}: {stderr}");
+    }
+}

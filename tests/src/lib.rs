@@ -178,6 +178,7 @@ impl TestApp {
         };
         let state = AppState::new(AppOptions {
             pool: pool.clone(),
+            worker_pool: pool.clone(),
             database_url: db.url.clone(),
             jwt_secret: JWT_SECRET.to_vec(),
             tz: chrono_tz::Asia::Shanghai,
@@ -191,7 +192,7 @@ impl TestApp {
             monitor_interval: Duration::from_millis(300),
         });
         if opts.workers {
-            state.workers.start(state.exec.clone());
+            state.workers.start(state.workers_exec.clone());
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let http = HttpSettings {

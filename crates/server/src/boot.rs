@@ -80,10 +80,15 @@ pub async fn migrate_and_pool(db: &Database, pool_size: usize) -> anyhow::Result
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
+    pool(db, pool_size)
+}
+
+/// A pool of at most `size` connections to the (already migrated) database.
+pub fn pool(db: &Database, size: usize) -> anyhow::Result<DbPool> {
     make_pool(
         &db.url,
         &PoolSettings {
-            max_size: pool_size,
+            max_size: size,
             ..Default::default()
         },
     )

@@ -23,8 +23,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `BODY_LIMIT_BYTES` (default 16 MiB).
     pub body_limit: usize,
-    /// `DB_POOL_SIZE` (default 16).
+    /// `DB_POOL_SIZE`: connections for HTTP requests (default 2 x cores + 2).
     pub db_pool_size: usize,
+    /// `DB_WORKER_POOL_SIZE`: connections for the dispatcher, monitor and runs (default 4).
+    pub db_worker_pool_size: usize,
+    /// `HTTP_WORKERS`: threads serving HTTP (default: one per core).
+    pub http_workers: usize,
     /// `MONITOR_INTERVAL_SECS`.
     pub monitor_interval_secs: u64,
     /// `AUTH_CACHE_MS` (default 1000): how long the user behind a token is remembered after it
@@ -60,6 +64,25 @@ fn var(name: &str) -> Option<String> {
         .ok()
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
+}
+
+/// Connections for HTTP requests when `DB_POOL_SIZE` is unset: 2 x cores + 2 (PostgreSQL's rule
+/// of thumb for connections that keep a server busy). More connections than the cores can serve
+/// only make each query wait for its turn on a core: under load, latency tails grow.
+pub fn default_pool_size() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    2 * cores + 2
+}
+
+fn pool_size(name: &'static str, default: usize) -> Result<usize, ConfigError> {
+    let n: usize = parse(name, default)?;
+    if !(1..=1000).contains(&n) {
+        return Err(ConfigError {
+            var: name,
+            reason: "must be between 1 and 1000".into(),
+        });
+    }
+    Ok(n)
 }
 
 fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
@@ -138,7 +161,12 @@ impl Config {
                 })
                 .unwrap_or_default(),
             body_limit: parse("BODY_LIMIT_BYTES", 16 * 1024 * 1024)?,
-            db_pool_size: parse("DB_POOL_SIZE", 16)?,
+            db_pool_size: pool_size("DB_POOL_SIZE", default_pool_size())?,
+            db_worker_pool_size: pool_size("DB_WORKER_POOL_SIZE", 4)?,
+            http_workers: pool_size(
+                "HTTP_WORKERS",
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?,
             monitor_interval_secs,
             auth_cache_ms,
         })

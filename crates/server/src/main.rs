@@ -287,9 +287,11 @@ async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Resu
 async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyhow::Result<()> {
     let pcfg = server::config::PlatformConfig::from_env()?;
     let pool = boot::migrate_and_pool(db, cfg.db_pool_size).await?;
+    let worker_pool = boot::pool(db, cfg.db_worker_pool_size)?;
     let platform = boot::platform(&pcfg).await?;
     let state = AppState::new(AppOptions {
         pool: pool.clone(),
+        worker_pool,
         database_url: db.url.clone(),
         jwt_secret: boot::jwt_secret(cfg)?,
         tz: cfg.tz,
@@ -314,11 +316,8 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         body_limit: cfg.body_limit,
         cors_origins: cfg.cors_origins.clone(),
     };
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let running = serve(state.clone(), http, listener, workers)?;
-    state.workers.start(state.exec.clone());
+    let running = serve(state.clone(), http, listener, cfg.http_workers)?;
+    state.workers.start(state.workers_exec.clone());
     tracing::info!(addr = %running.addr, "listening");
     let handle = running.handle.clone();
     let server = tokio::spawn(running.server);

@@ -21,8 +21,11 @@ use crate::workers::Workers;
 
 /// Everything needed to wire an app.
 pub struct AppOptions {
-    /// The pool.
+    /// The pool of HTTP requests.
     pub pool: DbPool,
+    /// The pool of the background workers (dispatcher, monitor, runs), apart so that neither
+    /// side can take every connection from the other.
+    pub worker_pool: DbPool,
     /// The database URL (for migration checks; never logged).
     pub database_url: String,
     /// Token signing key.
@@ -67,8 +70,10 @@ pub struct AppState {
     pub leads: LeadService,
     /// Tasks.
     pub tasks: TaskService,
-    /// Running tasks.
+    /// Running tasks (HTTP requests).
     pub exec: ExecutionService,
+    /// Running tasks (the background workers, on their own pool).
+    pub workers_exec: ExecutionService,
     /// Background workers (started separately).
     pub workers: Arc<Workers>,
     /// The pool (health checks).
@@ -101,6 +106,13 @@ impl AppState {
         let exec = ExecutionService::new(
             Arc::new(PgExecution::new(pool.clone())),
             task_repo,
+            o.platform.clone(),
+            clock.clone(),
+            o.exec.clone(),
+        );
+        let workers_exec = ExecutionService::new(
+            Arc::new(PgExecution::new(o.worker_pool.clone())),
+            Arc::new(PgTasks::new(o.worker_pool)),
             o.platform,
             clock,
             o.exec,
@@ -111,6 +123,7 @@ impl AppState {
             leads,
             tasks,
             exec,
+            workers_exec,
             workers: Workers::idle(o.monitor_interval),
             pool,
             tz: o.tz,
