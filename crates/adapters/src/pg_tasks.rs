@@ -16,10 +16,8 @@ use tasks::{
 };
 
 use crate::db::{DbPool, conn, db_error};
-use crate::pg_leads::{
-    Exclusions, filtered, filtered_distinct_phone, org_count, org_count_subquery, strpos,
-};
-use crate::schema::{call_tasks, dcc_leads, leads_task_list, scenes, sum_int8};
+use crate::pg_leads::{Exclusions, filtered_distinct_phone, org_count, org_count_subquery, strpos};
+use crate::schema::{call_tasks, dcc_leads, scenes, sum_int8};
 
 /// [`TaskRepository`] on PostgreSQL.
 #[derive(Clone)]
@@ -118,6 +116,44 @@ fn to_scene(r: SceneRow) -> Scene {
     }
 }
 
+/// `WITH picked AS (<select>) INSERT INTO leads_task_list … SELECT … FROM picked`, answering
+/// (rows inserted, candidates): the task's leads and the count of the leads they were picked
+/// from, in one statement. `picked` must select `org_id, id, phone, customer_name, candidates`.
+struct CreateTaskLeads<S> {
+    task_id: i64,
+    picked: S,
+}
+
+impl<S: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateTaskLeads<S>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH picked AS (");
+        self.picked.walk_ast(out.reborrow())?;
+        out.push_sql(
+            "), ins AS (INSERT INTO leads_task_list (task_id, org_id, lead_id, phone, customer_name) SELECT ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.task_id)?;
+        out.push_sql(
+            ", org_id, id, phone, customer_name FROM picked RETURNING 1) \
+             SELECT (SELECT count(*) FROM ins), COALESCE((SELECT max(candidates) FROM picked), 0)",
+        );
+        Ok(())
+    }
+}
+
+impl<S> diesel::query_builder::QueryId for CreateTaskLeads<S> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<S> diesel::query_builder::Query for CreateTaskLeads<S> {
+    type SqlType = (BigInt, BigInt);
+}
+
 enum CreateAbort {
     NoLeads,
     Db(diesel::result::Error),
@@ -156,38 +192,24 @@ impl TaskRepository for PgTasks {
                     .returning(call_tasks::id)
                     .get_result(c)
                     .await?;
-                let callable: i64 = filtered(scope, filter, Exclusions::Callable)
-                    .select(count_star())
-                    .get_result(c)
-                    .await?;
-                if callable == 0 {
-                    return Err(CreateAbort::NoLeads);
-                }
-                // the one statement that builds the lead list: INSERT … SELECT DISTINCT ON (phone)
-                let select = filtered_distinct_phone(scope, filter, Exclusions::Callable)
+                // one statement, one pass over the leads: the lead list is built by
+                // INSERT … SELECT DISTINCT ON (phone), and the candidates (callable leads before
+                // de-duplication) are counted by a window function over the same rows
+                let picked = filtered_distinct_phone(scope, filter, Exclusions::Callable)
                     .select((
-                        task_id.into_sql::<BigInt>(),
                         dcc_leads::org_id,
                         dcc_leads::id,
                         dcc_leads::phone,
                         dcc_leads::customer_name,
+                        diesel::dsl::sql::<BigInt>("count(*) OVER () AS candidates"),
                     ))
                     .order((
                         dcc_leads::phone,
                         dcc_leads::create_time.desc(),
                         dcc_leads::id.desc(),
                     ));
-                let inserted = diesel::insert_into(leads_task_list::table)
-                    .values(select)
-                    .into_columns((
-                        leads_task_list::task_id,
-                        leads_task_list::org_id,
-                        leads_task_list::lead_id,
-                        leads_task_list::phone,
-                        leads_task_list::customer_name,
-                    ))
-                    .execute(c)
-                    .await? as i64;
+                let (inserted, callable): (i64, i64) =
+                    CreateTaskLeads { task_id, picked }.get_result(c).await?;
                 if inserted == 0 {
                     return Err(CreateAbort::NoLeads);
                 }

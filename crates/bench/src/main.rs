@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     pub wrk_secs: u32,
     /// Repetitions of each task-creation measurement (the median is reported).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub reps: usize,
     /// Which benchmarks: create, list, dispatch, sync (comma-separated).
     #[arg(

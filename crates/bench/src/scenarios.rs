@@ -136,8 +136,8 @@ pub async fn create(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow:
     let mut rows = String::from(
         "## Task creation from a filter\n\n`POST /api/create-autoCall-tasks` with `{\"levels\":[\"H\",\"A\"]}` (30% of the leads \
          match; 4 in 30 matches repeat a phone) against the same `INSERT … SELECT DISTINCT ON (phone)` typed into psql \
-         (`\\timing`, rolled back), alternating, median of the repetitions. The endpoint also counts the candidates, \
-         writes the task row and answers over HTTP. Memory is the server's resident set, sampled every 10 ms.\n\n\
+         (`\\timing`, rolled back), alternating, median of the repetitions. The endpoint's statement also counts the \
+         candidates (a window count over the same rows); the endpoint writes the task row and answers over HTTP. Memory is the server's resident set, sampled every 10 ms.\n\n\
          | leads | task leads | bare SQL (ms) | endpoint (ms) | endpoint / bare | target | server RSS idle → peak (MiB) |\n\
          |---:|---:|---:|---:|---:|---|---:|\n",
     );
