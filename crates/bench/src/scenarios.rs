@@ -13,6 +13,9 @@ use tasks::platform::{Contact, OutboundPlatform, Strategy};
 use crate::Args;
 use crate::env::{BenchEnv, Server, rss_kib, sim, wrk};
 
+/// In docs/benchmarks.md, everything from this line on is written by people and kept as is.
+pub const NOTES_MARKER: &str = "<!-- notes: written by hand, kept by outbound-bench -->";
+
 /// Sections of docs/benchmarks.md.
 pub struct Report {
     sections: Vec<String>,
@@ -62,6 +65,13 @@ impl Report {
         for s in &self.sections {
             out.push('\n');
             out.push_str(s);
+        }
+        // the hand-written analysis below the marker survives a new run
+        if let Ok(old) = std::fs::read_to_string(path)
+            && let Some(at) = old.find(NOTES_MARKER)
+        {
+            out.push('\n');
+            out.push_str(&old[at..]);
         }
         std::fs::write(path, out)?;
         Ok(())
