@@ -183,9 +183,10 @@ impl BenchEnv {
             .ok_or_else(|| anyhow::anyhow!("login failed: {r}"))
     }
 
-    /// Time one statement in psql (`\timing`), in milliseconds, inside a rolled-back transaction.
+    /// Time one statement in psql (`\timing`), in milliseconds, committed on its own (so the time
+    /// includes the commit's WAL flush, as every real write's does).
     pub fn psql_ms(&self, statement: &str) -> anyhow::Result<f64> {
-        let script = format!("BEGIN;\n\\timing on\n{statement};\n\\timing off\nROLLBACK;\n");
+        let script = format!("\\timing on\n{statement};\n\\timing off\n");
         let out = Command::new("psql")
             .arg(&self.db.url)
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
