@@ -200,3 +200,27 @@ async fn update_script_and_scenes() {
     .await
     .expect(404, Some("not_found"));
 }
+
+/// Operators of one organisation creating tasks at the same moment all get their task: no 500
+/// from the organisation's task counter that every creation updates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creations_in_one_organisation_all_succeed() {
+    let app = TestApp::spawn().await;
+    let (_, t) = app.tenant("dealer").await;
+    app.import(&t, leads(0, 12)).await.expect(200, None);
+    let creations = (0..12).map(|i| {
+        app.post(
+            Some(&t),
+            "/api/create-autoCall-tasks",
+            json!({"task_name": format!("并发{i}"), "script_id": "s", "filters": {"exclude_in_active_tasks": false}}),
+        )
+    });
+    for r in futures::future::join_all(creations).await {
+        r.expect(200, None);
+    }
+    let list = app
+        .get(Some(&t), "/api/task_list?page_size=50")
+        .await
+        .expect(200, None);
+    assert_eq!(list.data()["pagination"]["total"], 12);
+}

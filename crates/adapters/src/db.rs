@@ -96,6 +96,11 @@ pub fn pool_error(e: PoolError) -> RepoError {
 /// Map a query error: a lost or refused connection (the server stopped, restarted or dropped us)
 /// is unavailability, anything else is a bug.
 pub fn db_error(e: DieselError) -> RepoError {
+    if is_transient(&e) {
+        // nothing was changed (the transaction rolled back); asking again will do
+        tracing::warn!(error = %e, "transaction lost a race (serialization failure or deadlock)");
+        return RepoError::Unavailable;
+    }
     if is_unavailable(&e) {
         tracing::warn!(error = %e, "database connection lost");
         RepoError::Unavailable
@@ -118,6 +123,16 @@ const UNAVAILABLE_MESSAGES: &[&str] = &[
     "the database system is in recovery mode",
     "server closed the connection",
 ];
+
+/// A serialization failure (40001) or a detected deadlock (40P01): the statement's transaction
+/// was rolled back by PostgreSQL and can simply be tried again.
+fn is_transient(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => info.message().starts_with("deadlock detected"),
+        _ => false,
+    }
+}
 
 fn is_unavailable(e: &DieselError) -> bool {
     match e {

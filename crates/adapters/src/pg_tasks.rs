@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
 use leads::{LeadFilter, LeadFilterInput};
 use tasks::{
@@ -176,10 +176,11 @@ impl TaskRepository for PgTasks {
         let filters_json = serde_json::to_value(&task.filters)
             .map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
         let mut c = conn(&self.pool).await?;
+        // READ COMMITTED: the lead list and its candidate count come from one statement, so one
+        // snapshot, and two creations in one organisation update its task counter one after the
+        // other (under REPEATABLE READ the second failed with a serialization error)
         let result: Result<CreatedTask, CreateAbort> = c
-            .build_transaction()
-            .repeatable_read()
-            .run(async |c| {
+            .transaction(async |c| {
                 let task_id: i64 = diesel::insert_into(call_tasks::table)
                     .values((
                         call_tasks::org_id.eq(task.org_id),

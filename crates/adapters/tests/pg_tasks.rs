@@ -588,3 +588,106 @@ async fn scenes_are_saved_in_the_root_and_seen_only_within_scope() {
     assert_eq!(ids(repo.list_scenes(&sc).await.unwrap()), vec![scene.id]);
     assert!(repo.list_scenes(&so).await.unwrap().is_empty());
 }
+
+/// Two operators create tasks in one organisation at the same moment: both tasks are created
+/// (the organisation's task counter is updated by both, one after the other), neither gets an
+/// error. Here a third transaction holds the counter row while a creation starts, then commits a
+/// change to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creations_racing_on_the_organisation_counter_both_succeed() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let (db, pool) = setup().await;
+    let o = org(&pool, "店", None).await;
+    let by = user(&pool, o, "op").await;
+    let s = scope_of(&pool, o).await;
+    import_n(&pool, o, 0, 5).await;
+    let repo = PgTasks::new(pool.clone());
+    repo.create_from_filter(
+        &s,
+        &filter(json!({"exclude_in_active_tasks": false})),
+        new_task("一", o, by),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let mut blocker = AsyncPgConnection::establish(&db.url).await.unwrap();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; UPDATE org_counts SET n = n + 0 WHERE org_id = {o} AND kind = 'tasks:1'"
+        ))
+        .await
+        .unwrap();
+    let (r, s2) = (repo.clone(), s.clone());
+    let racing = tokio::spawn(async move {
+        r.create_from_filter(
+            &s2,
+            &filter(json!({"exclude_in_active_tasks": false})),
+            new_task("二", o, by),
+        )
+        .await
+    });
+    // the creation has started and waits for the counter row
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = conn(&pool).await.unwrap();
+        let w: N = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut c)
+        .await
+        .unwrap();
+        if w.n >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the creation never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    blocker.batch_execute("COMMIT").await.unwrap();
+    let created = racing.await.unwrap().expect("no error").expect("created");
+    assert_eq!(created.task.leads_count, 5);
+    let n: i64 = call_tasks::table
+        .filter(call_tasks::org_id.eq(o))
+        .count()
+        .get_result(&mut conn(&pool).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+}
+
+/// A transaction that loses a race (serialization failure) is reported as "try again" (503),
+/// never as a bug (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_serialization_race_maps_to_unavailable() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let (db, pool) = setup().await;
+    let o = org(&pool, "店", None).await;
+    let mut a = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut b = AsyncPgConnection::establish(&db.url).await.unwrap();
+    a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM organizations")
+        .await
+        .unwrap();
+    b.batch_execute(&format!(
+        "UPDATE organizations SET name = '店2' WHERE id = {o}"
+    ))
+    .await
+    .unwrap();
+    let err = diesel::sql_query(format!(
+        "UPDATE organizations SET name = '店3' WHERE id = {o}"
+    ))
+    .execute(&mut a)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(adapters::db::db_error(err), kernel::RepoError::Unavailable),
+        "a serialization failure is transient"
+    );
+}

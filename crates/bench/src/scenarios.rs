@@ -178,8 +178,10 @@ pub async fn create(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow:
         };
         for _ in 0..reps {
             bare.push(env.psql_ms(&bare_sql)?);
-            env.sql(&format!("DELETE FROM leads_task_list WHERE task_id = {dummy}"))
-                .await?;
+            env.sql(&format!(
+                "DELETE FROM leads_task_list WHERE task_id = {dummy}"
+            ))
+            .await?;
             env.sql("VACUUM ANALYZE leads_task_list").await?;
             let t0 = Instant::now();
             let (data, p) = sampling_rss(
