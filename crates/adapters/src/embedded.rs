@@ -175,6 +175,12 @@ impl EmbeddedPostgres {
                     }
                     thread::sleep(Duration::from_millis(100));
                 }
+                // `pg_ctl status` can miss a running server for a moment (seen under load while
+                // the server rewrites postmaster.pid): one whose pid file says ready and whose
+                // port answers is running; ask again rather than start a second one
+                Status::NotRunning if Instant::now() < deadline && pg.answers_per_pid_file() => {
+                    thread::sleep(Duration::from_millis(100));
+                }
                 Status::NotRunning => {
                     if !port_is_free(pg.port) {
                         let new_port = free_port()?;
@@ -429,6 +435,15 @@ impl EmbeddedPostgres {
     }
 
     /// Whether the server accepts TCP connections and its pid file says it is ready.
+    /// Whether postmaster.pid names a port that accepts connections and says the server is ready.
+    fn answers_per_pid_file(&self) -> bool {
+        self.port_from_pid_file().is_some_and(|port| {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+                && self.pid_file_ready()
+        })
+    }
+
     fn is_ready(&self) -> bool {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()

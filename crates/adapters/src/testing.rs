@@ -95,6 +95,13 @@ async fn ensure_template(admin_url: &str) -> anyhow::Result<String> {
                 .execute(&mut admin)
                 .await?;
         }
+        // nobody connects to the template, autovacuum included: a session on it would make
+        // every `CREATE DATABASE … TEMPLATE` wait (PostgreSQL waits 5 s per try for it to leave)
+        diesel::sql_query(format!(
+            "ALTER DATABASE {tpl} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"
+        ))
+        .execute(&mut admin)
+        .await?;
         anyhow::Ok(())
     }
     .await;
