@@ -168,6 +168,13 @@ pub fn org_count_subquery(scope: &OrgScope, kinds: Vec<String>) -> OrgCountSubqu
         .single_value()
 }
 
+/// A page selected with [`org_count_subquery`] beside each row: the rows and the total, or `None`
+/// for an empty page (past the end: the caller reads the counter alone).
+pub fn split_total<R>(rows: Vec<(R, Option<i64>)>) -> Option<(Vec<R>, i64)> {
+    let total = <[_]>::first(&rows)?.1.unwrap_or(0);
+    Some((rows.into_iter().map(|(row, _)| row).collect(), total))
+}
+
 /// Sum of maintained per-organisation counters (`org_counts`) of these kinds over a scope.
 pub async fn org_count(
     c: &mut crate::db::DbConn,
@@ -477,8 +484,8 @@ impl LeadRepository for PgLeads {
                     .load(&mut c)
                     .await
                     .map_err(db_error)?;
-                match <[_]>::first(&rows).map(|(_, total)| total.unwrap_or(0)) {
-                    Some(total) => (rows.into_iter().map(|(row, _)| row).collect(), total),
+                match split_total(rows) {
+                    Some(page) => page,
                     None => (
                         Vec::new(),
                         org_count(&mut c, scope, vec!["leads".into()]).await?,

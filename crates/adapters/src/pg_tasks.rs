@@ -16,7 +16,9 @@ use tasks::{
 };
 
 use crate::db::{DbPool, conn, db_error};
-use crate::pg_leads::{Exclusions, filtered_distinct_phone, org_count, org_count_subquery, strpos};
+use crate::pg_leads::{
+    Exclusions, filtered_distinct_phone, org_count, org_count_subquery, split_total, strpos,
+};
 use crate::schema::{call_tasks, dcc_leads, scenes, sum_int8};
 
 /// [`TaskRepository`] on PostgreSQL.
@@ -297,8 +299,8 @@ impl TaskRepository for PgTasks {
                     .load(&mut c)
                     .await
                     .map_err(db_error)?;
-                match <[_]>::first(&rows).map(|(_, total)| total.unwrap_or(0)) {
-                    Some(total) => (rows.into_iter().map(|(row, _)| row).collect(), total),
+                match split_total(rows) {
+                    Some(page) => page,
                     None => (Vec::new(), org_count(&mut c, scope, kinds).await?),
                 }
             }

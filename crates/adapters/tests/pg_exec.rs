@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use adapters::db::{DbPool, conn};
 use adapters::pg_exec::PgExecution;
@@ -999,33 +998,6 @@ async fn concurrent_result_appliers_count_attempts_once() {
         calls, 2,
         "two attempts were made in all, call_count must be 2"
     );
-}
-
-/// Poll (with a deadline) until `n` backends of this database wait for a lock.
-async fn wait_for_lock_waiters(pool: &DbPool, n: i64) {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut c = conn(pool).await.unwrap();
-        let got: N = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut c)
-        .await
-        .unwrap();
-        if got.n >= n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "appliers never blocked on the row lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -628,29 +628,7 @@ async fn creations_racing_on_the_organisation_counter_both_succeed() {
         .await
     });
     // the creation has started and waits for the counter row
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let mut c = conn(&pool).await.unwrap();
-        let w: N = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut c)
-        .await
-        .unwrap();
-        if w.n >= 1 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the creation never waited"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_lock_waiters(&pool, 1).await;
     blocker.batch_execute("COMMIT").await.unwrap();
     let created = racing.await.unwrap().expect("no error").expect("created");
     assert_eq!(created.task.leads_count, 5);

@@ -271,15 +271,8 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn token_of_user_moved_to_other_org_is_refused() {
-        let mut users = MockUserRepository::new();
-        users.expect_find_by_id().returning(|_| {
-            Ok(Some(User {
-                org_id: 99,
-                ..user()
-            }))
-        });
+    /// A codec that accepts any token as user 7 of organisation 3, never expiring.
+    fn token_of_user_7_in_org_3() -> MockTokenCodec {
         let mut tokens = MockTokenCodec::new();
         tokens.expect_decode().returning(|_, _| {
             Ok(Claims {
@@ -289,6 +282,19 @@ mod tests {
                 expires_at: i64::MAX,
             })
         });
+        tokens
+    }
+
+    #[tokio::test]
+    async fn token_of_user_moved_to_other_org_is_refused() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_id().returning(|_| {
+            Ok(Some(User {
+                org_id: 99,
+                ..user()
+            }))
+        });
+        let tokens = token_of_user_7_in_org_3();
         let mut clock = MockClock::new();
         clock.expect_now().returning(chrono::Utc::now);
         let svc = AuthService::new(
@@ -318,15 +324,7 @@ mod tests {
             reads.fetch_add(1, SeqCst);
             Ok(exists.load(SeqCst).then(user))
         });
-        let mut tokens = MockTokenCodec::new();
-        tokens.expect_decode().returning(|_, _| {
-            Ok(Claims {
-                user_id: 7,
-                org_id: 3,
-                issued_at: 0,
-                expires_at: i64::MAX,
-            })
-        });
+        let tokens = token_of_user_7_in_org_3();
         let start = chrono::Utc::now();
         let mut clock = MockClock::new();
         clock

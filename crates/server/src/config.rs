@@ -70,11 +70,16 @@ fn var(name: &str) -> Option<String> {
 /// of thumb for connections that keep a server busy). More connections than the cores can serve
 /// only make each query wait for its turn on a core: under load, latency tails grow.
 pub fn default_pool_size() -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    2 * cores + 2
+    2 * cores() + 2
 }
 
-fn pool_size(name: &'static str, default: usize) -> Result<usize, ConfigError> {
+/// Cores this process may use (2 when unknown).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// A number of connections or threads: `name`, 1..=1000, else `default`.
+fn count(name: &'static str, default: usize) -> Result<usize, ConfigError> {
     let n: usize = parse(name, default)?;
     if !(1..=1000).contains(&n) {
         return Err(ConfigError {
@@ -161,12 +166,9 @@ impl Config {
                 })
                 .unwrap_or_default(),
             body_limit: parse("BODY_LIMIT_BYTES", 16 * 1024 * 1024)?,
-            db_pool_size: pool_size("DB_POOL_SIZE", default_pool_size())?,
-            db_worker_pool_size: pool_size("DB_WORKER_POOL_SIZE", 4)?,
-            http_workers: pool_size(
-                "HTTP_WORKERS",
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )?,
+            db_pool_size: count("DB_POOL_SIZE", default_pool_size())?,
+            db_worker_pool_size: count("DB_WORKER_POOL_SIZE", 4)?,
+            http_workers: count("HTTP_WORKERS", cores())?,
             monitor_interval_secs,
             auth_cache_ms,
         })

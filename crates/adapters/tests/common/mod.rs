@@ -225,3 +225,30 @@ pub async fn set_lead_calls(
 pub fn at(s: &str) -> DateTime<Utc> {
     kernel::parse_time(s, TZ).unwrap()
 }
+
+/// Poll (with a deadline) until `n` backends of this database wait for a lock.
+pub async fn wait_for_lock_waiters(pool: &DbPool, n: i64) {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut c = conn(pool).await.unwrap();
+        let got: N = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut c)
+        .await
+        .unwrap();
+        if got.n >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fewer than {n} backends ever waited for a lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
