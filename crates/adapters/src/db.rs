@@ -30,6 +30,12 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// `statement_timeout` of every connection.
     pub statement_timeout: Duration,
+    /// Plan each prepared statement once, for any parameters (`plan_cache_mode =
+    /// force_generic_plan`), instead of PostgreSQL's default of planning it anew on every
+    /// execution whenever its generic plan *looks* dearer: a page's `LIMIT $n OFFSET $m` looks to
+    /// the planner like a tenth of the table, so every page of every list was planned on every
+    /// request, which cost more CPU than running it. See docs/decisions.md.
+    pub generic_plans: bool,
 }
 
 impl Default for PoolSettings {
@@ -38,6 +44,7 @@ impl Default for PoolSettings {
             max_size: 16,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(120),
+            generic_plans: false,
         }
     }
 }
@@ -46,14 +53,18 @@ async fn establish(
     url: String,
     statement_timeout: Duration,
     connect_timeout: Duration,
+    generic_plans: bool,
 ) -> diesel::ConnectionResult<AsyncPgConnection> {
     let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
         .await
         .map_err(|_| ConnectionError::BadConnection("connect timed out".into()))??;
-    let set = format!(
+    let mut set = format!(
         "SET statement_timeout = {}; SET TIME ZONE 'UTC'",
         statement_timeout.as_millis()
     );
+    if generic_plans {
+        set.push_str("; SET plan_cache_mode = force_generic_plan");
+    }
     diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &set)
         .await
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -65,12 +76,13 @@ async fn establish(
 pub fn make_pool(url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
     let st = settings.statement_timeout;
     let ct = settings.acquire_timeout;
+    let generic = settings.generic_plans;
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     // no test query on every checkout (a round trip per checkout, several per request): a
     // connection whose server went away is closed and dropped by the pool (`is_broken`), and a
     // query on a connection that breaks mid-way maps to `Unavailable` (503) and closes it
     config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(move |url| establish(url.to_owned(), st, ct).boxed());
+    config.custom_setup = Box::new(move |url| establish(url.to_owned(), st, ct, generic).boxed());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     let pool = Pool::builder(manager)
         .max_size(settings.max_size)

@@ -24,6 +24,8 @@ pub struct BenchEnv {
     pub pool: DbPool,
     /// Where the release binary is.
     pub bin: std::path::PathBuf,
+    /// Settings given to every server started (`--server-env`), after the scenario's own.
+    pub server_env: Vec<(String, String)>,
 }
 
 /// A running release server.
@@ -77,7 +79,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl BenchEnv {
     /// A fresh database and the release binary.
-    pub async fn new() -> anyhow::Result<BenchEnv> {
+    pub async fn new(server_env: Vec<(String, String)>) -> anyhow::Result<BenchEnv> {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| {
@@ -97,7 +99,12 @@ impl BenchEnv {
                 ..Default::default()
             },
         )?;
-        Ok(BenchEnv { db, pool, bin })
+        Ok(BenchEnv {
+            db,
+            pool,
+            bin,
+            server_env,
+        })
     }
 
     /// Run SQL.
@@ -145,6 +152,9 @@ impl BenchEnv {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
+            cmd.env(k, v);
+        }
+        for (k, v) in &self.server_env {
             cmd.env(k, v);
         }
         let child = cmd.spawn()?;

@@ -40,16 +40,27 @@ pub struct Args {
         default_value = "create,list,dispatch,sync"
     )]
     pub only: Vec<String>,
+    /// A setting for every server the benchmarks start, `KEY=VALUE` (repeatable), e.g.
+    /// `--server-env HTTP_WORKERS=1`; the report names them.
+    #[arg(long, value_parser = key_value)]
+    pub server_env: Vec<(String, String)>,
     /// Output file.
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub out: String,
 }
 
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut report = scenarios::Report::new();
-    let env = env::BenchEnv::new().await?;
+    let mut report = scenarios::Report::new(&args.server_env);
+    let env = env::BenchEnv::new(args.server_env.clone()).await?;
     for which in &args.only {
         match which.as_str() {
             "create" => scenarios::create(&env, &args, &mut report).await?,

@@ -19,6 +19,8 @@ pub const NOTES_MARKER: &str = "<!-- notes: written by hand, kept by outbound-be
 /// Sections of docs/benchmarks.md.
 pub struct Report {
     sections: Vec<String>,
+    /// The `--server-env` settings, as written in the report.
+    settings: String,
 }
 
 fn sh(cmd: &str) -> String {
@@ -44,9 +46,14 @@ fn mib(kib: u64) -> f64 {
 
 impl Report {
     /// An empty report.
-    pub fn new() -> Self {
+    pub fn new(server_env: &[(String, String)]) -> Self {
         Self {
             sections: Vec::new(),
+            settings: server_env
+                .iter()
+                .map(|(k, v)| format!("`{k}={v}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 
@@ -62,6 +69,12 @@ impl Report {
              {cpu}, {mem} GiB RAM; {pg} (the tests' private cluster, default settings). Every figure stands next \
              to its anchor measured in the same run. Numbers move with the machine: compare ratios, not absolutes.\n"
         );
+        if !self.settings.is_empty() {
+            out.push_str(&format!(
+                "\nServer settings other than the defaults: {}.\n",
+                self.settings
+            ));
+        }
         for s in &self.sections {
             out.push('\n');
             out.push_str(s);

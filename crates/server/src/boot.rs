@@ -72,7 +72,7 @@ pub async fn open_database(cfg: &Config) -> anyhow::Result<Database> {
     })
 }
 
-/// Apply pending migrations and open the pool.
+/// Apply pending migrations and open the pool of HTTP requests (see [`pool`]).
 pub async fn migrate_and_pool(db: &Database, pool_size: usize) -> anyhow::Result<DbPool> {
     let applied = run_migrations(&db.url)
         .await
@@ -80,15 +80,27 @@ pub async fn migrate_and_pool(db: &Database, pool_size: usize) -> anyhow::Result
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
-    pool(db, pool_size)
+    pool(db, pool_size, PoolUse::Requests)
+}
+
+/// What a pool serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolUse {
+    /// HTTP requests (and commands): short statements run many times, planned once (generic
+    /// plans, see [`PoolSettings::generic_plans`]).
+    Requests,
+    /// The background workers: few bulk statements over parameter arrays, each planned for the
+    /// arrays it gets (PostgreSQL's default).
+    Workers,
 }
 
 /// A pool of at most `size` connections to the (already migrated) database.
-pub fn pool(db: &Database, size: usize) -> anyhow::Result<DbPool> {
+pub fn pool(db: &Database, size: usize, used_for: PoolUse) -> anyhow::Result<DbPool> {
     make_pool(
         &db.url,
         &PoolSettings {
             max_size: size,
+            generic_plans: used_for == PoolUse::Requests,
             ..Default::default()
         },
     )

@@ -287,7 +287,7 @@ async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Resu
 async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyhow::Result<()> {
     let pcfg = server::config::PlatformConfig::from_env()?;
     let pool = boot::migrate_and_pool(db, cfg.db_pool_size).await?;
-    let worker_pool = boot::pool(db, cfg.db_worker_pool_size)?;
+    let worker_pool = boot::pool(db, cfg.db_worker_pool_size, boot::PoolUse::Workers)?;
     let platform = boot::platform(&pcfg).await?;
     let state = AppState::new(AppOptions {
         pool: pool.clone(),

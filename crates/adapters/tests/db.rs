@@ -1,0 +1,58 @@
+//! The pool's per-connection settings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use adapters::db::{PoolSettings, conn, make_pool};
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+async fn setting(pool: &adapters::db::DbPool, name: &str) -> String {
+    let mut c = conn(pool).await.unwrap();
+    diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+        .get_result::<Setting>(&mut c)
+        .await
+        .unwrap()
+        .value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_connection_gets_the_pools_settings() {
+    let (db, _) = common::setup().await;
+    let generic = make_pool(
+        &db.url,
+        &PoolSettings {
+            max_size: 2,
+            generic_plans: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let default = make_pool(
+        &db.url,
+        &PoolSettings {
+            max_size: 2,
+            statement_timeout: std::time::Duration::from_secs(7),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // two connections at once from each pool: both set up alike
+    let (g1, g2) = tokio::join!(
+        setting(&generic, "plan_cache_mode"),
+        setting(&generic, "plan_cache_mode")
+    );
+    assert_eq!(
+        (g1.as_str(), g2.as_str()),
+        ("force_generic_plan", "force_generic_plan")
+    );
+    assert_eq!(setting(&default, "plan_cache_mode").await, "auto");
+    assert_eq!(setting(&default, "statement_timeout").await, "7s");
+    assert_eq!(setting(&generic, "TimeZone").await, "UTC");
+}
