@@ -243,6 +243,27 @@ async fn parent_org_sees_child_leads_child_does_not_see_parent() {
         .await
         .expect(200, None);
     assert_eq!(only_child.data()["pagination"]["total"], 2);
+    let only_root = app
+        .get(
+            Some(&boss),
+            &format!("/api/leads?org_ids={root}&page_size=2"),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(only_root.data()["pagination"]["total"], 3);
+    assert_eq!(only_root.data()["items"].as_array().unwrap().len(), 2);
+    assert!(
+        only_root.data()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["org_id"] == root)
+    );
+    let both = app
+        .get(Some(&boss), &format!("/api/leads?org_ids={root},{child}"))
+        .await
+        .expect(200, None);
+    assert_eq!(both.data()["pagination"]["total"], 5);
     app.get(Some(&clerk), &format!("/api/leads?org_ids={root}"))
         .await
         .expect(404, Some("not_found"));

@@ -716,12 +716,12 @@ impl ExecutionRepository for PgExecution {
         &self,
         scope: &OrgScope,
         task: TaskId,
-    ) -> Result<Option<TaskStatistics>, RepoError> {
+    ) -> Result<Option<(CallTask, TaskStatistics)>, RepoError> {
         let mut c = conn(&self.pool).await?;
         // from the maintained counters (the cost does not grow with the task), joined to the task
         // in the caller's scope: no row at all means no such task here, one row of NULLs a task
-        // without counters; one round trip either way
-        let rows: Vec<Option<CountsRow>> = call_tasks::table
+        // without counters; the task beside each row; one round trip either way
+        let rows: Vec<(TaskRow, Option<CountsRow>)> = call_tasks::table
             .left_join(
                 task_lead_counts::table.on(task_lead_counts::task_id
                     .eq(call_tasks::id)
@@ -729,7 +729,8 @@ impl ExecutionRepository for PgExecution {
             )
             .filter(call_tasks::id.eq(task))
             .filter(call_tasks::org_id.eq_any(scope.ids()))
-            .select(
+            .select((
+                task_columns!(),
                 (
                     task_lead_counts::call_status,
                     task_lead_counts::intent_level,
@@ -739,14 +740,15 @@ impl ExecutionRepository for PgExecution {
                     task_lead_counts::duration_n,
                 )
                     .nullable(),
-            )
+            ))
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        if rows.is_empty() {
+        let Some((task, _)) = <[_]>::first(&rows) else {
             return Ok(None);
-        }
-        let rows = rows.into_iter().flatten();
+        };
+        let task = to_task(task.clone())?;
+        let rows = rows.into_iter().filter_map(|(_, counts)| counts);
         let mut s = TaskStatistics::default();
         for st in CallStatus::ALL {
             s.by_call_status.insert(st.as_str().to_owned(), 0);
@@ -780,7 +782,7 @@ impl ExecutionRepository for PgExecution {
         } else {
             0.0
         };
-        Ok(Some(s))
+        Ok(Some((task, s)))
     }
 
     async fn executions(

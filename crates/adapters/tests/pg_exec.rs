@@ -1155,7 +1155,8 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
         .await
         .unwrap();
 
-    let st = f.exec.statistics(&f.scope, id).await.unwrap().unwrap();
+    let (task, st) = f.exec.statistics(&f.scope, id).await.unwrap().unwrap();
+    assert_eq!(task.id, id);
     assert_eq!(
         (
             st.leads_total,
@@ -1243,7 +1244,8 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
 
     // an untouched task: zeros, no division by zero
     let fresh = f.task(2).await;
-    let st = f.exec.statistics(&f.scope, fresh).await.unwrap().unwrap();
+    let (task, st) = f.exec.statistics(&f.scope, fresh).await.unwrap().unwrap();
+    assert_eq!(task.id, fresh);
     assert_eq!(
         (
             st.leads_total,

@@ -201,10 +201,11 @@ impl LeadFilterInput {
 }
 
 impl LeadFilter {
-    /// Whether the filter selects every lead of the scope (no condition, no exclusion).
+    /// Whether the filter selects every lead of its scope (no condition, no exclusion). Its
+    /// `org_ids` are no condition of their own: they narrow the scope the filter is used in
+    /// ([`crate::LeadService::resolve_filter`]).
     pub fn is_unrestricted(&self) -> bool {
-        self.org_ids.is_empty()
-            && self.levels.is_empty()
+        self.levels.is_empty()
             && self.sources.is_empty()
             && self.statuses.is_empty()
             && self.vehicle_models.is_empty()
@@ -285,6 +286,24 @@ mod tests {
 
     fn parse(json: &str) -> Result<LeadFilterInput, serde_json::Error> {
         serde_json::from_str(json)
+    }
+
+    #[test]
+    fn org_ids_alone_leave_a_filter_unrestricted() {
+        let unrestricted =
+            |json: &str| parse(json).unwrap().validate(TZ).unwrap().is_unrestricted();
+        let all = r#""exclude_in_active_tasks":false"#;
+        assert!(unrestricted(&format!("{{{all}}}")));
+        // org_ids narrow the scope; they are not a condition on the rows within it
+        assert!(unrestricted(&format!(r#"{{"org_ids":[2,3],{all}}}"#)));
+        assert!(!unrestricted(&format!(
+            r#"{{"org_ids":[2],"levels":["H"],{all}}}"#
+        )));
+        assert!(!unrestricted(&format!(r#"{{"keyword":"138",{all}}}"#)));
+        assert!(
+            !unrestricted(r#"{"org_ids":[2]}"#),
+            "excludes leads in active tasks"
+        );
     }
 
     #[test]

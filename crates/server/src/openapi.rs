@@ -877,7 +877,7 @@ pub struct FollowRowDto {
 }
 
 /// `data` of `GET /api/task-statistics`.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub struct TaskStatisticsDto {
     /// The task.
     pub task_id: i64,

@@ -219,12 +219,12 @@ pub trait ExecutionRepository: Send + Sync + 'static {
     async fn refresh_counters(&self, task: TaskId) -> Result<(), RepoError>;
     /// Move a running task whose leads are all final to `completed`.
     async fn complete_if_done(&self, task: TaskId) -> Result<bool, RepoError>;
-    /// Statistics of a task of `scope`.
+    /// A task of `scope` and its statistics (one round trip).
     async fn statistics(
         &self,
         scope: &OrgScope,
         task: TaskId,
-    ) -> Result<Option<TaskStatistics>, RepoError>;
+    ) -> Result<Option<(CallTask, TaskStatistics)>, RepoError>;
     /// Execution rows of a task of `scope` (optionally one status) and counts per status.
     async fn executions(
         &self,
@@ -847,17 +847,10 @@ impl ExecutionService {
         scope: &OrgScope,
         id: TaskId,
     ) -> Result<(CallTask, TaskStatistics), ExecError> {
-        let task = self
-            .tasks
-            .get(scope, id)
-            .await?
-            .ok_or(ExecError::NotFound("task"))?;
-        let stats = self
-            .repo
+        self.repo
             .statistics(scope, id)
             .await?
-            .ok_or(ExecError::NotFound("task"))?;
-        Ok((task, stats))
+            .ok_or(ExecError::NotFound("task"))
     }
 
     /// Execution rows of a task; with `refresh` the latest results are pulled first.

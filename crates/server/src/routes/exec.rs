@@ -338,7 +338,7 @@ pub async fn statistics(
 }
 
 /// `data` of `GET /api/task-statistics`.
-pub fn statistics_json(task: &CallTask, s: &TaskStatistics) -> Value {
+pub fn statistics_json(task: &CallTask, s: &TaskStatistics) -> TaskStatisticsDto {
     let rate = if s.called > 0 {
         s.connected as f64 / s.called as f64
     } else {
@@ -349,19 +349,19 @@ pub fn statistics_json(task: &CallTask, s: &TaskStatistics) -> Value {
     } else {
         0.0
     };
-    json!({
-        "task_id": task.id,
-        "task_type": task.state.code(),
-        "leads_total": s.leads_total,
-        "dispatched": s.dispatched,
-        "called": s.called,
-        "connected": s.connected,
-        "connect_rate": rate,
-        "avg_duration_seconds": s.avg_duration_seconds,
-        "by_call_status": s.by_call_status,
-        "by_intent_level": s.by_intent_level,
-        "progress": progress,
-    })
+    TaskStatisticsDto {
+        task_id: task.id,
+        task_type: task.state.code(),
+        leads_total: s.leads_total,
+        dispatched: s.dispatched,
+        called: s.called,
+        connected: s.connected,
+        connect_rate: rate,
+        avg_duration_seconds: s.avg_duration_seconds,
+        by_call_status: s.by_call_status.clone(),
+        by_intent_level: s.by_intent_level.clone(),
+        progress,
+    }
 }
 
 /// A query execution run as the API shows it.
