@@ -3,8 +3,10 @@
 # all endpoints, a valid token, a fixed seed. Fails (non-zero exit) on any 5xx, any response that
 # breaks the documented schema, an undocumented status code or content type.
 #
-# Budget: FUZZ_MAX_EXAMPLES per operation and phase (default 30: about a minute on two cores),
-# FUZZ_SEED. Extra arguments go to `schemathesis run` (e.g. `--report har`).
+# Budget: FUZZ_MAX_EXAMPLES per operation and phase (default 30), FUZZ_STATEFUL_SCENARIOS call
+# sequences that follow the document's links (default 150, up to FUZZ_STATEFUL_STEPS calls each,
+# default 10): about a minute on two cores. FUZZ_SEED. Extra arguments go to `schemathesis run`
+# (e.g. `--report har`).
 #
 # Works from a fresh clone: builds the debug binary, installs schemathesis into target/fuzz-venv
 # (or, where `python3 -m venv` is unavailable, into target/fuzz-pylib with `pip --target`), runs
@@ -13,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 max_examples=${FUZZ_MAX_EXAMPLES:-30}
+stateful_scenarios=${FUZZ_STATEFUL_SCENARIOS:-150}
+stateful_steps=${FUZZ_STATEFUL_STEPS:-10}
 seed=${FUZZ_SEED:-20261129}
 # pinned: with a fixed seed, the same version generates the same cases
 spec=${FUZZ_SCHEMATHESIS:-schemathesis==4.32.5}
@@ -96,10 +100,20 @@ token=$(curl -sf "$base/api/login" -H 'content-type: application/json' \
   fail "login with the demo account failed"
 
 # ---- the run: exits non-zero on any failed check (or an error); warnings do not fail it
-"${st[@]}" run "$base/api/openapi.json" \
+# the budgets per phase (a command-line --max-examples would override the stateful phase's)
+cat > "$data/schemathesis.toml" <<EOF
+[generation]
+max-examples = $max_examples
+
+[phases.stateful]
+max-steps = $stateful_steps
+
+[phases.stateful.generation]
+max-examples = $stateful_scenarios
+EOF
+"${st[@]}" --config-file "$data/schemathesis.toml" run "$base/api/openapi.json" \
   --header "access-token: $token" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
-  --max-examples "$max_examples" \
   --seed "$seed" \
   --workers 1 \
   --request-timeout 30 \

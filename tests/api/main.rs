@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod demo;
 mod exec;
 mod failure;
 mod leads;

@@ -136,10 +136,20 @@ impl TestApp {
 
     /// Start another app (another "instance") on the same database and simulator.
     pub async fn spawn_on(db: TestDb, sim_url: &str, opts: &TestOptions) -> TestApp {
+        // as in production: requests plan their statements once, the workers per execution
         let pool = make_pool(
             &db.url,
             &PoolSettings {
                 max_size: 8,
+                generic_plans: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let worker_pool = make_pool(
+            &db.url,
+            &PoolSettings {
+                max_size: 4,
                 ..Default::default()
             },
         )
@@ -178,7 +188,7 @@ impl TestApp {
         };
         let state = AppState::new(AppOptions {
             pool: pool.clone(),
-            worker_pool: pool.clone(),
+            worker_pool,
             database_url: db.url.clone(),
             jwt_secret: JWT_SECRET.to_vec(),
             tz: chrono_tz::Asia::Shanghai,

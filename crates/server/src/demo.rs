@@ -1,5 +1,6 @@
 //! The demo data of the embedded default's first start: an organisation tree, an admin with a
-//! random password, and a few hundred realistic leads.
+//! random password, a few hundred realistic leads, and call tasks in the states an operator
+//! meets (see [`seed_tasks`]).
 
 use adapters::db::{DbPool, conn};
 use adapters::pg_auth::PgUsers;
@@ -9,10 +10,12 @@ use auth::{NewUser, UserRepository};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use kernel::{OrgScope, Role};
+use kernel::{OrgScope, Role, UserId};
+use leads::LeadFilterInput;
 use leads::LeadInput;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tasks::CreateTaskRequest;
 
 use crate::state::AppState;
 
@@ -107,7 +110,7 @@ pub async fn seed_demo(
     let password = crate::boot::random_password();
     let hash = hasher.hash_blocking(&password)?;
     let users_repo = PgUsers::new(pool.clone());
-    users_repo
+    let admin = users_repo
         .create(NewUser {
             username: "admin".into(),
             display_name: "演示管理员".into(),
@@ -127,6 +130,7 @@ pub async fn seed_demo(
         .leads
         .import(&scope, Some(dcc.id), b.iter().cloned().map(Ok).collect())
         .await?;
+    seed_tasks(state, &scope, admin.id).await?;
     let mut c = conn(pool).await?;
     diesel::insert_into(service_settings::table)
         .values((
@@ -137,4 +141,63 @@ pub async fn seed_demo(
         .execute(&mut c)
         .await?;
     Ok(Some(("admin".into(), password)))
+}
+
+/// The demo's call tasks, each over leads of its own intent level and with a script: "H/A",
+/// "B" and "C". With the built-in simulator "B" is started (the simulator calls its leads and
+/// results come in) and "C" started and paused; with a real platform all three stay created (no
+/// demo lead is ever dialled).
+pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> anyhow::Result<()> {
+    let simulated = state.info.platform_simulated;
+    let plan: &[(&str, &str, &str, bool, bool)] = &[
+        // name, level, script, start, pause
+        (
+            "H/A 级意向客户首呼",
+            "H,A",
+            "demo-script-first-call",
+            false,
+            false,
+        ),
+        (
+            "B 级客户回访",
+            "B",
+            "demo-script-follow-up",
+            simulated,
+            false,
+        ),
+        (
+            "C 级客户激活",
+            "C",
+            "demo-script-reactivate",
+            simulated,
+            simulated,
+        ),
+    ];
+    for &(name, levels, script, start, pause) in plan {
+        let created = state
+            .tasks
+            .create(
+                scope,
+                user,
+                CreateTaskRequest {
+                    task_name: name.into(),
+                    script_id: script.into(),
+                    size_desc: None,
+                    filters: Some(LeadFilterInput {
+                        levels: Some(levels.split(',').map(str::to_owned).collect()),
+                        ..Default::default()
+                    }),
+                    scene_id: None,
+                },
+            )
+            .await?;
+        let id = created.task.id;
+        if start {
+            state.exec.start(scope, id).await?;
+        }
+        if pause {
+            state.exec.suspend(scope, id).await?;
+        }
+    }
+    Ok(())
 }

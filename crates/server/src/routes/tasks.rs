@@ -169,7 +169,17 @@ pub struct TaskListQuery {
     tag = "tasks",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "A page of tasks.", body = Envelope<Paged<TaskDto>>),
+        (status = 200, description = "A page of tasks.", body = Envelope<Paged<TaskDto>>,
+            links(
+                ("StartTask" = (operation_id = "start_task", request_body = json!({"task_id": "$response.body#/data/items/0/id"}), description = "The newest task of the page.")),
+                ("SuspendResumeTask" = (operation_id = "suspend_resume_task", request_body = json!({"task_id": "$response.body#/data/items/0/id"}), description = "The newest task of the page.")),
+                ("StopTask" = (operation_id = "stop_task", request_body = json!({"task_id": "$response.body#/data/items/0/id"}), description = "The newest task of the page.")),
+                ("UpdateScript" = (operation_id = "update_script", request_body = json!({"task_id": "$response.body#/data/items/0/id"}), description = "The newest task of the page.")),
+                ("QueryTaskExecution" = (operation_id = "query_task_execution", request_body = json!({"task_id": "$response.body#/data/items/0/id"}), description = "The newest task of the page.")),
+                ("StartQueryExecutionRun" = (operation_id = "start_query_execution_run", request_body = json!({"task_id": "$response.body#/data/items/0/id"}), description = "The newest task of the page.")),
+                ("LeadsFollow" = (operation_id = "leads_follow", parameters(("task_id" = "$response.body#/data/items/0/id")), description = "The newest task of the page.")),
+                ("TaskStatistics" = (operation_id = "task_statistics", parameters(("task_id" = "$response.body#/data/items/0/id")), description = "The newest task of the page."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 503, response = DatabaseUnavailable),
