@@ -94,6 +94,14 @@ pub fn make_pool(url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
     Ok(pool)
 }
 
+/// Inside a transaction: plan its statements for the values they are given (PostgreSQL's default
+/// `plan_cache_mode`), on a connection of a pool with [`PoolSettings::generic_plans`]. For
+/// statements whose best plan depends on the values, such as a lead filter: a generic plan
+/// cannot know that `create_time >= $1` keeps a day of leads and scans them all.
+pub async fn plan_for_values(c: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    diesel_async::SimpleAsyncConnection::batch_execute(c, "SET LOCAL plan_cache_mode = auto").await
+}
+
 /// Check out a connection, mapping pool failures to [`RepoError`].
 pub async fn conn(pool: &DbPool) -> Result<DbConn, RepoError> {
     pool.get().await.map_err(pool_error)

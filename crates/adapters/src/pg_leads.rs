@@ -14,7 +14,7 @@ use leads::{
     StoredLead, plan_import,
 };
 
-use crate::db::{DbPool, conn, db_error};
+use crate::db::{DbPool, conn, db_error, plan_for_values};
 use crate::schema::{call_tasks, dcc_leads, leads_task_list};
 
 diesel::define_sql_function! {
@@ -492,24 +492,35 @@ impl LeadRepository for PgLeads {
                     ),
                 }
             } else {
-                // one round trip: the page and its total (window count); past the end, count apart
-                let rows: Vec<(LeadRow, i64)> = page_of()
-                    .select((
-                        lead_columns!(),
-                        diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
-                    ))
-                    .load(&mut c)
-                    .await
-                    .map_err(db_error)?;
-                let total = match <[_]>::first(&rows) {
-                    Some((_, total)) => *total,
-                    None if page.page() == 1 => 0,
-                    None => filtered(scope, filter, Exclusions::ActiveTasks)
-                        .select(count_star())
-                        .get_result(&mut c)
-                        .await
-                        .map_err(db_error)?,
-                };
+                // the page, and its total counted by a subquery beside it (run once; a window
+                // count would hold every match in memory before the first row), planned for the
+                // filter's values; past the end, the count apart
+                let result: Result<_, diesel::result::Error> = c
+                    .transaction(async |c| {
+                        plan_for_values(c).await?;
+                        let rows: Vec<(LeadRow, Option<i64>)> = page_of()
+                            .select((
+                                lead_columns!(),
+                                filtered(scope, filter, Exclusions::ActiveTasks)
+                                    .select(count_star())
+                                    .single_value(),
+                            ))
+                            .load(c)
+                            .await?;
+                        let total = match <[_]>::first(&rows) {
+                            Some((_, total)) => total.unwrap_or(0),
+                            None if page.page() == 1 => 0,
+                            None => {
+                                filtered(scope, filter, Exclusions::ActiveTasks)
+                                    .select(count_star())
+                                    .get_result(c)
+                                    .await?
+                            }
+                        };
+                        Ok((rows, total))
+                    })
+                    .await;
+                let (rows, total) = result.map_err(db_error)?;
                 (rows.into_iter().map(|(r, _)| r).collect(), total)
             };
         Ok(Page::new(
@@ -573,6 +584,7 @@ impl LeadRepository for PgLeads {
             .repeatable_read()
             .read_only()
             .run(async |c| {
+                plan_for_values(c).await?;
                 let matched: i64 = filtered(scope, filter, Exclusions::None)
                     .select(count_star())
                     .get_result(c)

@@ -15,7 +15,7 @@ use tasks::{
     TaskStats, TransitionError,
 };
 
-use crate::db::{DbPool, conn, db_error};
+use crate::db::{DbPool, conn, db_error, plan_for_values};
 use crate::pg_leads::{
     Exclusions, filtered_distinct_phone, org_count, org_count_subquery, split_total, strpos,
 };
@@ -183,6 +183,8 @@ impl TaskRepository for PgTasks {
         // other (under REPEATABLE READ the second failed with a serialization error)
         let result: Result<CreatedTask, CreateAbort> = c
             .transaction(async |c| {
+                // the lead list's plan depends on the filter's values
+                plan_for_values(c).await?;
                 let task_id: i64 = diesel::insert_into(call_tasks::table)
                     .values((
                         call_tasks::org_id.eq(task.org_id),

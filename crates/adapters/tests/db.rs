@@ -56,3 +56,36 @@ async fn every_connection_gets_the_pools_settings() {
     assert_eq!(setting(&default, "statement_timeout").await, "7s");
     assert_eq!(setting(&generic, "TimeZone").await, "UTC");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planning_for_values_lasts_one_transaction() {
+    use diesel_async::AsyncConnection;
+    let (db, _) = common::setup().await;
+    let pool = make_pool(
+        &db.url,
+        &PoolSettings {
+            max_size: 1,
+            generic_plans: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut c = conn(&pool).await.unwrap();
+    let inside: String = c
+        .transaction(async |c| {
+            adapters::db::plan_for_values(c).await?;
+            diesel::sql_query("SELECT current_setting('plan_cache_mode') AS value")
+                .get_result::<Setting>(c)
+                .await
+                .map(|s| s.value)
+        })
+        .await
+        .unwrap();
+    assert_eq!(inside, "auto");
+    drop(c);
+    // the same (only) connection, after the transaction
+    assert_eq!(
+        setting(&pool, "plan_cache_mode").await,
+        "force_generic_plan"
+    );
+}
