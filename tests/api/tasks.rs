@@ -121,6 +121,19 @@ async fn task_list_pages_filters_by_state_and_keyword() {
         .await
         .expect(200, None);
     assert_eq!(k.data()["pagination"]["total"], 1);
+    // a keyword matching several: the total beside a short page, and past the end
+    let k = app
+        .get(Some(&t), "/api/task_list?keyword=任务&page_size=2&page=2")
+        .await
+        .expect(200, None);
+    assert_eq!(k.data()["pagination"]["total"], 5);
+    assert_eq!(k.data()["items"][0]["task_name"], "任务2");
+    let k = app
+        .get(Some(&t), "/api/task_list?keyword=任务&page_size=2&page=9")
+        .await
+        .expect(200, None);
+    assert_eq!(k.data()["pagination"]["total"], 5);
+    assert_eq!(k.data()["items"].as_array().unwrap().len(), 0);
     let s = app
         .get(Some(&t), "/api/task_list?task_type=2")
         .await

@@ -306,18 +306,28 @@ impl TaskRepository for PgTasks {
                     None => (Vec::new(), org_count(&mut c, scope, kinds).await?),
                 }
             }
+            // a keyword: the page, and its total counted by a subquery beside it (one round
+            // trip); past the end, the count apart
             Some(_) => {
-                let total = query()
-                    .select(count_star())
-                    .get_result(&mut c)
-                    .await
-                    .map_err(db_error)?;
-                let rows = page_of()
-                    .select(task_columns!())
+                let rows: Vec<(TaskRow, Option<i64>)> = page_of()
+                    .select((
+                        task_columns!(),
+                        query().select(count_star()).single_value(),
+                    ))
                     .load(&mut c)
                     .await
                     .map_err(db_error)?;
-                (rows, total)
+                match split_total(rows) {
+                    Some(page) => page,
+                    None => (
+                        Vec::new(),
+                        query()
+                            .select(count_star())
+                            .get_result(&mut c)
+                            .await
+                            .map_err(db_error)?,
+                    ),
+                }
             }
         };
         let items = rows
