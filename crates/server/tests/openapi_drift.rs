@@ -426,7 +426,7 @@ fn openapi_schemas_match_auth_and_health_json() {
 #[test]
 fn openapi_schemas_match_lead_json() {
     let doc = doc();
-    let leads_page = page(vec![lead(false), lead(true)]).map(|l| lead_routes::lead_json(&l, TZ));
+    let leads_page = page(vec![lead(false), lead(true)]).map(|l| lead_routes::lead_json(l, TZ));
     assert_matches(
         &doc,
         "get",
@@ -434,7 +434,7 @@ fn openapi_schemas_match_lead_json() {
         200,
         &success(serde_json::to_value(&leads_page).unwrap()),
     );
-    let empty = page(Vec::<leads::Lead>::new()).map(|l| lead_routes::lead_json(&l, TZ));
+    let empty = page(Vec::<leads::Lead>::new()).map(|l| lead_routes::lead_json(l, TZ));
     assert_matches(
         &doc,
         "get",
@@ -487,7 +487,7 @@ fn openapi_schemas_match_lead_json() {
     );
 
     // the check does catch drift: an undocumented field, a wrong type, a missing field
-    let mut extra = serde_json::to_value(lead_routes::lead_json(&lead(true), TZ)).unwrap();
+    let mut extra = serde_json::to_value(lead_routes::lead_json(lead(true), TZ)).unwrap();
     extra["secret"] = json!(1);
     assert_mismatch(
         &doc,
@@ -495,7 +495,7 @@ fn openapi_schemas_match_lead_json() {
         "/api/leads",
         &success(json!({ "items": [extra], "pagination": leads_page.pagination })),
     );
-    let mut wrong = serde_json::to_value(lead_routes::lead_json(&lead(true), TZ)).unwrap();
+    let mut wrong = serde_json::to_value(lead_routes::lead_json(lead(true), TZ)).unwrap();
     wrong["call_count"] = json!("1");
     assert_mismatch(
         &doc,
@@ -503,7 +503,7 @@ fn openapi_schemas_match_lead_json() {
         "/api/leads",
         &success(json!({ "items": [wrong], "pagination": leads_page.pagination })),
     );
-    let mut missing = serde_json::to_value(lead_routes::lead_json(&lead(true), TZ)).unwrap();
+    let mut missing = serde_json::to_value(lead_routes::lead_json(lead(true), TZ)).unwrap();
     missing.as_object_mut().unwrap().remove("external_id");
     assert_mismatch(
         &doc,
@@ -531,7 +531,7 @@ fn openapi_schemas_match_task_json() {
         task(TaskState::Created, false),
         task(TaskState::Running, true),
     ])
-    .map(|t| task_routes::task_json(&t, TZ));
+    .map(|t| task_routes::task_json(t, TZ));
     assert_matches(
         &doc,
         "get",
@@ -560,7 +560,7 @@ fn openapi_schemas_match_task_json() {
                 "post",
                 path,
                 200,
-                &success(serde_json::to_value(task_routes::task_json(&t, TZ)).unwrap()),
+                &success(serde_json::to_value(task_routes::task_json(t, TZ)).unwrap()),
             );
         }
     }

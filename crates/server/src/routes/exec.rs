@@ -123,7 +123,7 @@ pub async fn suspend_resume(
         }
         _ => return Err(ApiError::bad_request("action 必须是 suspend 或 resume")),
     };
-    Ok(ok(msg, task_json(&t, state.tz)))
+    Ok(ok(msg, task_json(t, state.tz)))
 }
 
 /// Stop a task (1/2/4 → 5): cancel its platform jobs; its unfinished leads become `cancelled`.
@@ -150,7 +150,7 @@ pub async fn stop(
     body: Json<TaskIdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.exec.stop(&auth.caller.scope, body.task_id).await?;
-    Ok(ok("任务已停止", task_json(&t, state.tz)))
+    Ok(ok("任务已停止", task_json(t, state.tz)))
 }
 
 /// `POST /api/query-task-execution` body.

@@ -75,22 +75,22 @@ pub async fn import(
 }
 
 /// A lead as the API shows it (phone masked).
-pub fn lead_json(l: &Lead, tz: chrono_tz::Tz) -> LeadDto {
+pub fn lead_json(l: Lead, tz: chrono_tz::Tz) -> LeadDto {
     LeadDto {
         id: l.id,
         org_id: l.org_id,
-        customer_name: l.customer_name.clone(),
+        customer_name: l.customer_name,
         phone: mask_phone(&l.phone),
-        level: l.level.clone(),
-        source: l.source.clone(),
-        vehicle_model: l.vehicle_model.clone(),
-        status: l.status.clone(),
-        owner_name: l.owner_name.clone(),
+        level: l.level,
+        source: l.source,
+        vehicle_model: l.vehicle_model,
+        status: l.status,
+        owner_name: l.owner_name,
         create_time: format_time(l.create_time, tz),
         last_call_time: l.last_call_time.map(|t| format_time(t, tz)),
         call_count: l.call_count,
         do_not_call: l.do_not_call,
-        external_id: l.external_id.clone(),
+        external_id: l.external_id,
     }
 }
 
@@ -221,7 +221,7 @@ pub async fn list(
     let (page, filter) = q.into_inner().into_parts()?;
     let page = state.leads.list(&auth.caller.scope, &filter, page).await?;
     let tz = state.tz;
-    Ok(ok("获取线索列表成功", page.map(|l| lead_json(&l, tz))))
+    Ok(ok("获取线索列表成功", page.map(|l| lead_json(l, tz))))
 }
 
 /// Lead counts of the caller's organisations.

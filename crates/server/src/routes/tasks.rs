@@ -18,17 +18,17 @@ use crate::openapi::{
 use crate::state::AppState;
 
 /// The contract's `Task`.
-pub fn task_json(t: &CallTask, tz: chrono_tz::Tz) -> TaskDto {
+pub fn task_json(t: CallTask, tz: chrono_tz::Tz) -> TaskDto {
     TaskDto {
         id: t.id,
-        task_name: t.task_name.clone(),
+        task_name: t.task_name,
         task_type: t.state.code(),
         create_time: format_time(t.create_time, tz),
         update_time: format_time(t.update_time, tz),
         leads_count: t.leads_count,
-        script_id: t.script_id.clone(),
-        job_group_id: t.job_group_id.clone(),
-        size_desc: t.size_desc.clone(),
+        script_id: t.script_id,
+        job_group_id: t.job_group_id,
+        size_desc: t.size_desc,
         called_count: t.called_count,
         connected_count: t.connected_count,
     }
@@ -215,7 +215,7 @@ pub async fn task_list(
         )
         .await?;
     let tz = state.tz;
-    Ok(ok("获取任务列表成功", page.map(|t| task_json(&t, tz))))
+    Ok(ok("获取任务列表成功", page.map(|t| task_json(t, tz))))
 }
 
 /// The newest tasks (at most 200), unpaged, for older screens.
@@ -241,7 +241,7 @@ pub async fn recent(
         .tasks
         .recent(&auth.caller.scope)
         .await?
-        .iter()
+        .into_iter()
         .map(|t| task_json(t, state.tz))
         .collect();
     Ok(ok("获取任务列表成功", json!({ "items": items })))
@@ -319,7 +319,7 @@ pub async fn update_script(
         .tasks
         .update_script(&auth.caller.scope, body.task_id, &body.script_id)
         .await?;
-    Ok(ok("更新脚本成功", task_json(&t, state.tz)))
+    Ok(ok("更新脚本成功", task_json(t, state.tz)))
 }
 
 /// `POST /api/create_scene` body.
