@@ -5,19 +5,6 @@ use std::collections::BTreeMap;
 
 use adapters::security::Argon2Hasher;
 use e2e::TestApp;
-use serde_json::json;
-
-async fn login(app: &TestApp, password: &str) -> String {
-    let r = app
-        .post(
-            None,
-            "/api/login",
-            json!({"username": "admin", "password": password}),
-        )
-        .await
-        .expect(200, None);
-    r.data()["access_token"].as_str().unwrap().to_owned()
-}
 
 /// Task name → state, of every task the token sees.
 async fn tasks(app: &TestApp, token: &str) -> BTreeMap<String, i64> {
@@ -47,7 +34,7 @@ async fn demo_seeds_leads_and_tasks_in_each_state_once() {
         .unwrap()
         .expect("seeded");
     assert_eq!(user, "admin");
-    let token = login(&app, &password).await;
+    let token = app.login_with("admin", &password).await;
     let leads = app.get(Some(&token), "/api/leads").await.expect(200, None);
     assert_eq!(leads.data()["pagination"]["total"], 300);
     assert_eq!(
@@ -81,7 +68,7 @@ async fn demo_with_a_real_platform_starts_no_task() {
         .await
         .unwrap()
         .expect("seeded");
-    let token = login(&app, &password).await;
+    let token = app.login_with("admin", &password).await;
     // created, none started: nothing for a real platform to dial
     assert_eq!(
         tasks(&app, &token).await,

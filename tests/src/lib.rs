@@ -251,13 +251,18 @@ impl TestApp {
             .id
     }
 
-    /// Log in and return the token.
+    /// Log in (password `password123`, see [`TestApp::user`]) and return the token.
     pub async fn login(&self, username: &str) -> String {
+        self.login_with(username, "password123").await
+    }
+
+    /// Log in with a password and return the token.
+    pub async fn login_with(&self, username: &str, password: &str) -> String {
         let r = self
             .post(
                 None,
                 "/api/login",
-                json!({"username": username, "password": "password123"}),
+                json!({"username": username, "password": password}),
             )
             .await;
         let r = r.expect(200, None);

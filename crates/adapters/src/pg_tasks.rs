@@ -310,10 +310,7 @@ impl TaskRepository for PgTasks {
             // trip); past the end, the count apart
             Some(_) => {
                 let rows: Vec<(TaskRow, Option<i64>)> = page_of()
-                    .select((
-                        task_columns!(),
-                        query().select(count_star()).single_value(),
-                    ))
+                    .select((task_columns!(), query().select(count_star()).single_value()))
                     .load(&mut c)
                     .await
                     .map_err(db_error)?;

@@ -184,8 +184,14 @@ impl Drop for TestDb {
         }
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
-        // async work cannot run in Drop: do it on a thread with its own runtime
-        let handle = std::thread::spawn(move || {
+        // async work cannot run in Drop: do it on a thread with its own runtime. Wait for it a
+        // while, not for ever: DROP DATABASE waits until every backend of the cluster has
+        // acknowledged it, including one still authenticating a connection that this process
+        // opened on the runtime this Drop blocks (a pool filling up as the test ended). Left
+        // running, the thread finishes once the runtime has moved on and closed that connection
+        // (the server completes a DROP it has started even if the process has exited).
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -200,8 +206,9 @@ impl Drop for TestDb {
                             .await;
                 }
             });
+            let _ = done.send(());
         });
-        let _ = handle.join();
+        let _ = finished.recv_timeout(std::time::Duration::from_secs(3));
     }
 }
 
