@@ -434,18 +434,20 @@ impl EmbeddedPostgres {
         }
     }
 
-    /// Whether the server accepts TCP connections and its pid file says it is ready.
     /// Whether postmaster.pid names a port that accepts connections and says the server is ready.
     fn answers_per_pid_file(&self) -> bool {
-        self.port_from_pid_file().is_some_and(|port| {
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-                && self.pid_file_ready()
-        })
+        self.port_from_pid_file()
+            .is_some_and(|port| self.answers_on(port))
     }
 
+    /// Whether the server accepts TCP connections and its pid file says it is ready.
     fn is_ready(&self) -> bool {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        self.answers_on(self.port)
+    }
+
+    /// Whether `port` accepts TCP connections and the pid file says the server is ready.
+    fn answers_on(&self, port: u16) -> bool {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
             && self.pid_file_ready()
     }

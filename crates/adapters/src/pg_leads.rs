@@ -168,8 +168,9 @@ pub fn org_count_subquery(scope: &OrgScope, kinds: Vec<String>) -> OrgCountSubqu
         .single_value()
 }
 
-/// A page selected with [`org_count_subquery`] beside each row: the rows and the total, or `None`
-/// for an empty page (past the end: the caller reads the counter alone).
+/// A page selected with its total beside each row (a counter, [`org_count_subquery`], or a count
+/// subquery): the rows and the total, or `None` for an empty page (past the end: the caller
+/// counts apart).
 pub fn split_total<R>(rows: Vec<(R, Option<i64>)>) -> Option<(Vec<R>, i64)> {
     let total = <[_]>::first(&rows)?.1.unwrap_or(0);
     Some((rows.into_iter().map(|(row, _)| row).collect(), total))
@@ -454,8 +455,9 @@ impl LeadRepository for PgLeads {
         page: PageRequest,
     ) -> Result<Page<Lead>, RepoError> {
         let mut c = conn(&self.pool).await?;
+        let matching = || filtered(scope, filter, Exclusions::ActiveTasks);
         let page_of = || {
-            filtered(scope, filter, Exclusions::ActiveTasks)
+            matching()
                 .order((dcc_leads::create_time.desc(), dcc_leads::id.desc()))
                 .limit(page.limit())
                 .offset(page.offset())
@@ -501,27 +503,21 @@ impl LeadRepository for PgLeads {
                         let rows: Vec<(LeadRow, Option<i64>)> = page_of()
                             .select((
                                 lead_columns!(),
-                                filtered(scope, filter, Exclusions::ActiveTasks)
-                                    .select(count_star())
-                                    .single_value(),
+                                matching().select(count_star()).single_value(),
                             ))
                             .load(c)
                             .await?;
-                        let total = match <[_]>::first(&rows) {
-                            Some((_, total)) => total.unwrap_or(0),
-                            None if page.page() == 1 => 0,
-                            None => {
-                                filtered(scope, filter, Exclusions::ActiveTasks)
-                                    .select(count_star())
-                                    .get_result(c)
-                                    .await?
-                            }
-                        };
-                        Ok((rows, total))
+                        Ok(match split_total(rows) {
+                            Some(page) => page,
+                            None if page.page() == 1 => (Vec::new(), 0),
+                            None => (
+                                Vec::new(),
+                                matching().select(count_star()).get_result(c).await?,
+                            ),
+                        })
                     })
                     .await;
-                let (rows, total) = result.map_err(db_error)?;
-                (rows.into_iter().map(|(r, _)| r).collect(), total)
+                result.map_err(db_error)?
             };
         Ok(Page::new(
             rows.into_iter().map(to_lead).collect(),

@@ -12,8 +12,9 @@
 //!   `leads::LeadFilterInput`.
 //! - 200 responses that create or change a task or a run carry OpenAPI links to the operations
 //!   that take its id (followed by clients and by schemathesis's stateful phase).
-//! - The handlers build `data` with `json!`; the `*Dto` structs here describe that JSON field by
-//!   field (never constructed, documentation only). `tests/openapi_drift.rs` checks that the two
+//! - The `*Dto` structs here describe each answer's `data` field by field. The hot ones (a task, a
+//!   lead, task statistics) are also what the handlers serialize; the others document `data` the
+//!   handlers build with `json!`. `tests/openapi_drift.rs` checks that answers and document
 //!   agree, and that [`crate::routes::ENDPOINTS`] and the document list the same operations.
 //! - Error responses are the reusable components of [`ErrorEnvelope`] below, one per status and
 //!   `error` code of [`crate::error`].

@@ -670,7 +670,7 @@ fn openapi_schemas_match_execution_json() {
             "get",
             "/api/task-statistics",
             200,
-            &success(serde_json::to_value(exec::statistics_json(&t, &s)).unwrap()),
+            &success(serde_json::to_value(exec::statistics_json(&t, s)).unwrap()),
         );
     }
 

@@ -334,11 +334,11 @@ pub async fn statistics(
     q: Query<TaskIdQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (task, s) = state.exec.statistics(&auth.caller.scope, q.task_id).await?;
-    Ok(ok("获取任务统计成功", statistics_json(&task, &s)))
+    Ok(ok("获取任务统计成功", statistics_json(&task, s)))
 }
 
 /// `data` of `GET /api/task-statistics`.
-pub fn statistics_json(task: &CallTask, s: &TaskStatistics) -> TaskStatisticsDto {
+pub fn statistics_json(task: &CallTask, s: TaskStatistics) -> TaskStatisticsDto {
     let rate = if s.called > 0 {
         s.connected as f64 / s.called as f64
     } else {
@@ -358,8 +358,8 @@ pub fn statistics_json(task: &CallTask, s: &TaskStatistics) -> TaskStatisticsDto
         connected: s.connected,
         connect_rate: rate,
         avg_duration_seconds: s.avg_duration_seconds,
-        by_call_status: s.by_call_status.clone(),
-        by_intent_level: s.by_intent_level.clone(),
+        by_call_status: s.by_call_status,
+        by_intent_level: s.by_intent_level,
         progress,
     }
 }
