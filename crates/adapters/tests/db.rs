@@ -5,7 +5,7 @@ mod common;
 
 use adapters::db::{PoolSettings, conn, make_pool};
 use diesel::sql_types::Text;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 #[derive(diesel::QueryableByName)]
 struct Setting {
@@ -13,13 +13,19 @@ struct Setting {
     value: String,
 }
 
-async fn setting(pool: &adapters::db::DbPool, name: &str) -> String {
-    let mut c = conn(pool).await.unwrap();
+/// A setting of the session of `c`.
+async fn setting_of(c: &mut AsyncPgConnection, name: &str) -> diesel::QueryResult<String> {
     diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
-        .get_result::<Setting>(&mut c)
+        .get_result::<Setting>(c)
+        .await
+        .map(|s| s.value)
+}
+
+/// A setting of a connection of `pool`.
+async fn setting(pool: &adapters::db::DbPool, name: &str) -> String {
+    setting_of(&mut conn(pool).await.unwrap(), name)
         .await
         .unwrap()
-        .value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,10 +80,7 @@ async fn planning_for_values_lasts_one_transaction() {
     let inside: String = c
         .transaction(async |c| {
             adapters::db::plan_for_values(c).await?;
-            diesel::sql_query("SELECT current_setting('plan_cache_mode') AS value")
-                .get_result::<Setting>(c)
-                .await
-                .map(|s| s.value)
+            setting_of(c, "plan_cache_mode").await
         })
         .await
         .unwrap();
