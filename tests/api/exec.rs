@@ -578,7 +578,7 @@ async fn two_instances_on_one_database_share_the_work_without_duplicates() {
         tasks.push(c.data()["task_id"].as_i64().unwrap());
     }
     // a second instance over the same database and platform
-    let second_db = adapters::testing::TestDb::attach(&first.db);
+    let second_db = testkit::TestDb::attach(&first.db);
     let second = TestApp::spawn_on(second_db, &first.sim_url, &TestOptions::default()).await;
     for task in &tasks {
         second

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use adapters::embedded::EmbeddedPostgres;
-use adapters::testing::TestDb;
+use testkit::TestDb;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use e2e::{Api, Resp, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use reqwest::Method;
@@ -22,7 +22,7 @@ struct PrivateCluster {
 
 impl PrivateCluster {
     async fn start() -> PrivateCluster {
-        let target = adapters::testing::test_cluster_dir()
+        let target = testkit::test_cluster_dir()
             .parent()
             .unwrap()
             .parent()

@@ -49,7 +49,7 @@ async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
         ..TestOptions::default()
     })
     .await;
-    let db = adapters::testing::TestDb::attach(&setup.db);
+    let db = testkit::TestDb::attach(&setup.db);
     let setup = TestApp::spawn_on(
         db,
         &sim_url,
@@ -103,7 +103,7 @@ async fn sigterm_mid_dispatch_records_the_batch_releases_leases_and_exits_prompt
         ..TestOptions::default()
     })
     .await;
-    let db = adapters::testing::TestDb::attach(&setup.db);
+    let db = testkit::TestDb::attach(&setup.db);
     let setup = TestApp::spawn_on(
         db,
         &sim_url,
@@ -176,7 +176,7 @@ async fn a_query_execution_run_resumes_after_kill_9_instead_of_starting_over() {
     });
     // finish a task first, with an in-process app and its workers
     let first = TestApp::spawn_with(TestOptions::default()).await;
-    let db = adapters::testing::TestDb::attach(&first.db);
+    let db = testkit::TestDb::attach(&first.db);
     let runner = TestApp::spawn_on(db, &sim_url, &TestOptions::default()).await;
     let (_, t) = runner.tenant("dealer").await;
     let n = 2000;
@@ -193,7 +193,7 @@ async fn a_query_execution_run_resumes_after_kill_9_instead_of_starting_over() {
         latency_ms: Some(300),
         ..Default::default()
     });
-    let db = adapters::testing::TestDb::attach(&first.db);
+    let db = testkit::TestDb::attach(&first.db);
     let api = TestApp::spawn_on(
         db,
         &sim_url,

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use adapters::db::{DbPool, PoolSettings, make_pool};
 use adapters::pg_auth::PgUsers;
 use adapters::security::Argon2Hasher;
-use adapters::testing::TestDb;
+use testkit::TestDb;
 use auth::{NewUser, UserRepository};
 use kernel::Role;
 use reqwest::{Method, StatusCode};

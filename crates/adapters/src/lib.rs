@@ -8,7 +8,6 @@
 //!   parameters, every tenant query scoped by [`kernel::OrgScope`]),
 //! - [`security`]: argon2id password hashing and HS256 JWT tokens,
 //! - [`embedded`]: the private PostgreSQL cluster of the embedded default,
-//! - [`testing`]: per-test databases cloned from a migrated template (for tests of any crate).
 //!
 //! `schema.rs` is generated from `migrations/` by `diesel print-schema` and committed.
 
@@ -21,4 +20,3 @@ pub mod pg_tasks;
 pub mod platform;
 pub mod schema;
 pub mod security;
-pub mod testing;

@@ -10,7 +10,7 @@ use adapters::db::{DbPool, conn};
 use adapters::pg_exec::PgExecution;
 use adapters::pg_tasks::PgTasks;
 use adapters::schema::{dispatch_batches, leads_task_list};
-use adapters::testing::TestDb;
+use testkit::TestDb;
 use chrono::{DateTime, Utc};
 use common::*;
 use diesel::prelude::*;

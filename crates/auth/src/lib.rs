@@ -96,7 +96,7 @@ pub struct Claims {
 }
 
 /// Storage of users.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync + 'static {
     /// The user with this username and their password hash.
@@ -109,7 +109,7 @@ pub trait UserRepository: Send + Sync + 'static {
 
 /// Password hashing. Implementations must be slow on purpose (argon2id) and run off the async
 /// executor.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync + 'static {
     /// Hash a password into a PHC string.
@@ -128,7 +128,7 @@ pub enum TokenError {
 }
 
 /// Issue and decode access tokens.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait TokenCodec: Send + Sync + 'static {
     /// Sign claims into a token.
     fn issue(&self, claims: &Claims) -> anyhow::Result<String>;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use adapters::db::{DbPool, PoolSettings, make_pool};
 use adapters::pg_auth::{PgOrgs, PgUsers};
 use adapters::security::Argon2Hasher;
-use adapters::testing::TestDb;
+use testkit::TestDb;
 use auth::{NewUser, UserRepository};
 use diesel_async::RunQueryDsl;
 use kernel::Role;

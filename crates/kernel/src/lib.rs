@@ -194,7 +194,7 @@ impl<T> Page<T> {
 }
 
 /// The time source of the domain. Production uses [`SystemClock`]; tests use a fixed clock.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Clock: Send + Sync + 'static {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;

@@ -95,7 +95,7 @@ pub struct FilterPreview {
 }
 
 /// Storage of leads. Every method is scoped to organisations the caller may see.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait LeadRepository: Send + Sync + 'static {
     /// Apply validated rows (in order) to organisation `org`; see [`plan_import`].

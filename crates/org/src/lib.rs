@@ -60,7 +60,7 @@ pub enum CreateOrgError {
 }
 
 /// Storage of organisations.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OrgRepository: Send + Sync + 'static {
     /// `org` and all its descendants (empty when `org` does not exist).

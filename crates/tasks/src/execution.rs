@@ -149,7 +149,7 @@ pub struct Run {
 }
 
 /// Storage of execution state.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ExecutionRepository: Send + Sync + 'static {
     /// Move a task of `scope` from one of `from` to `to` atomically.

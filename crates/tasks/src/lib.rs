@@ -51,7 +51,7 @@ pub struct TaskListFilter {
 }
 
 /// Storage of tasks and scenes.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait TaskRepository: Send + Sync + 'static {
     /// Create a task and its lead list from `filter` within `scope`, in one transaction.

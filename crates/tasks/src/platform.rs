@@ -173,7 +173,7 @@ pub enum PlatformError {
 }
 
 /// The outbound-call platform.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OutboundPlatform: Send + Sync + 'static {
     /// Create a job group for a task; returns its id.

@@ -8,7 +8,7 @@ use adapters::pg_auth::{PgOrgs, PgUsers};
 use adapters::pg_leads::PgLeads;
 use adapters::pg_tasks::PgTasks;
 use adapters::schema::{call_tasks, dcc_leads, leads_task_list};
-use adapters::testing::TestDb;
+use testkit::TestDb;
 use auth::{NewUser, UserRepository};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

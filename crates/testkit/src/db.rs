@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::db::run_migrations;
-use crate::embedded::EmbeddedPostgres;
+use adapters::db::run_migrations;
+use adapters::embedded::EmbeddedPostgres;
 
 /// The hash of the migrations' SQL this build embeds.
 pub const MIGRATIONS_HASH: &str = env!("MIGRATIONS_HASH");

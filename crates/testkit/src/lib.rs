@@ -1,0 +1,13 @@
+//! # testkit
+//!
+//! Support for the tests of every crate, used only as a dev-dependency (and by the benchmark
+//! tool), so none of it ships in the `outbound` binary:
+//!
+//! - [`db`]: each test gets its own database, cloned from a template migrated once per set of
+//!   migrations ([`TestDb`]),
+//!
+//! The model is crates.io's test-database crate.
+
+pub mod db;
+
+pub use db::{TestDb, test_cluster_dir};
