@@ -62,7 +62,7 @@ async fn demo_seeds_leads_and_tasks_in_each_state_once() {
 async fn demo_with_a_real_platform_starts_no_task() {
     let app = TestApp::spawn().await;
     let mut state = app.state.clone();
-    state.info.platform_simulated = false;
+    state.platform_simulated = false;
     let hasher = Argon2Hasher::with_params(1024, 1, 1).unwrap();
     let (_, password) = server::demo::seed_demo(&state, &app.pool, &hasher)
         .await

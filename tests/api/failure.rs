@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use adapters::embedded::EmbeddedPostgres;
-use testkit::TestDb;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use e2e::{Api, Resp, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use reqwest::Method;
 use serde_json::json;
+use testkit::TestDb;
 
 /// A private cluster for one test: stopped (and its files removed) when dropped, also when the
 /// test fails half way. The shared test cluster is never touched.

@@ -3,7 +3,7 @@
 use e2e::{Resp, TestApp, eventually, leads};
 use reqwest::Method;
 use serde_json::{Value, json};
-use server::openapi::{response_schema, validate};
+use testkit::schema::{response_schema, validate};
 
 async fn fetch_doc(app: &TestApp) -> Value {
     let res = app
@@ -54,7 +54,7 @@ async fn openapi_json_is_served_without_auth_and_lists_every_route() {
     assert_eq!(scheme["type"], "apiKey");
     assert_eq!(scheme["in"], "header");
     assert_eq!(scheme["name"], "access-token");
-    for e in server::routes::ENDPOINTS {
+    for e in api::routes::ENDPOINTS {
         let method = e.method.as_str().to_lowercase();
         let op = &doc["paths"][e.full_path()][&method];
         assert!(

@@ -9,7 +9,7 @@ use auth::{NewUser, UserRepository};
 use base64::Engine as _;
 use e2e::{Api, JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use kernel::Role;
+use kernel::{OrgId, Role};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -348,7 +348,7 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
             username: "logger".into(),
             display_name: "logger".into(),
             role: Role::Admin,
-            org_id: org,
+            org_id: OrgId(org),
             password_hash: hash,
         })
         .await

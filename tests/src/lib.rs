@@ -8,14 +8,14 @@ use std::net::TcpListener;
 use adapters::db::{DbPool, PoolSettings, make_pool};
 use adapters::pg_auth::PgUsers;
 use adapters::security::Argon2Hasher;
-use testkit::TestDb;
 use auth::{NewUser, UserRepository};
-use kernel::Role;
+use kernel::{OrgId, Role};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use server::{AppOptions, AppState, HttpSettings, serve};
 use std::sync::Arc;
 use std::time::Duration;
+use testkit::TestDb;
 
 pub use platform_sim::{SimConfig, Simulator};
 
@@ -202,7 +202,7 @@ impl TestApp {
             monitor_interval: Duration::from_millis(300),
         });
         if opts.workers {
-            state.workers.start(state.workers_exec.clone());
+            state.workers.start(state.workers_execution.clone());
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let http = HttpSettings {
@@ -229,7 +229,13 @@ impl TestApp {
 
     /// Create an organisation, returning its id.
     pub async fn org(&self, name: &str, parent: Option<i64>) -> i64 {
-        self.state.orgs.create(name, parent).await.unwrap().id
+        self.state
+            .orgs
+            .create(name, parent.map(kernel::OrgId))
+            .await
+            .unwrap()
+            .id
+            .0
     }
 
     /// Create a user with password `password123`.
@@ -243,12 +249,13 @@ impl TestApp {
                 username: username.into(),
                 display_name: username.into(),
                 role,
-                org_id: org,
+                org_id: OrgId(org),
                 password_hash: hash,
             })
             .await
             .unwrap()
             .id
+            .0
     }
 
     /// Log in (password `password123`, see [`TestApp::user`]) and return the token.

@@ -212,6 +212,11 @@ pub async fn ping(pool: &DbPool) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// The organisations of a scope as the database stores them (`org_id = ANY($n)`).
+pub fn scope_ids(scope: &kernel::OrgScope) -> Vec<i64> {
+    scope.ids().into_iter().map(|o| o.0).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

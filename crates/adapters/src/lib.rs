@@ -6,8 +6,12 @@
 //!   per connection, fast 503 when the database is down), embedded migrations,
 //! - [`pg_auth`], [`pg_leads`], [`pg_tasks`]: the repositories (diesel query builder, bound
 //!   parameters, every tenant query scoped by [`kernel::OrgScope`]),
+//! - [`pg_exec`]: the repositories of execution, one per port (lifecycle, leases, batches,
+//!   results, runs),
+//! - [`platform`]: the outbound-call platform's HTTP client (signing, retries, ambiguity),
+//! - [`probe`]: what the configuration check measures,
 //! - [`security`]: argon2id password hashing and HS256 JWT tokens,
-//! - [`embedded`]: the private PostgreSQL cluster of the embedded default,
+//! - [`embedded`]: the private PostgreSQL cluster of the embedded default.
 //!
 //! `schema.rs` is generated from `migrations/` by `diesel print-schema` and committed.
 
@@ -18,5 +22,6 @@ pub mod pg_exec;
 pub mod pg_leads;
 pub mod pg_tasks;
 pub mod platform;
+pub mod probe;
 pub mod schema;
 pub mod security;

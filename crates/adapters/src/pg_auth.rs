@@ -34,11 +34,11 @@ fn to_user(r: UserRow) -> Result<(User, String), RepoError> {
         .map_err(|e: String| RepoError::Other(anyhow::anyhow!(e)))?;
     Ok((
         User {
-            id,
+            id: UserId(id),
             username,
             display_name,
             role,
-            org_id,
+            org_id: OrgId(org_id),
             org_name,
         },
         password_hash,
@@ -80,7 +80,7 @@ impl UserRepository for PgUsers {
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<UserRow> = user_select!()
-            .filter(users::id.eq(id))
+            .filter(users::id.eq(id.0))
             .first(&mut c)
             .await
             .optional()
@@ -96,7 +96,7 @@ impl UserRepository for PgUsers {
                 users::password_hash.eq(&u.password_hash),
                 users::display_name.eq(&u.display_name),
                 users::role.eq(u.role.as_str()),
-                users::org_id.eq(u.org_id),
+                users::org_id.eq(u.org_id.0),
             ))
             .returning(users::id)
             .get_result(&mut c)
@@ -111,7 +111,7 @@ impl UserRepository for PgUsers {
                 e => CreateUserError::Repo(db_error(e)),
             })?;
         drop(c);
-        self.find_by_id(id).await?.ok_or_else(|| {
+        self.find_by_id(UserId(id)).await?.ok_or_else(|| {
             CreateUserError::Repo(RepoError::Other(anyhow::anyhow!("user vanished")))
         })
     }
@@ -153,16 +153,16 @@ impl OrgRepository for PgOrgs {
                 JOIN tree t ON o.parent_id = t.id WHERE t.depth < 64 \
              ) SELECT id, name, parent_id FROM tree",
         )
-        .bind::<BigInt, _>(org)
+        .bind::<BigInt, _>(org.0)
         .load(&mut c)
         .await
         .map_err(db_error)?;
         Ok(rows
             .into_iter()
             .map(|r| Organization {
-                id: r.id,
+                id: OrgId(r.id),
                 name: r.name,
-                parent_id: r.parent_id,
+                parent_id: r.parent_id.map(OrgId),
             })
             .collect())
     }
@@ -177,7 +177,7 @@ impl OrgRepository for PgOrgs {
             diesel::insert_into(organizations::table)
                 .values((
                     organizations::name.eq(name),
-                    organizations::parent_id.eq(parent),
+                    organizations::parent_id.eq(parent.map(|p| p.0)),
                 ))
                 .returning((
                     organizations::id,
@@ -193,9 +193,9 @@ impl OrgRepository for PgOrgs {
                     e => CreateOrgError::Repo(db_error(e)),
                 })?;
         Ok(Organization {
-            id,
+            id: OrgId(id),
             name,
-            parent_id,
+            parent_id: parent_id.map(OrgId),
         })
     }
 }

@@ -8,13 +8,15 @@ use diesel::dsl::{count_star, exists, not};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError};
+use kernel::{LeadId, OrgId, OrgScope, Page, PageRequest, RepoError};
 use leads::{
     FilterPreview, ImportCounts, Lead, LeadFilter, LeadRepository, LeadStatistics, NewLead,
     StoredLead, plan_import,
 };
 
-use crate::db::{DbPool, conn, db_error, plan_for_values};
+use tasks::TaskState;
+
+use crate::db::{DbPool, conn, db_error, plan_for_values, scope_ids};
 use crate::schema::{call_tasks, dcc_leads, leads_task_list};
 
 diesel::define_sql_function! {
@@ -62,7 +64,7 @@ fn restrict<'a>(
     excl: Exclusions,
 ) -> LeadQuery<'a> {
     // one organisation: `=` (PostgreSQL 15 cannot walk an index in order under `= ANY`)
-    let ids = scope.ids();
+    let ids = scope_ids(scope);
     let mut q = match ids.as_slice() {
         [one] => q.filter(dcc_leads::org_id.eq(*one)),
         _ => q.filter(dcc_leads::org_id.eq_any(ids)),
@@ -128,7 +130,8 @@ type InActiveTask = diesel::dsl::exists<
     >,
 >;
 
-/// `EXISTS` an unfinished task (state 1, 2 or 4) holding this lead's phone in its organisation.
+/// `EXISTS` an unfinished task ([`TaskState::ACTIVE`]) holding this lead's phone in its
+/// organisation.
 fn in_active_task() -> InActiveTask {
     exists(
         leads_task_list::table
@@ -138,7 +141,7 @@ fn in_active_task() -> InActiveTask {
                 leads_task_list::org_id
                     .eq(dcc_leads::org_id)
                     .and(leads_task_list::phone.eq(dcc_leads::phone))
-                    .and(call_tasks::task_type.eq_any([1i16, 2, 4])),
+                    .and(call_tasks::task_type.eq_any(TaskState::ACTIVE.map(TaskState::code))),
             ),
     )
 }
@@ -162,7 +165,7 @@ pub type OrgCountSubquery = diesel::dsl::SingleValue<
 pub fn org_count_subquery(scope: &OrgScope, kinds: Vec<String>) -> OrgCountSubquery {
     use crate::schema::org_counts;
     org_counts::table
-        .filter(org_counts::org_id.eq_any(scope.ids()))
+        .filter(org_counts::org_id.eq_any(scope_ids(scope)))
         .filter(org_counts::kind.eq_any(kinds))
         .select(crate::schema::sum_int8(org_counts::n))
         .single_value()
@@ -184,7 +187,7 @@ pub async fn org_count(
 ) -> Result<i64, RepoError> {
     use crate::schema::org_counts;
     org_counts::table
-        .filter(org_counts::org_id.eq_any(scope.ids()))
+        .filter(org_counts::org_id.eq_any(scope_ids(scope)))
         .filter(org_counts::kind.eq_any(kinds))
         .select(crate::schema::sum_int8(org_counts::n))
         .get_result(c)
@@ -306,8 +309,8 @@ impl diesel::query_builder::Query for NewestOfEachOrg {
 
 fn to_lead(r: LeadRow) -> Lead {
     Lead {
-        id: r.0,
-        org_id: r.1,
+        id: LeadId(r.0),
+        org_id: OrgId(r.1),
         customer_name: r.2,
         phone: r.3,
         level: r.4,
@@ -353,12 +356,12 @@ impl LeadRepository for PgLeads {
         let result: Result<ImportCounts, diesel::result::Error> = c
             .transaction(async |c| {
                 // imports into one organisation run one at a time, so identities stay unique
-                diesel::select(pg_advisory_xact_lock(org))
+                diesel::select(pg_advisory_xact_lock(org.0))
                     .execute(c)
                     .await?;
                 let idents: Vec<String> = rows.iter().map(|(_, r)| r.identity()).collect();
                 let existing: Vec<StoredRow> = dcc_leads::table
-                    .filter(dcc_leads::org_id.eq(org))
+                    .filter(dcc_leads::org_id.eq(org.0))
                     .filter(dcc_leads::ident.eq_any(&idents))
                     .select((
                         dcc_leads::id,
@@ -383,7 +386,7 @@ impl LeadRepository for PgLeads {
                         (
                             r.1.clone(),
                             StoredLead {
-                                id: Some(r.0),
+                                id: Some(LeadId(r.0)),
                                 ident: r.1,
                                 external_id: r.2,
                                 customer_name: r.3,
@@ -405,7 +408,7 @@ impl LeadRepository for PgLeads {
                         .iter()
                         .map(|s| {
                             (
-                                dcc_leads::org_id.eq(org),
+                                dcc_leads::org_id.eq(org.0),
                                 dcc_leads::ident.eq(&s.ident),
                                 dcc_leads::external_id.eq(&s.external_id),
                                 dcc_leads::customer_name.eq(&s.customer_name),
@@ -427,7 +430,7 @@ impl LeadRepository for PgLeads {
                 }
                 for s in &plan.updates {
                     let Some(id) = s.id else { continue };
-                    diesel::update(dcc_leads::table.find(id))
+                    diesel::update(dcc_leads::table.find(id.0))
                         .set((
                             dcc_leads::customer_name.eq(&s.customer_name),
                             dcc_leads::phone.eq(&s.phone),
@@ -463,10 +466,10 @@ impl LeadRepository for PgLeads {
                 .offset(page.offset())
         };
         let (rows, total): (Vec<LeadRow>, i64) =
-            if filter.is_unrestricted() && scope.ids().len() > 1 {
+            if filter.is_unrestricted() && scope_ids(scope).len() > 1 {
                 // several organisations: the newest leads of each (index order), merged
                 let rows = NewestOfEachOrg {
-                    orgs: scope.ids(),
+                    orgs: scope_ids(scope),
                     per_org: page.offset() + page.limit(),
                     limit: page.limit(),
                     offset: page.offset(),
@@ -528,7 +531,7 @@ impl LeadRepository for PgLeads {
 
     async fn statistics(&self, scope: &OrgScope) -> Result<LeadStatistics, RepoError> {
         let mut c = conn(&self.pool).await?;
-        let ids = scope.ids();
+        let ids = scope_ids(scope);
         let base = || dcc_leads::table.filter(dcc_leads::org_id.eq_any(ids.clone()));
         let total: i64 = base()
             .select(count_star())

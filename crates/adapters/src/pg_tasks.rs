@@ -8,14 +8,14 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
+use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError, SceneId, TaskId, UserId};
 use leads::{LeadFilter, LeadFilterInput};
 use tasks::{
     CallTask, CreatedTask, NewScene, NewTask, Scene, TaskListFilter, TaskRepository, TaskState,
     TaskStats, TransitionError,
 };
 
-use crate::db::{DbPool, conn, db_error, plan_for_values};
+use crate::db::{DbPool, conn, db_error, plan_for_values, scope_ids};
 use crate::pg_leads::{
     Exclusions, filtered_distinct_phone, org_count, org_count_subquery, split_total, strpos,
 };
@@ -81,8 +81,8 @@ pub fn to_task(r: TaskRow) -> Result<CallTask, RepoError> {
         ))
     })?;
     Ok(CallTask {
-        id: r.0,
-        org_id: r.1,
+        id: TaskId(r.0),
+        org_id: OrgId(r.1),
         task_name: r.2,
         state,
         create_time: r.4,
@@ -108,8 +108,8 @@ type SceneRow = (
 
 fn to_scene(r: SceneRow) -> Scene {
     Scene {
-        id: r.0,
-        org_id: r.1,
+        id: SceneId(r.0),
+        org_id: OrgId(r.1),
         scene_name: r.2,
         script_id: r.3,
         description: r.4,
@@ -187,8 +187,8 @@ impl TaskRepository for PgTasks {
                 plan_for_values(c).await?;
                 let task_id: i64 = diesel::insert_into(call_tasks::table)
                     .values((
-                        call_tasks::org_id.eq(task.org_id),
-                        call_tasks::created_by.eq(task.created_by),
+                        call_tasks::org_id.eq(task.org_id.0),
+                        call_tasks::created_by.eq(task.created_by.0),
                         call_tasks::task_name.eq(&task.task_name),
                         call_tasks::script_id.eq(&task.script_id),
                         call_tasks::size_desc.eq(&task.size_desc),
@@ -242,8 +242,8 @@ impl TaskRepository for PgTasks {
     async fn get(&self, scope: &OrgScope, id: TaskId) -> Result<Option<CallTask>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<TaskRow> = call_tasks::table
-            .filter(call_tasks::id.eq(id))
-            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .filter(call_tasks::id.eq(id.0))
+            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
             .select(task_columns!())
             .first(&mut c)
             .await
@@ -261,7 +261,7 @@ impl TaskRepository for PgTasks {
         let mut c = conn(&self.pool).await?;
         let query = || {
             // one organisation: `=` (PostgreSQL 15 cannot walk an index in order under `= ANY`)
-            let ids = scope.ids();
+            let ids = scope_ids(scope);
             let mut q = match ids.as_slice() {
                 [one] => call_tasks::table
                     .into_boxed()
@@ -337,7 +337,7 @@ impl TaskRepository for PgTasks {
     async fn recent(&self, scope: &OrgScope, limit: i64) -> Result<Vec<CallTask>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let rows: Vec<TaskRow> = call_tasks::table
-            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
             .select(task_columns!())
             .order(call_tasks::id.desc())
             .limit(limit)
@@ -351,7 +351,7 @@ impl TaskRepository for PgTasks {
         let mut c = conn(&self.pool).await?;
         // one grouped pass: per state, the number of tasks and the sums of the maintained counters
         let grouped: Vec<(i16, i64, i64, i64, i64)> = call_tasks::table
-            .filter(call_tasks::org_id.eq_any(scope.ids()))
+            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
             .group_by(call_tasks::task_type)
             .select((
                 call_tasks::task_type,
@@ -398,8 +398,8 @@ impl TaskRepository for PgTasks {
         let mut c = conn(&self.pool).await?;
         let row: Option<TaskRow> = diesel::update(
             call_tasks::table
-                .filter(call_tasks::id.eq(id))
-                .filter(call_tasks::org_id.eq_any(scope.ids()))
+                .filter(call_tasks::id.eq(id.0))
+                .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
                 .filter(call_tasks::task_type.eq(TaskState::Created.code())),
         )
         .set((
@@ -432,8 +432,8 @@ impl TaskRepository for PgTasks {
         let mut c = conn(&self.pool).await?;
         let row: SceneRow = diesel::insert_into(scenes::table)
             .values((
-                scenes::org_id.eq(scope.root()),
-                scenes::created_by.eq(created_by),
+                scenes::org_id.eq(scope.root().0),
+                scenes::created_by.eq(created_by.0),
                 scenes::scene_name.eq(&s.scene_name),
                 scenes::script_id.eq(&s.script_id),
                 scenes::description.eq(&s.description),
@@ -446,11 +446,11 @@ impl TaskRepository for PgTasks {
         Ok(to_scene(row))
     }
 
-    async fn get_scene(&self, scope: &OrgScope, id: i64) -> Result<Option<Scene>, RepoError> {
+    async fn get_scene(&self, scope: &OrgScope, id: SceneId) -> Result<Option<Scene>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<SceneRow> = scenes::table
-            .filter(scenes::id.eq(id))
-            .filter(scenes::org_id.eq_any(scope.ids()))
+            .filter(scenes::id.eq(id.0))
+            .filter(scenes::org_id.eq_any(scope_ids(scope)))
             .select(scene_columns())
             .first(&mut c)
             .await
@@ -462,7 +462,7 @@ impl TaskRepository for PgTasks {
     async fn list_scenes(&self, scope: &OrgScope) -> Result<Vec<Scene>, RepoError> {
         let mut c = conn(&self.pool).await?;
         let rows: Vec<SceneRow> = scenes::table
-            .filter(scenes::org_id.eq_any(scope.ids()))
+            .filter(scenes::org_id.eq_any(scope_ids(scope)))
             .select(scene_columns())
             .order(scenes::id.desc())
             .limit(500)

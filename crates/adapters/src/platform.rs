@@ -1,6 +1,6 @@
 //! HTTP adapter of the outbound-call platform port ([`tasks::OutboundPlatform`]), speaking the
 //! Alibaba Cloud OutboundBot RPC style (API version 2019-12-26, signature v1) described in
-//! `platform.md`.
+//! docs/platform.md.
 //!
 //! Every call is a `POST {base_url}/` with a form-encoded, signed parameter set. Failures are
 //! mapped onto [`PlatformError`]:

@@ -111,7 +111,7 @@ impl TokenCodec for JwtCodec {
     fn issue(&self, c: &Claims) -> anyhow::Result<String> {
         let claims = JwtClaims {
             sub: c.user_id.to_string(),
-            org: c.org_id,
+            org: c.org_id.0,
             iat: c.issued_at,
             exp: c.expires_at,
         };
@@ -129,10 +129,14 @@ impl TokenCodec for JwtCodec {
         if c.exp <= now {
             return Err(TokenError::Invalid);
         }
-        let user_id = c.sub.parse().map_err(|_| TokenError::Invalid)?;
+        let user_id = c
+            .sub
+            .parse()
+            .map(kernel::UserId)
+            .map_err(|_| TokenError::Invalid)?;
         Ok(Claims {
             user_id,
-            org_id: c.org,
+            org_id: kernel::OrgId(c.org),
             issued_at: c.iat,
             expires_at: c.exp,
         })
@@ -148,8 +152,8 @@ mod tests {
 
     fn claims(exp: i64) -> Claims {
         Claims {
-            user_id: 5,
-            org_id: 2,
+            user_id: kernel::UserId(5),
+            org_id: kernel::OrgId(2),
             issued_at: 1000,
             expires_at: exp,
         }

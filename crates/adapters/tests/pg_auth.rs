@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use adapters::pg_auth::{PgOrgs, PgUsers};
 use auth::{CreateUserError, NewUser, UserRepository};
 use common::setup;
-use kernel::Role;
+use kernel::{OrgId, Role, UserId};
 use org::{CreateOrgError, OrgRepository};
 
-fn ids(orgs: &[org::Organization]) -> BTreeSet<i64> {
+fn ids(orgs: &[org::Organization]) -> BTreeSet<OrgId> {
     orgs.iter().map(|o| o.id).collect()
 }
 
@@ -56,7 +56,10 @@ async fn subtree_holds_the_org_and_its_descendants_only() {
         BTreeSet::from([other_root.id])
     );
     assert!(
-        orgs.subtree(other_root.id + 1000).await.unwrap().is_empty(),
+        orgs.subtree(OrgId(other_root.id.0 + 1000))
+            .await
+            .unwrap()
+            .is_empty(),
         "unknown org has an empty subtree"
     );
 
@@ -71,7 +74,10 @@ async fn create_under_a_missing_parent_is_parent_not_found() {
     let (_db, pool) = setup().await;
     let orgs = PgOrgs::new(pool.clone());
     let root = orgs.create("集团", None).await.unwrap();
-    let err = orgs.create("孤儿", Some(root.id + 999)).await.unwrap_err();
+    let err = orgs
+        .create("孤儿", Some(OrgId(root.id.0 + 999)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CreateOrgError::ParentNotFound), "{err:?}");
     assert_eq!(
         ids(&orgs.subtree(root.id).await.unwrap()),
@@ -79,7 +85,7 @@ async fn create_under_a_missing_parent_is_parent_not_found() {
     );
 }
 
-fn new_user(username: &str, org_id: i64) -> NewUser {
+fn new_user(username: &str, org_id: OrgId) -> NewUser {
     NewUser {
         username: username.into(),
         display_name: format!("{username} 显示名"),
@@ -117,7 +123,13 @@ async fn users_are_created_and_found_with_their_org_name() {
         users.find_credentials("ALICE").await.unwrap().is_none(),
         "usernames match exactly"
     );
-    assert!(users.find_by_id(u.id + 1000).await.unwrap().is_none());
+    assert!(
+        users
+            .find_by_id(UserId(u.id.0 + 1000))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +150,7 @@ async fn duplicate_username_is_taken_and_unknown_org_is_refused() {
     );
 
     let err = users
-        .create(new_user("carol", b.id + 1000))
+        .create(new_user("carol", OrgId(b.id.0 + 1000)))
         .await
         .unwrap_err();
     assert!(matches!(err, CreateUserError::OrgNotFound), "{err:?}");

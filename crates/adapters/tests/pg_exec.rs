@@ -7,19 +7,44 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use adapters::db::{DbPool, conn};
-use adapters::pg_exec::PgExecution;
+use adapters::pg_exec::{PgBatches, PgLeases, PgLifecycle, PgResults, PgRuns};
 use adapters::pg_tasks::PgTasks;
 use adapters::schema::{dispatch_batches, leads_task_list};
-use testkit::TestDb;
 use chrono::{DateTime, Utc};
 use common::*;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use kernel::{OrgId, OrgScope, PageRequest, TaskId, UserId};
+use kernel::{BatchId, LeadId, OrgId, OrgScope, PageRequest, TaskId, TaskLeadId, UserId};
 use serde_json::json;
-use tasks::execution::{ExecutionRepository, LeaseKind};
-use tasks::results::{CallStatus, LeadResult};
+use tasks::call_status::{CallStatus, LeadResult};
+use tasks::execution::{
+    DispatchRepository, LeaseKind, LeaseRepository, LifecycleRepository, ResultRepository,
+    RunRepository, RunStatus, TaskStatistics,
+};
 use tasks::{TaskRepository, TaskState, TransitionError};
+use testkit::TestDb;
+
+/// Every execution repository over one pool.
+#[derive(Clone)]
+struct Exec {
+    lifecycle: PgLifecycle,
+    leases: PgLeases,
+    batches: PgBatches,
+    results: PgResults,
+    runs: PgRuns,
+}
+
+impl Exec {
+    fn new(pool: &DbPool) -> Self {
+        Self {
+            lifecycle: PgLifecycle::new(pool.clone()),
+            leases: PgLeases::new(pool.clone()),
+            batches: PgBatches::new(pool.clone()),
+            results: PgResults::new(pool.clone()),
+            runs: PgRuns::new(pool.clone()),
+        }
+    }
+}
 
 struct Fx {
     db: TestDb,
@@ -28,7 +53,7 @@ struct Fx {
     scope: OrgScope,
     other: OrgScope,
     by: UserId,
-    exec: PgExecution,
+    exec: Exec,
     next_phone: usize,
 }
 
@@ -40,7 +65,7 @@ async fn fx() -> Fx {
     Fx {
         scope: scope_of(&pool, o).await,
         other: scope_of(&pool, other).await,
-        exec: PgExecution::new(pool.clone()),
+        exec: Exec::new(&pool),
         db,
         pool,
         org: o,
@@ -77,6 +102,7 @@ impl Fx {
     async fn running(&mut self, n: usize) -> TaskId {
         let id = self.task(n).await;
         self.exec
+            .lifecycle
             .transition(
                 &self.scope,
                 id,
@@ -86,6 +112,7 @@ impl Fx {
             .await
             .unwrap();
         self.exec
+            .lifecycle
             .set_job_group(id, &format!("grp-{id}"))
             .await
             .unwrap();
@@ -93,19 +120,22 @@ impl Fx {
     }
 
     /// Task lead ids of a task, ascending.
-    async fn ids(&self, task: TaskId) -> Vec<i64> {
+    async fn ids(&self, task: TaskId) -> Vec<TaskLeadId> {
         task_leads(&self.pool, task)
             .await
             .into_iter()
-            .map(|r| r.0)
+            .map(|r| TaskLeadId(r.0))
             .collect()
     }
 
     /// (call_status, job_id, batch_id) per task lead id.
-    async fn states(&self, task: TaskId) -> BTreeMap<i64, (String, Option<String>, Option<i64>)> {
+    async fn states(
+        &self,
+        task: TaskId,
+    ) -> BTreeMap<TaskLeadId, (String, Option<String>, Option<BatchId>)> {
         let mut c = conn(&self.pool).await.unwrap();
         let rows: Vec<(i64, String, Option<String>, Option<i64>)> = leads_task_list::table
-            .filter(leads_task_list::task_id.eq(task))
+            .filter(leads_task_list::task_id.eq(task.0))
             .select((
                 leads_task_list::id,
                 leads_task_list::call_status,
@@ -116,20 +146,20 @@ impl Fx {
             .await
             .unwrap();
         rows.into_iter()
-            .map(|(id, s, j, b)| (id, (s, j, b)))
+            .map(|(id, s, j, b)| (TaskLeadId(id), (s, j, b.map(BatchId))))
             .collect()
     }
 
-    async fn status_of(&self, task: TaskId, id: i64) -> String {
+    async fn status_of(&self, task: TaskId, id: TaskLeadId) -> String {
         self.states(task).await[&id].0.clone()
     }
 
     /// The lead (dcc_leads.id) behind a task lead.
-    async fn lead_of(&self, task: TaskId, task_lead: i64) -> i64 {
+    async fn lead_of(&self, task: TaskId, task_lead: TaskLeadId) -> i64 {
         task_leads(&self.pool, task)
             .await
             .into_iter()
-            .find(|r| r.0 == task_lead)
+            .find(|r| r.0 == task_lead.0)
             .unwrap()
             .1
     }
@@ -144,7 +174,7 @@ impl Fx {
     }
 }
 
-fn res(id: i64, status: CallStatus, attempts: i32) -> LeadResult {
+fn res(id: TaskLeadId, status: CallStatus, attempts: i32) -> LeadResult {
     LeadResult {
         task_lead_id: id,
         job_id: format!("job-{id}"),
@@ -159,14 +189,14 @@ fn res(id: i64, status: CallStatus, attempts: i32) -> LeadResult {
     }
 }
 
-fn called(id: i64, status: CallStatus, attempts: i32, time: DateTime<Utc>) -> LeadResult {
+fn called(id: TaskLeadId, status: CallStatus, attempts: i32, time: DateTime<Utc>) -> LeadResult {
     LeadResult {
         last_call_time: Some(time),
         ..res(id, status, attempts)
     }
 }
 
-fn jobs(ids: &[i64]) -> Vec<(i64, String)> {
+fn jobs(ids: &[TaskLeadId]) -> Vec<(TaskLeadId, String)> {
     ids.iter().map(|id| (*id, format!("job-{id}"))).collect()
 }
 
@@ -182,8 +212,8 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
     for _ in 0..5 {
         let id = f.task(1).await;
         let (e1, e2, s1, s2) = (
-            f.exec.clone(),
-            f.exec.clone(),
+            f.exec.lifecycle.clone(),
+            f.exec.lifecycle.clone(),
             f.scope.clone(),
             f.scope.clone(),
         );
@@ -208,6 +238,7 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
         assert_eq!(f.state(id).await, TaskState::Running);
         // let the next task take fresh phones
         f.exec
+            .lifecycle
             .transition(&f.scope, id, vec![TaskState::Running], TaskState::Stopped)
             .await
             .unwrap();
@@ -220,15 +251,17 @@ async fn transitions_respect_scope_and_source_states() {
     let id = f.task(2).await;
     let err = f
         .exec
+        .lifecycle
         .transition(&f.other, id, vec![TaskState::Created], TaskState::Running)
         .await
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
     let err = f
         .exec
+        .lifecycle
         .transition(
             &f.scope,
-            id + 1000,
+            TaskId(id.0 + 1000),
             vec![TaskState::Created],
             TaskState::Running,
         )
@@ -237,6 +270,7 @@ async fn transitions_respect_scope_and_source_states() {
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
     let err = f
         .exec
+        .lifecycle
         .transition(&f.scope, id, vec![TaskState::Running], TaskState::Paused)
         .await
         .unwrap_err();
@@ -248,6 +282,7 @@ async fn transitions_respect_scope_and_source_states() {
 
     let t = f
         .exec
+        .lifecycle
         .transition(&f.scope, id, vec![TaskState::Created], TaskState::Running)
         .await
         .unwrap();
@@ -256,18 +291,26 @@ async fn transitions_respect_scope_and_source_states() {
         (TaskState::Running, 2, None)
     );
     assert_eq!(
-        f.exec.task_group(id).await.unwrap(),
+        f.exec.lifecycle.task_group(id).await.unwrap(),
         Some((TaskState::Running, None))
     );
-    f.exec.set_job_group(id, "grp-x").await.unwrap();
+    f.exec.lifecycle.set_job_group(id, "grp-x").await.unwrap();
     assert_eq!(
-        f.exec.task_group(id).await.unwrap(),
+        f.exec.lifecycle.task_group(id).await.unwrap(),
         Some((TaskState::Running, Some("grp-x".into())))
     );
-    assert_eq!(f.exec.task_group(id + 1000).await.unwrap(), None);
+    assert_eq!(
+        f.exec
+            .lifecycle
+            .task_group(TaskId(id.0 + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 
     assert!(
         !f.exec
+            .lifecycle
             .force_state(id, TaskState::Paused, TaskState::Running)
             .await
             .unwrap(),
@@ -275,6 +318,7 @@ async fn transitions_respect_scope_and_source_states() {
     );
     assert!(
         f.exec
+            .lifecycle
             .force_state(id, TaskState::Running, TaskState::Paused)
             .await
             .unwrap()
@@ -282,6 +326,7 @@ async fn transitions_respect_scope_and_source_states() {
     assert_eq!(f.state(id).await, TaskState::Paused);
     let t = f
         .exec
+        .lifecycle
         .transition(
             &f.scope,
             id,
@@ -298,6 +343,7 @@ async fn starts_that_never_got_a_job_group_are_undone() {
     let mut f = fx().await;
     let stale = f.task(1).await;
     f.exec
+        .lifecycle
         .transition(
             &f.scope,
             stale,
@@ -309,6 +355,7 @@ async fn starts_that_never_got_a_job_group_are_undone() {
     let started = f.running(1).await;
     assert_eq!(
         f.exec
+            .lifecycle
             .undo_stale_starts(Utc::now() - chrono::Duration::hours(1))
             .await
             .unwrap(),
@@ -317,6 +364,7 @@ async fn starts_that_never_got_a_job_group_are_undone() {
     );
     assert_eq!(
         f.exec
+            .lifecycle
             .undo_stale_starts(Utc::now() + chrono::Duration::hours(1))
             .await
             .unwrap(),
@@ -341,6 +389,7 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
 
     let got = f
         .exec
+        .leases
         .lease_task(d, "w1", running.clone(), 60)
         .await
         .unwrap()
@@ -351,6 +400,7 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
     );
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w2", running.clone(), 60)
             .await
             .unwrap(),
@@ -358,17 +408,18 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
         "leased by w1"
     );
     assert_eq!(
-        f.exec.renew_lease(d, id, "w1", 60).await.unwrap(),
+        f.exec.leases.renew_lease(d, id, "w1", 60).await.unwrap(),
         Some(TaskState::Running)
     );
     assert_eq!(
-        f.exec.renew_lease(d, id, "w2", 60).await.unwrap(),
+        f.exec.leases.renew_lease(d, id, "w2", 60).await.unwrap(),
         None,
         "w2 holds nothing"
     );
-    f.exec.release_lease(d, id, "w2").await.unwrap();
+    f.exec.leases.release_lease(d, id, "w2").await.unwrap();
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w2", running.clone(), 60)
             .await
             .unwrap(),
@@ -379,6 +430,7 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
     // the monitor lease is separate
     let m = f
         .exec
+        .leases
         .lease_task(
             LeaseKind::Monitor,
             "m1",
@@ -390,6 +442,7 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
     assert_eq!(m.map(|t| t.id), Some(id));
     assert_eq!(
         f.exec
+            .leases
             .lease_task(LeaseKind::Monitor, "m2", vec![TaskState::Running], 60)
             .await
             .unwrap(),
@@ -398,37 +451,41 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
 
     // renew reports the current state, so a dispatcher sees a pause
     f.exec
+        .lifecycle
         .force_state(id, TaskState::Running, TaskState::Paused)
         .await
         .unwrap();
     assert_eq!(
-        f.exec.renew_lease(d, id, "w1", 60).await.unwrap(),
+        f.exec.leases.renew_lease(d, id, "w1", 60).await.unwrap(),
         Some(TaskState::Paused)
     );
     f.exec
+        .lifecycle
         .force_state(id, TaskState::Paused, TaskState::Running)
         .await
         .unwrap();
 
-    f.exec.release_lease(d, id, "w1").await.unwrap();
+    f.exec.leases.release_lease(d, id, "w1").await.unwrap();
     assert_eq!(
-        f.exec.renew_lease(d, id, "w1", 60).await.unwrap(),
+        f.exec.leases.renew_lease(d, id, "w1", 60).await.unwrap(),
         None,
         "released"
     );
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w2", running.clone(), 60)
             .await
             .unwrap()
             .map(|t| t.id),
         Some(id)
     );
-    f.exec.release_lease(d, id, "w2").await.unwrap();
+    f.exec.leases.release_lease(d, id, "w2").await.unwrap();
 
     // an expired lease can be taken over, and its former holder has lost it
     assert!(
         f.exec
+            .leases
             .lease_task(d, "w1", running.clone(), -10)
             .await
             .unwrap()
@@ -436,19 +493,23 @@ async fn a_task_lease_belongs_to_one_worker_at_a_time() {
     );
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w2", running.clone(), 60)
             .await
             .unwrap()
             .map(|t| t.id),
         Some(id)
     );
-    assert_eq!(f.exec.renew_lease(d, id, "w1", 60).await.unwrap(), None);
-    f.exec.release_lease(d, id, "w2").await.unwrap();
+    assert_eq!(
+        f.exec.leases.renew_lease(d, id, "w1", 60).await.unwrap(),
+        None
+    );
+    f.exec.leases.release_lease(d, id, "w2").await.unwrap();
 
     // two workers at once: one gets it
     let (e1, e2, r1, r2) = (
-        f.exec.clone(),
-        f.exec.clone(),
+        f.exec.leases.clone(),
+        f.exec.leases.clone(),
         running.clone(),
         running.clone(),
     );
@@ -470,6 +531,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
     let _created = f.task(1).await; // state created, no job group
     let no_group = f.task(1).await;
     f.exec
+        .lifecycle
         .transition(
             &f.scope,
             no_group,
@@ -481,6 +543,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
     let d = LeaseKind::Dispatch;
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w", vec![TaskState::Running, TaskState::Created], 60)
             .await
             .unwrap(),
@@ -488,6 +551,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
     );
     assert_eq!(
         f.exec
+            .leases
             .lease_task(LeaseKind::Monitor, "w", vec![TaskState::Running], 60)
             .await
             .unwrap(),
@@ -496,11 +560,13 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
 
     let id = f.running(2).await;
     f.exec
+        .lifecycle
         .force_state(id, TaskState::Running, TaskState::Paused)
         .await
         .unwrap();
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w", vec![TaskState::Running], 60)
             .await
             .unwrap(),
@@ -508,25 +574,34 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
         "paused"
     );
     f.exec
+        .lifecycle
         .force_state(id, TaskState::Paused, TaskState::Running)
         .await
         .unwrap();
 
     // no pending lead but an open batch: still work for the dispatcher (reconciliation)
-    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w", vec![TaskState::Running], 60)
             .await
             .unwrap()
             .map(|t| t.id),
         Some(id)
     );
-    f.exec.release_lease(d, id, "w").await.unwrap();
-    let ids: Vec<i64> = b.leads.iter().map(|l| l.id).collect();
-    f.exec.record_batch(b.id, jobs(&ids)).await.unwrap();
+    f.exec.leases.release_lease(d, id, "w").await.unwrap();
+    let ids: Vec<TaskLeadId> = b.leads.iter().map(|l| l.id).collect();
+    f.exec.batches.record_batch(b.id, jobs(&ids)).await.unwrap();
     assert_eq!(
         f.exec
+            .leases
             .lease_task(d, "w", vec![TaskState::Running], 60)
             .await
             .unwrap(),
@@ -536,6 +611,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
     // the monitor still watches it
     assert_eq!(
         f.exec
+            .leases
             .lease_task(LeaseKind::Monitor, "m", vec![TaskState::Running], 60)
             .await
             .unwrap()
@@ -551,13 +627,15 @@ async fn concurrent_claimers_never_share_a_lead() {
     let mut f = fx().await;
     for round in 0..3 {
         let id = f.running(150).await;
-        let all: BTreeSet<i64> = f.ids(id).await.into_iter().collect();
-        let (e1, e2) = (f.exec.clone(), f.exec.clone());
-        let a = tokio::spawn(async move { e1.claim_batch(id, "w1", 99, 0).await.unwrap() });
-        let b = tokio::spawn(async move { e2.claim_batch(id, "w2", 99, 0).await.unwrap() });
+        let all: BTreeSet<TaskLeadId> = f.ids(id).await.into_iter().collect();
+        let (e1, e2) = (f.exec.batches.clone(), f.exec.batches.clone());
+        let a =
+            tokio::spawn(async move { e1.claim_batch(id, "w1", 99, TaskLeadId(0)).await.unwrap() });
+        let b =
+            tokio::spawn(async move { e2.claim_batch(id, "w2", 99, TaskLeadId(0)).await.unwrap() });
         let (a, b) = tokio::join!(a, b);
         let batches: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
-        let sets: Vec<BTreeSet<i64>> = batches
+        let sets: Vec<BTreeSet<TaskLeadId>> = batches
             .iter()
             .map(|b| b.leads.iter().map(|l| l.id).collect())
             .collect();
@@ -582,14 +660,19 @@ async fn concurrent_claimers_never_share_a_lead() {
             }
         }
         assert!(
-            f.exec.claim_batch(id, "w3", 99, 0).await.unwrap().is_none(),
+            f.exec
+                .batches
+                .claim_batch(id, "w3", 99, TaskLeadId(0))
+                .await
+                .unwrap()
+                .is_none(),
             "nothing pending"
         );
-        let open = f.exec.open_batches(id).await.unwrap();
+        let open = f.exec.batches.open_batches(id).await.unwrap();
         assert_eq!(open.len(), 2);
         let mut c = conn(&f.pool).await.unwrap();
         let sizes: Vec<(i64, i32, String)> = dispatch_batches::table
-            .filter(dispatch_batches::task_id.eq(id))
+            .filter(dispatch_batches::task_id.eq(id.0))
             .select((
                 dispatch_batches::id,
                 dispatch_batches::size,
@@ -600,7 +683,7 @@ async fn concurrent_claimers_never_share_a_lead() {
             .await
             .unwrap();
         for (bid, size, _) in &sizes {
-            let b = batches.iter().find(|b| b.id == *bid).unwrap();
+            let b = batches.iter().find(|b| b.id.0 == *bid).unwrap();
             assert_eq!(*size as usize, b.leads.len());
         }
     }
@@ -611,24 +694,43 @@ async fn claim_takes_pending_leads_in_order_with_their_phones() {
     let mut f = fx().await;
     let id = f.running(5).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 3, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         b.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
         ids[..3].to_vec()
     );
     let rows = task_leads(&f.pool, id).await;
     for l in &b.leads {
-        let r = rows.iter().find(|r| r.0 == l.id).unwrap();
+        let r = rows.iter().find(|r| r.0 == l.id.0).unwrap();
         assert_eq!(l.phone, r.2);
         assert!(l.customer_name.starts_with("客户"));
     }
-    let b2 = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
+    let b2 = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         b2.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
         ids[3..].to_vec()
     );
     assert!(b2.id > b.id);
-    assert!(f.exec.claim_batch(id, "w", 99, 0).await.unwrap().is_none());
+    assert!(
+        f.exec
+            .batches
+            .claim_batch(id, "w", 99, TaskLeadId(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -636,12 +738,18 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
     let mut f = fx().await;
     let id = f.running(10).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 4, 0).await.unwrap().unwrap();
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 4, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(b.leads.len(), 4);
     // jobs for three of the four, plus one for a lead outside the batch (ignored)
     let mut j = jobs(&ids[..3]);
     j.push((ids[9], "job-stray".into()));
-    f.exec.record_batch(b.id, j).await.unwrap();
+    f.exec.batches.record_batch(b.id, j).await.unwrap();
 
     let st = f.states(id).await;
     for lid in &ids[..3] {
@@ -660,10 +768,10 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
         ("pending".to_string(), None, None),
         "not in the batch: untouched"
     );
-    assert!(f.exec.open_batches(id).await.unwrap().is_empty());
+    assert!(f.exec.batches.open_batches(id).await.unwrap().is_empty());
     let mut c = conn(&f.pool).await.unwrap();
     let (state, closed): (String, Option<DateTime<Utc>>) = dispatch_batches::table
-        .find(b.id)
+        .find(b.id.0)
         .select((dispatch_batches::state, dispatch_batches::closed_at))
         .first(&mut c)
         .await
@@ -673,13 +781,23 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
     assert!(closed.is_some());
 
     // the requeued lead is claimed again; dispatched ones never are
-    let again = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
+    let again = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         again.leads.iter().map(|l| l.id).collect::<Vec<_>>(),
         ids[3..].to_vec()
     );
     // recording a closed batch again changes nothing
-    f.exec.record_batch(b.id, jobs(&ids[3..4])).await.unwrap();
+    f.exec
+        .batches
+        .record_batch(b.id, jobs(&ids[3..4]))
+        .await
+        .unwrap();
     assert_eq!(
         f.states(id).await[&ids[3]],
         ("assigning".to_string(), None, Some(again.id))
@@ -690,17 +808,30 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
 async fn release_batch_returns_every_lead_to_pending() {
     let mut f = fx().await;
     let id = f.running(6).await;
-    let first = f.exec.claim_batch(id, "w", 2, 0).await.unwrap().unwrap();
+    let first = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 2, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     f.exec
+        .batches
         .record_batch(
             first.id,
             jobs(&first.leads.iter().map(|l| l.id).collect::<Vec<_>>()),
         )
         .await
         .unwrap();
-    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(b.leads.len(), 4);
-    f.exec.release_batch(b.id).await.unwrap();
+    f.exec.batches.release_batch(b.id).await.unwrap();
     let st = f.states(id).await;
     assert_eq!(
         st.values()
@@ -713,9 +844,15 @@ async fn release_batch_returns_every_lead_to_pending() {
         2,
         "other batches untouched"
     );
-    assert!(f.exec.open_batches(id).await.unwrap().is_empty());
-    let again = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
-    let mut want: Vec<i64> = b.leads.iter().map(|l| l.id).collect();
+    assert!(f.exec.batches.open_batches(id).await.unwrap().is_empty());
+    let again = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut want: Vec<TaskLeadId> = b.leads.iter().map(|l| l.id).collect();
     want.sort();
     assert_eq!(again.leads.iter().map(|l| l.id).collect::<Vec<_>>(), want);
 }
@@ -725,33 +862,59 @@ async fn open_batches_lists_unclosed_batches_with_their_assigning_leads() {
     let mut f = fx().await;
     let id = f.running(9).await;
     let other = f.running(2).await;
-    let b1 = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
-    let b2 = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
-    let b3 = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap();
-    let ob = f.exec.claim_batch(other, "w", 3, 0).await.unwrap().unwrap();
+    let b1 = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 3, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let b2 = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 3, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let b3 = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 3, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
+    let ob = f
+        .exec
+        .batches
+        .claim_batch(other, "w", 3, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
     f.exec
+        .batches
         .record_batch(
             b1.id,
             jobs(&b1.leads.iter().map(|l| l.id).collect::<Vec<_>>()),
         )
         .await
         .unwrap();
-    f.exec.release_batch(b3.id).await.unwrap();
+    f.exec.batches.release_batch(b3.id).await.unwrap();
 
-    let open = f.exec.open_batches(id).await.unwrap();
+    let open = f.exec.batches.open_batches(id).await.unwrap();
     assert_eq!(
         open,
         vec![b2.clone()],
         "only the unclosed batch of this task, with its leads and claim time"
     );
-    assert_eq!(f.exec.open_batches(other).await.unwrap(), vec![ob]);
+    assert_eq!(f.exec.batches.open_batches(other).await.unwrap(), vec![ob]);
 
     // a lead whose result arrived meanwhile is no longer `assigning` in the batch
     f.exec
+        .results
         .apply_results(id, vec![res(b2.leads[0].id, CallStatus::Calling, 0)])
         .await
         .unwrap();
-    let open = f.exec.open_batches(id).await.unwrap();
+    let open = f.exec.batches.open_batches(id).await.unwrap();
     assert_eq!(open[0].leads, b2.leads[1..].to_vec());
 }
 
@@ -762,8 +925,14 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
     let mut f = fx().await;
     let id = f.running(4).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
-    f.exec.record_batch(b.id, jobs(&ids)).await.unwrap();
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
+    f.exec.batches.record_batch(b.id, jobs(&ids)).await.unwrap();
     let (t1, t2, t3) = (
         at("2025-11-20 10:00:00"),
         at("2025-11-20 11:00:00"),
@@ -783,15 +952,23 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
         res(ids[2], CallStatus::Calling, 0),
     ];
 
-    assert_eq!(f.exec.apply_results(id, batch.clone()).await.unwrap(), 3);
+    assert_eq!(
+        f.exec
+            .results
+            .apply_results(id, batch.clone())
+            .await
+            .unwrap(),
+        3
+    );
     let (rows, _) = f
         .exec
+        .results
         .executions(&f.scope, id, None, page(1, 10))
         .await
         .unwrap()
         .unwrap();
     let r0 = rows.items.iter().find(|r| r.id == ids[0]).unwrap();
-    assert_eq!(r0.call_status, "connected");
+    assert_eq!(r0.call_status, CallStatus::Connected);
     assert_eq!(
         (r0.attempts, r0.last_call_time, r0.duration_seconds),
         (1, Some(t1), Some(61))
@@ -815,11 +992,14 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
             .find(|r| r.id == ids[i])
             .unwrap()
             .call_status
-            .clone()
     };
     assert_eq!(
         (status(1), status(2), status(3)),
-        ("no_answer".into(), "calling".into(), "dispatched".into())
+        (
+            CallStatus::NoAnswer,
+            CallStatus::Calling,
+            CallStatus::Dispatched
+        )
     );
 
     let leads: Vec<i64> = {
@@ -835,13 +1015,21 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
     assert_eq!(lead_calls(&f.pool, leads[3]).await, (0, None));
 
     // the same results again change nothing and count nothing
-    assert_eq!(f.exec.apply_results(id, batch.clone()).await.unwrap(), 0);
+    assert_eq!(
+        f.exec
+            .results
+            .apply_results(id, batch.clone())
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(lead_calls(&f.pool, leads[0]).await, (1, Some(t1)));
     assert_eq!(lead_calls(&f.pool, leads[1]).await, (2, Some(t2)));
 
     // a new attempt counts once more
     assert_eq!(
         f.exec
+            .results
             .apply_results(
                 id,
                 vec![connected.clone(), called(ids[1], CallStatus::Busy, 3, t3)]
@@ -856,7 +1044,7 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
     // a result never replaces the recorded job id
     let mut moved = called(ids[2], CallStatus::NoAnswer, 1, t3);
     moved.job_id = "job-elsewhere".into();
-    f.exec.apply_results(id, vec![moved]).await.unwrap();
+    f.exec.results.apply_results(id, vec![moved]).await.unwrap();
     assert_eq!(
         f.states(id).await[&ids[2]].1,
         Some(format!("job-{}", ids[2]))
@@ -867,6 +1055,7 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
     let other_lead = f.ids(other).await[0];
     assert_eq!(
         f.exec
+            .results
             .apply_results(id, vec![called(other_lead, CallStatus::Connected, 1, t1)])
             .await
             .unwrap(),
@@ -877,7 +1066,7 @@ async fn results_update_task_leads_and_count_each_attempt_once() {
         lead_calls(&f.pool, f.lead_of(other, other_lead).await).await,
         (0, None)
     );
-    assert_eq!(f.exec.apply_results(id, vec![]).await.unwrap(), 0);
+    assert_eq!(f.exec.results.apply_results(id, vec![]).await.unwrap(), 0);
 }
 
 /// A result read earlier (fewer attempts) that is applied after a newer one must not make the
@@ -891,13 +1080,18 @@ async fn a_stale_result_does_not_make_attempts_count_twice() {
     let (t1, t2) = (at("2025-11-20 10:00:00"), at("2025-11-20 11:00:00"));
     let newer = called(tl, CallStatus::NoAnswer, 2, t2);
     let older = called(tl, CallStatus::NoAnswer, 1, t1);
-    f.exec.apply_results(id, vec![newer.clone()]).await.unwrap();
+    f.exec
+        .results
+        .apply_results(id, vec![newer.clone()])
+        .await
+        .unwrap();
     assert_eq!(lead_calls(&f.pool, lead).await.0, 2);
     // e.g. a query execution run that read its page before the monitor's tick applies it late
-    f.exec.apply_results(id, vec![older]).await.unwrap();
-    f.exec.apply_results(id, vec![newer]).await.unwrap();
+    f.exec.results.apply_results(id, vec![older]).await.unwrap();
+    f.exec.results.apply_results(id, vec![newer]).await.unwrap();
     let (rows, _) = f
         .exec
+        .results
         .executions(&f.scope, id, None, page(1, 10))
         .await
         .unwrap()
@@ -922,6 +1116,7 @@ async fn a_lead_twice_in_one_bulk_keeps_the_latest_result() {
     let older = called(tl, CallStatus::NoAnswer, 1, at("2025-11-20 10:00:00"));
     assert_eq!(
         f.exec
+            .results
             .apply_results(id, vec![newer.clone(), older.clone()])
             .await
             .unwrap(),
@@ -929,16 +1124,21 @@ async fn a_lead_twice_in_one_bulk_keeps_the_latest_result() {
     );
     let (rows, _) = f
         .exec
+        .results
         .executions(&f.scope, id, None, page(1, 10))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(rows.items[0].attempts, 3);
-    assert_eq!(rows.items[0].call_status, "connected");
+    assert_eq!(rows.items[0].call_status, CallStatus::Connected);
     assert_eq!(lead_calls(&f.pool, lead).await.0, 3);
     // the same pair again, the other way round: nothing changes, nothing counts twice
     assert_eq!(
-        f.exec.apply_results(id, vec![older, newer]).await.unwrap(),
+        f.exec
+            .results
+            .apply_results(id, vec![older, newer])
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(lead_calls(&f.pool, lead).await.0, 3);
@@ -961,7 +1161,7 @@ async fn concurrent_result_appliers_count_attempts_once() {
         ))
         .await
         .unwrap();
-    let (e1, e2) = (f.exec.clone(), f.exec.clone());
+    let (e1, e2) = (f.exec.results.clone(), f.exec.results.clone());
     let a = tokio::spawn(async move {
         e1.apply_results(
             id,
@@ -1007,9 +1207,10 @@ async fn counters_follow_the_leads_and_completion_waits_for_every_lead() {
     let ids = f.ids(id).await;
     let t = at("2025-11-20 10:00:00");
     let tasks = PgTasks::new(f.pool.clone());
-    assert!(!f.exec.complete_if_done(id).await.unwrap());
+    assert!(!f.exec.lifecycle.complete_if_done(id).await.unwrap());
 
     f.exec
+        .results
         .apply_results(
             id,
             vec![
@@ -1019,11 +1220,11 @@ async fn counters_follow_the_leads_and_completion_waits_for_every_lead() {
         )
         .await
         .unwrap();
-    f.exec.refresh_counters(id).await.unwrap();
+    f.exec.results.refresh_counters(id).await.unwrap();
     let task = tasks.get(&f.scope, id).await.unwrap().unwrap();
     assert_eq!((task.called_count, task.connected_count), (2, 1));
     assert!(
-        !f.exec.complete_if_done(id).await.unwrap(),
+        !f.exec.lifecycle.complete_if_done(id).await.unwrap(),
         "a lead is still pending"
     );
 
@@ -1034,41 +1235,52 @@ async fn counters_follow_the_leads_and_completion_waits_for_every_lead() {
         CallStatus::Calling,
     ] {
         f.exec
+            .results
             .apply_results(id, vec![res(ids[2], open, 0)])
             .await
             .unwrap();
-        assert!(!f.exec.complete_if_done(id).await.unwrap(), "{open:?}");
+        assert!(
+            !f.exec.lifecycle.complete_if_done(id).await.unwrap(),
+            "{open:?}"
+        );
         assert_eq!(f.state(id).await, TaskState::Running);
     }
     // a paused task is not completed even when its leads are final
     f.exec
+        .results
         .apply_results(id, vec![res(ids[2], CallStatus::Rejected, 0)])
         .await
         .unwrap();
     f.exec
+        .lifecycle
         .force_state(id, TaskState::Running, TaskState::Paused)
         .await
         .unwrap();
-    assert!(!f.exec.complete_if_done(id).await.unwrap());
+    assert!(!f.exec.lifecycle.complete_if_done(id).await.unwrap());
     f.exec
+        .lifecycle
         .force_state(id, TaskState::Paused, TaskState::Running)
         .await
         .unwrap();
 
-    f.exec.refresh_counters(id).await.unwrap();
+    f.exec.results.refresh_counters(id).await.unwrap();
     let task = tasks.get(&f.scope, id).await.unwrap().unwrap();
     assert_eq!(
         (task.called_count, task.connected_count),
         (2, 1),
         "rejected is final but not called"
     );
-    assert!(f.exec.complete_if_done(id).await.unwrap());
+    assert!(f.exec.lifecycle.complete_if_done(id).await.unwrap());
     assert_eq!(f.state(id).await, TaskState::Completed);
-    assert!(!f.exec.complete_if_done(id).await.unwrap(), "only once");
+    assert!(
+        !f.exec.lifecycle.complete_if_done(id).await.unwrap(),
+        "only once"
+    );
 
     // a running task without a job group is never completed
     let no_group = f.task(1).await;
     f.exec
+        .lifecycle
         .transition(
             &f.scope,
             no_group,
@@ -1079,10 +1291,11 @@ async fn counters_follow_the_leads_and_completion_waits_for_every_lead() {
         .unwrap();
     let nl = f.ids(no_group).await[0];
     f.exec
+        .results
         .apply_results(no_group, vec![res(nl, CallStatus::Cancelled, 0)])
         .await
         .unwrap();
-    assert!(!f.exec.complete_if_done(no_group).await.unwrap());
+    assert!(!f.exec.lifecycle.complete_if_done(no_group).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1090,12 +1303,29 @@ async fn cancel_turns_only_unfinished_leads_into_cancelled() {
     let mut f = fx().await;
     let id = f.running(6).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 3, 0).await.unwrap().unwrap(); // ids 0..3
-    f.exec.record_batch(b.id, jobs(&ids[..2])).await.unwrap(); // 0,1 dispatched; 2 pending
-    let open = f.exec.claim_batch(id, "w", 1, 0).await.unwrap().unwrap(); // 2 assigning
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 3, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap(); // ids 0..3
+    f.exec
+        .batches
+        .record_batch(b.id, jobs(&ids[..2]))
+        .await
+        .unwrap(); // 0,1 dispatched; 2 pending
+    let open = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 1, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap(); // 2 assigning
     assert_eq!(open.leads[0].id, ids[2]);
     let t = at("2025-11-20 10:00:00");
     f.exec
+        .results
         .apply_results(
             id,
             vec![
@@ -1107,7 +1337,7 @@ async fn cancel_turns_only_unfinished_leads_into_cancelled() {
         .await
         .unwrap();
     // 0 connected, 1 dispatched, 2 assigning, 3 calling, 4 busy, 5 pending
-    assert_eq!(f.exec.cancel_open_leads(id).await.unwrap(), 4);
+    assert_eq!(f.exec.lifecycle.cancel_open_leads(id).await.unwrap(), 4);
     let st = f.states(id).await;
     let s = |i: usize| st[&ids[i]].0.as_str();
     assert_eq!(
@@ -1121,7 +1351,7 @@ async fn cancel_turns_only_unfinished_leads_into_cancelled() {
             "cancelled"
         ]
     );
-    assert_eq!(f.exec.cancel_open_leads(id).await.unwrap(), 0);
+    assert_eq!(f.exec.lifecycle.cancel_open_leads(id).await.unwrap(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1129,10 +1359,21 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
     let mut f = fx().await;
     let id = f.running(4).await;
     let ids = f.ids(id).await;
-    let b = f.exec.claim_batch(id, "w", 99, 0).await.unwrap().unwrap();
-    f.exec.record_batch(b.id, jobs(&ids[..3])).await.unwrap(); // ids[3] back to pending
+    let b = f
+        .exec
+        .batches
+        .claim_batch(id, "w", 99, TaskLeadId(0))
+        .await
+        .unwrap()
+        .unwrap();
+    f.exec
+        .batches
+        .record_batch(b.id, jobs(&ids[..3]))
+        .await
+        .unwrap(); // ids[3] back to pending
     let t = at("2025-11-20 10:00:00");
     f.exec
+        .results
         .apply_results(
             id,
             vec![
@@ -1155,7 +1396,14 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
         .await
         .unwrap();
 
-    let (task, st) = f.exec.statistics(&f.scope, id).await.unwrap().unwrap();
+    let (task, counts) = f
+        .exec
+        .results
+        .statistics(&f.scope, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let st = TaskStatistics::tally(counts);
     assert_eq!(task.id, id);
     assert_eq!(
         (
@@ -1193,6 +1441,7 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
 
     let (p, summary) = f
         .exec
+        .results
         .executions(&f.scope, id, None, page(1, 3))
         .await
         .unwrap()
@@ -1206,10 +1455,11 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
     let rows = task_leads(&f.pool, id).await;
     assert_eq!(
         (p.items[0].lead_id, p.items[0].phone.clone()),
-        (rows[0].1, rows[0].2.clone())
+        (LeadId(rows[0].1), rows[0].2.clone())
     );
     let (p2, _) = f
         .exec
+        .results
         .executions(&f.scope, id, None, page(2, 3))
         .await
         .unwrap()
@@ -1218,10 +1468,11 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
         p2.items.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![ids[3]]
     );
-    assert_eq!(p2.items[0].call_status, "pending");
+    assert_eq!(p2.items[0].call_status, CallStatus::Pending);
     let (conn_rows, summary2) = f
         .exec
-        .executions(&f.scope, id, Some("connected".into()), page(1, 10))
+        .results
+        .executions(&f.scope, id, Some(CallStatus::Connected), page(1, 10))
         .await
         .unwrap()
         .unwrap();
@@ -1232,19 +1483,34 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
     assert_eq!(conn_rows.pagination.total, 2);
     assert_eq!(summary2, summary, "the summary covers the whole task");
 
-    assert_eq!(f.exec.statistics(&f.other, id).await.unwrap(), None);
+    assert_eq!(f.exec.results.statistics(&f.other, id).await.unwrap(), None);
     assert_eq!(
         f.exec
+            .results
             .executions(&f.other, id, None, page(1, 10))
             .await
             .unwrap(),
         None
     );
-    assert_eq!(f.exec.statistics(&f.scope, id + 1000).await.unwrap(), None);
+    assert_eq!(
+        f.exec
+            .results
+            .statistics(&f.scope, TaskId(id.0 + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 
     // an untouched task: zeros, no division by zero
     let fresh = f.task(2).await;
-    let (task, st) = f.exec.statistics(&f.scope, fresh).await.unwrap().unwrap();
+    let (task, counts) = f
+        .exec
+        .results
+        .statistics(&f.scope, fresh)
+        .await
+        .unwrap()
+        .unwrap();
+    let st = TaskStatistics::tally(counts);
     assert_eq!(task.id, fresh);
     assert_eq!(
         (
@@ -1266,7 +1532,7 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
 async fn a_task_has_at_most_one_unfinished_run_and_runs_are_leased() {
     let mut f = fx().await;
     let id = f.running(3).await;
-    let run = f.exec.create_run(&f.scope, id).await.unwrap().unwrap();
+    let run = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
     assert_eq!(
         (
             run.task_id,
@@ -1282,33 +1548,39 @@ async fn a_task_has_at_most_one_unfinished_run_and_runs_are_leased() {
         (None, None, None)
     );
     assert_eq!(
-        f.exec.create_run(&f.scope, id).await.unwrap(),
+        f.exec.runs.create_run(&f.scope, id).await.unwrap(),
         Some(run.clone()),
         "the unfinished run is returned"
     );
-    assert_eq!(f.exec.create_run(&f.other, id).await.unwrap(), None);
+    assert_eq!(f.exec.runs.create_run(&f.other, id).await.unwrap(), None);
     assert_eq!(
-        f.exec.get_run(&f.scope, run.id).await.unwrap(),
+        f.exec.runs.get_run(&f.scope, run.id).await.unwrap(),
         Some(run.clone())
     );
-    assert_eq!(f.exec.get_run(&f.other, run.id).await.unwrap(), None);
+    assert_eq!(f.exec.runs.get_run(&f.other, run.id).await.unwrap(), None);
 
-    let leased = f.exec.lease_run("w1", 60).await.unwrap().unwrap();
+    let leased = f.exec.runs.lease_run("w1", 60).await.unwrap().unwrap();
     assert_eq!((leased.id, leased.status.as_str()), (run.id, "running"));
     assert!(leased.started_at.is_some());
     assert_eq!(
-        f.exec.lease_run("w2", 60).await.unwrap(),
+        f.exec.runs.lease_run("w2", 60).await.unwrap(),
         None,
         "leased by w1"
     );
     assert_eq!(
-        f.exec.create_run(&f.scope, id).await.unwrap().map(|r| r.id),
+        f.exec
+            .runs
+            .create_run(&f.scope, id)
+            .await
+            .unwrap()
+            .map(|r| r.id),
         Some(run.id),
         "running counts as unfinished"
     );
 
     assert!(
         !f.exec
+            .runs
             .save_run_progress(run.id, "w2", 1, 2, 60)
             .await
             .unwrap(),
@@ -1316,36 +1588,59 @@ async fn a_task_has_at_most_one_unfinished_run_and_runs_are_leased() {
     );
     assert!(
         f.exec
+            .runs
             .save_run_progress(run.id, "w1", 2, 2, 60)
             .await
             .unwrap()
     );
     assert!(
         f.exec
+            .runs
             .save_run_progress(run.id, "w1", 50, 3, 60)
             .await
             .unwrap()
     );
-    let now = f.exec.get_run(&f.scope, run.id).await.unwrap().unwrap();
+    let now = f
+        .exec
+        .runs
+        .get_run(&f.scope, run.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (now.processed, now.next_page),
         (3, 3),
         "processed never exceeds the total"
     );
 
-    f.exec.finish_run(run.id, "w2", true, None).await.unwrap();
+    f.exec
+        .runs
+        .finish_run(run.id, "w2", true, None)
+        .await
+        .unwrap();
     assert_eq!(
         f.exec
+            .runs
             .get_run(&f.scope, run.id)
             .await
             .unwrap()
             .unwrap()
             .status,
-        "running",
+        RunStatus::Running,
         "w2 cannot finish it"
     );
-    f.exec.finish_run(run.id, "w1", true, None).await.unwrap();
-    let done = f.exec.get_run(&f.scope, run.id).await.unwrap().unwrap();
+    f.exec
+        .runs
+        .finish_run(run.id, "w1", true, None)
+        .await
+        .unwrap();
+    let done = f
+        .exec
+        .runs
+        .get_run(&f.scope, run.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (done.status.as_str(), done.error.clone()),
         ("succeeded", None)
@@ -1353,41 +1648,55 @@ async fn a_task_has_at_most_one_unfinished_run_and_runs_are_leased() {
     assert!(done.finished_at.is_some());
     assert!(
         !f.exec
+            .runs
             .save_run_progress(run.id, "w1", 3, 4, 60)
             .await
             .unwrap(),
         "finished"
     );
     assert_eq!(
-        f.exec.lease_run("w1", 60).await.unwrap(),
+        f.exec.runs.lease_run("w1", 60).await.unwrap(),
         None,
         "nothing unfinished"
     );
 
     // a new run after the old one finished
-    let second = f.exec.create_run(&f.scope, id).await.unwrap().unwrap();
+    let second = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
     assert_ne!(second.id, run.id);
-    assert_eq!(second.status, "pending");
+    assert_eq!(second.status, RunStatus::Pending);
     // an expired lease is taken over and its former holder can no longer save
     assert_eq!(
-        f.exec.lease_run("w1", -10).await.unwrap().map(|r| r.id),
+        f.exec
+            .runs
+            .lease_run("w1", -10)
+            .await
+            .unwrap()
+            .map(|r| r.id),
         Some(second.id)
     );
     assert_eq!(
-        f.exec.lease_run("w2", 60).await.unwrap().map(|r| r.id),
+        f.exec.runs.lease_run("w2", 60).await.unwrap().map(|r| r.id),
         Some(second.id)
     );
     assert!(
         !f.exec
+            .runs
             .save_run_progress(second.id, "w1", 1, 2, 60)
             .await
             .unwrap()
     );
     f.exec
+        .runs
         .finish_run(second.id, "w2", false, Some("平台拒绝".into()))
         .await
         .unwrap();
-    let failed = f.exec.get_run(&f.scope, second.id).await.unwrap().unwrap();
+    let failed = f
+        .exec
+        .runs
+        .get_run(&f.scope, second.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (failed.status.as_str(), failed.error.as_deref()),
         ("failed", Some("平台拒绝"))
@@ -1395,8 +1704,8 @@ async fn a_task_has_at_most_one_unfinished_run_and_runs_are_leased() {
 
     // two starts at once still make one run
     let (e1, e2, s1, s2) = (
-        f.exec.clone(),
-        f.exec.clone(),
+        f.exec.runs.clone(),
+        f.exec.runs.clone(),
         f.scope.clone(),
         f.scope.clone(),
     );
@@ -1408,7 +1717,8 @@ async fn a_task_has_at_most_one_unfinished_run_and_runs_are_leased() {
     assert!(a.id != run.id && a.id != second.id);
     assert!(
         f.exec
-            .create_run(&f.scope, id + 1000)
+            .runs
+            .create_run(&f.scope, TaskId(id.0 + 1000))
             .await
             .unwrap()
             .is_none()

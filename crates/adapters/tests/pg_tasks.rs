@@ -11,7 +11,7 @@ use adapters::schema::{call_tasks, leads_task_list};
 use common::*;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use kernel::PageRequest;
+use kernel::{OrgId, PageRequest, TaskId};
 use leads::{LeadFilterInput, LeadInput};
 use serde_json::json;
 use tasks::{NewScene, TaskListFilter, TaskRepository, TaskState, TransitionError};
@@ -118,15 +118,15 @@ async fn task_gets_one_lead_per_phone_the_newest_and_never_do_not_call() {
     // the task lead copies the lead's organisation and name; the filter is stored with the task
     let mut c = conn(&pool).await.unwrap();
     let (lorg, name): (i64, String) = leads_task_list::table
-        .filter(leads_task_list::task_id.eq(t.id))
+        .filter(leads_task_list::task_id.eq(t.id.0))
         .filter(leads_task_list::phone.eq(phone(1)))
         .select((leads_task_list::org_id, leads_task_list::customer_name))
         .first(&mut c)
         .await
         .unwrap();
-    assert_eq!((lorg, name.as_str()), (o, "客户b"));
+    assert_eq!((OrgId(lorg), name.as_str()), (o, "客户b"));
     let stored: serde_json::Value = call_tasks::table
-        .find(t.id)
+        .find(t.id.0)
         .select(call_tasks::filters)
         .first(&mut c)
         .await
@@ -326,7 +326,7 @@ async fn list_recent_and_stats_are_scoped_and_counted() {
     set_task_type(&pool, ids[3], 5).await;
     let mut c = conn(&pool).await.unwrap();
     for (id, called, connected) in [(ids[1], 4i64, 1i64), (ids[2], 2, 1), (foreign, 1, 1)] {
-        diesel::update(call_tasks::table.find(id))
+        diesel::update(call_tasks::table.find(id.0))
             .set((
                 call_tasks::called_count.eq(called),
                 call_tasks::connected_count.eq(connected),
@@ -372,7 +372,7 @@ async fn list_recent_and_stats_are_scoped_and_counted() {
     );
     assert_eq!(
         idv(&list(Some(TaskState::Paused), None, 1, 20).await),
-        Vec::<i64>::new()
+        Vec::<TaskId>::new()
     );
     assert_eq!(
         idv(&list(None, Some("外呼"), 1, 20).await),
@@ -402,7 +402,7 @@ async fn list_recent_and_stats_are_scoped_and_counted() {
         (4, 1, 2)
     );
 
-    let recent: Vec<i64> = repo
+    let recent: Vec<TaskId> = repo
         .recent(&s, 2)
         .await
         .unwrap()
@@ -471,7 +471,10 @@ async fn script_changes_only_in_state_created_and_only_in_scope() {
 
     let err = repo.update_script(&so, t.id, "x").await.unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
-    let err = repo.update_script(&sc, t.id + 1000, "x").await.unwrap_err();
+    let err = repo
+        .update_script(&sc, TaskId(t.id.0 + 1000), "x")
+        .await
+        .unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
 
     for (code, state) in [
@@ -576,7 +579,9 @@ async fn scenes_are_saved_in_the_root_and_seen_only_within_scope() {
     assert_eq!(repo.get_scene(&so, scene.id).await.unwrap(), None);
     assert_eq!(repo.get_scene(&sc, root_scene.id).await.unwrap(), None);
     assert_eq!(
-        repo.get_scene(&sr, root_scene.id + 1000).await.unwrap(),
+        repo.get_scene(&sr, kernel::SceneId(root_scene.id.0 + 1000))
+            .await
+            .unwrap(),
         None
     );
 
@@ -633,7 +638,7 @@ async fn creations_racing_on_the_organisation_counter_both_succeed() {
     let created = racing.await.unwrap().expect("no error").expect("created");
     assert_eq!(created.task.leads_count, 5);
     let n: i64 = call_tasks::table
-        .filter(call_tasks::org_id.eq(o))
+        .filter(call_tasks::org_id.eq(o.0))
         .count()
         .get_result(&mut conn(&pool).await.unwrap())
         .await

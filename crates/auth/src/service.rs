@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use kernel::{Clock, RepoError};
+use kernel::{Clock, RepoError, UserId};
 
 use crate::{Claims, LoginThrottle, PasswordHasher, TokenCodec, TokenError, User, UserRepository};
 
@@ -64,14 +64,14 @@ pub struct AuthService {
 #[derive(Default)]
 struct UserCache {
     ttl: Option<Duration>,
-    entries: std::sync::Mutex<std::collections::HashMap<i64, (DateTime<Utc>, User)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<UserId, (DateTime<Utc>, User)>>,
 }
 
 /// Most users remembered at once; past it, expired entries go, and if that is not enough, all.
 const USER_CACHE_MAX: usize = 10_000;
 
 impl UserCache {
-    fn get(&self, id: i64, now: DateTime<Utc>) -> Option<User> {
+    fn get(&self, id: UserId, now: DateTime<Utc>) -> Option<User> {
         let ttl = self.ttl?;
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
@@ -198,15 +198,15 @@ mod tests {
     use crate::{
         MockPasswordHasher, MockTokenCodec, MockUserRepository, ThrottleLimits, UserCredentials,
     };
-    use kernel::{MockClock, Role};
+    use kernel::{MockClock, OrgId, Role};
 
     fn user() -> User {
         User {
-            id: 7,
+            id: UserId(7),
             username: "alice".into(),
             display_name: "Alice".into(),
             role: Role::Operator,
-            org_id: 3,
+            org_id: OrgId(3),
             org_name: "Org".into(),
         }
     }
@@ -276,8 +276,8 @@ mod tests {
         let mut tokens = MockTokenCodec::new();
         tokens.expect_decode().returning(|_, _| {
             Ok(Claims {
-                user_id: 7,
-                org_id: 3,
+                user_id: UserId(7),
+                org_id: OrgId(3),
                 issued_at: 0,
                 expires_at: i64::MAX,
             })
@@ -290,7 +290,7 @@ mod tests {
         let mut users = MockUserRepository::new();
         users.expect_find_by_id().returning(|_| {
             Ok(Some(User {
-                org_id: 99,
+                org_id: OrgId(99),
                 ..user()
             }))
         });
@@ -356,7 +356,7 @@ mod tests {
             reads.clone(),
         );
         for _ in 0..3 {
-            assert_eq!(svc.authenticate("t").await.unwrap().1.id, 7);
+            assert_eq!(svc.authenticate("t").await.unwrap().1.id, UserId(7));
         }
         assert_eq!(reads.load(SeqCst), 1, "read once within the cache time");
         exists.store(false, SeqCst);

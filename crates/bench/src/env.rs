@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use adapters::db::{DbPool, PoolSettings, make_pool};
 use adapters::pg_auth::{PgOrgs, PgUsers};
 use adapters::security::Argon2Hasher;
-use testkit::TestDb;
 use auth::{NewUser, UserRepository};
 use diesel_async::RunQueryDsl;
 use kernel::Role;
 use org::OrgRepository;
+use testkit::TestDb;
 
 /// Token secret of the benchmark server.
 pub const SECRET: &str = "bench-secret-bench-secret-bench-secret-0123";
@@ -131,7 +131,7 @@ impl BenchEnv {
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(org.id)
+        Ok(org.id.0)
     }
 
     /// Start the release server; `env` adds or overrides variables.

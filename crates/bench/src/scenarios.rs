@@ -531,22 +531,21 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
         anyhow::Ok(t.elapsed().as_secs_f64())
     };
     let bare1 = bare.await?;
-    let exec = tasks::execution::ExecutionService::new(
-        Arc::new(adapters::pg_exec::PgExecution::new(env.pool.clone())),
+    let exec = tasks::execution::Results::new(
+        Arc::new(adapters::pg_exec::PgResults::new(env.pool.clone())),
         Arc::new(adapters::pg_tasks::PgTasks::new(env.pool.clone())),
         Arc::new(platform.clone()),
-        Arc::new(kernel::SystemClock),
-        tasks::execution::ExecutionSettings::default(),
+        tasks::execution::ExecutionSettings::default().page_size,
     );
     let t = Instant::now();
     let (pulled, changed) = exec
-        .sync_task(task, &group)
+        .sync_task(kernel::TaskId(task), &group)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let first = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let (_, changed_again) = exec
-        .sync_task(task, &group)
+        .sync_task(kernel::TaskId(task), &group)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let second = t.elapsed().as_secs_f64();

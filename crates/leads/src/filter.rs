@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use kernel::{OrgId, format_time, is_date_only, parse_time};
+use kernel::{Invalid, OrgId, format_time, is_date_only, parse_time};
 use serde::{Deserialize, Serialize};
 
 use crate::LEVELS;
@@ -64,8 +64,8 @@ pub struct LeadFilterInput {
 
 /// Why a filter was refused (400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FilterError(pub String);
+#[error(transparent)]
+pub struct FilterError(#[from] pub Invalid);
 
 /// A validated filter. Every part is optional; parts combine with AND, list items with OR.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -96,20 +96,29 @@ pub struct LeadFilter {
     pub input: LeadFilterInput,
 }
 
-fn list(name: &str, v: &Option<Vec<String>>, max_len: usize) -> Result<Vec<String>, FilterError> {
+fn list(
+    name: &'static str,
+    v: &Option<Vec<String>>,
+    max_len: usize,
+) -> Result<Vec<String>, FilterError> {
     let Some(v) = v else { return Ok(Vec::new()) };
     if v.len() > MAX_LIST {
-        return Err(FilterError(format!(
-            "{name} may list at most {MAX_LIST} values"
-        )));
+        return Err(Invalid::TooMany {
+            field: name,
+            max: MAX_LIST,
+        }
+        .into());
     }
     let mut out = Vec::with_capacity(v.len());
     for s in v {
         let s = s.trim();
         if s.is_empty() || s.chars().count() > max_len {
-            return Err(FilterError(format!(
-                "{name}: each value must be 1 to {max_len} characters"
-            )));
+            return Err(Invalid::Length {
+                field: name,
+                min: 1,
+                max: max_len,
+            }
+            .into());
         }
         if !out.iter().any(|o: &String| o == s) {
             out.push(s.to_owned());
@@ -118,14 +127,16 @@ fn list(name: &str, v: &Option<Vec<String>>, max_len: usize) -> Result<Vec<Strin
     Ok(out)
 }
 
-fn time(name: &str, v: &Option<String>, tz: Tz) -> Result<Option<DateTime<Utc>>, FilterError> {
+fn time(
+    name: &'static str,
+    v: &Option<String>,
+    tz: Tz,
+) -> Result<Option<DateTime<Utc>>, FilterError> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => parse_time(s, tz).map(Some).ok_or_else(|| {
-            FilterError(format!(
-                "{name} must be 'YYYY-MM-DD HH:MM:SS', 'YYYY-MM-DD' or ISO-8601 with offset"
-            ))
-        }),
+        Some(s) => parse_time(s, tz)
+            .map(Some)
+            .ok_or(FilterError(Invalid::Time { field: name })),
     }
 }
 
@@ -134,18 +145,23 @@ impl LeadFilterInput {
     pub fn validate(&self, tz: Tz) -> Result<LeadFilter, FilterError> {
         let org_ids = self.org_ids.clone().unwrap_or_default();
         if org_ids.len() > MAX_LIST {
-            return Err(FilterError(format!(
-                "org_ids may list at most {MAX_LIST} values"
-            )));
+            return Err(Invalid::TooMany {
+                field: "org_ids",
+                max: MAX_LIST,
+            }
+            .into());
         }
         let levels = list("levels", &self.levels, 1)?
             .into_iter()
             .map(|l| l.to_uppercase())
             .collect::<Vec<_>>();
         if let Some(bad) = levels.iter().find(|l| !LEVELS.contains(&l.as_str())) {
-            return Err(FilterError(format!(
-                "levels: unknown intent level `{bad}` (H, A, B, C or N)"
-            )));
+            return Err(Invalid::NotOneOf {
+                field: "levels",
+                value: bad.clone(),
+                allowed: "H, A, B, C, N",
+            }
+            .into());
         }
         let created_from = time("created_from", &self.created_from, tz)?;
         let created_before = time("created_to", &self.created_to, tz)?.map(|t| {
@@ -159,19 +175,32 @@ impl LeadFilterInput {
         if let (Some(f), Some(b)) = (created_from, created_before)
             && f >= b
         {
-            return Err(FilterError(
-                "created_from must not be after created_to".into(),
-            ));
+            return Err(Invalid::Reversed {
+                from: "created_from",
+                to: "created_to",
+            }
+            .into());
         }
         let max_call_count = match self.max_call_count {
             None => None,
             Some(n) if (0..=i64::from(i32::MAX)).contains(&n) => Some(n as i32),
-            Some(_) => return Err(FilterError("max_call_count must be 0 or more".into())),
+            Some(_) => {
+                return Err(Invalid::TooSmall {
+                    field: "max_call_count",
+                    min: 0,
+                }
+                .into());
+            }
         };
         let keyword = match self.keyword.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(k) if k.chars().count() > 64 => {
-                return Err(FilterError("keyword must be at most 64 characters".into()));
+                return Err(Invalid::Length {
+                    field: "keyword",
+                    min: 0,
+                    max: 64,
+                }
+                .into());
             }
             Some(k) => Some(k.to_owned()),
         };

@@ -390,7 +390,7 @@ mod tests {
             (0, row("13800000001", "张三", None)),
             (1, row("13800000001", "张三丰", None)),
         ];
-        let plan = plan_import(1, HashMap::new(), &rows, now);
+        let plan = plan_import(OrgId(1), HashMap::new(), &rows, now);
         assert_eq!(
             (
                 plan.counts.inserted,
@@ -404,9 +404,9 @@ mod tests {
         assert!(plan.updates.is_empty());
 
         let mut stored = plan.inserts[0].clone();
-        stored.id = Some(10);
+        stored.id = Some(LeadId(10));
         let existing = HashMap::from([(stored.ident.clone(), stored)]);
-        let again = plan_import(1, existing, &rows, now);
+        let again = plan_import(OrgId(1), existing, &rows, now);
         assert_eq!(
             (
                 again.counts.inserted,
@@ -425,7 +425,7 @@ mod tests {
             (0, row("13800000001", "A", Some("x1"))),
             (1, row("13800000002", "A", Some("x1"))),
         ];
-        let plan = plan_import(1, HashMap::new(), &rows, now);
+        let plan = plan_import(OrgId(1), HashMap::new(), &rows, now);
         assert_eq!(plan.counts.inserted, 1);
         assert_eq!(plan.counts.updated, 1);
         assert_eq!(plan.inserts[0].phone, "13800000002");

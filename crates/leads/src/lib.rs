@@ -23,7 +23,7 @@ use kernel::{LeadId, OrgId, OrgScope, Page, PageRequest, RepoError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub use filter::{FilterError, LeadFilter, LeadFilterInput};
+pub use filter::{FilterError, LeadFilter, LeadFilterInput, MAX_LIST};
 pub use import::{
     ImportCounts, ImportPlan, ImportRejection, LeadInput, MAX_IMPORT_ROWS, NewLead, StoredLead,
     plan_import,

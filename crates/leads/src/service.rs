@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError};
+use kernel::{Invalid, OrgId, OrgScope, Page, PageRequest, RepoError};
 
 use crate::{
     FilterError, FilterPreview, ImportCounts, ImportRejection, Lead, LeadFilter, LeadFilterInput,
@@ -14,8 +14,8 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum LeadError {
     /// Bad filter or request (400).
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(Invalid),
     /// An organisation outside the caller's subtree (404).
     #[error("organisation not found")]
     OrgNotFound,
@@ -69,9 +69,9 @@ impl LeadService {
         rows: Vec<Result<LeadInput, String>>,
     ) -> Result<ImportCounts, LeadError> {
         if rows.len() > MAX_IMPORT_ROWS {
-            return Err(LeadError::Invalid(format!(
-                "at most {MAX_IMPORT_ROWS} leads per call"
-            )));
+            return Err(LeadError::Invalid(Invalid::TooManyRows {
+                max: MAX_IMPORT_ROWS,
+            }));
         }
         let org = org.unwrap_or(scope.root());
         if !scope.contains(org) {
@@ -94,14 +94,20 @@ impl LeadService {
         Ok(counts)
     }
 
-    /// A page of leads.
+    /// A page of leads. Unlike task creation and preview, a list shows leads whatever tasks
+    /// they are in, unless the filter asks otherwise (`exclude_in_active_tasks` defaults to
+    /// false here).
     pub async fn list(
         &self,
         scope: &OrgScope,
         input: &LeadFilterInput,
         page: PageRequest,
     ) -> Result<Page<Lead>, LeadError> {
-        let (scope, filter) = self.resolve_filter(scope, input)?;
+        let input = LeadFilterInput {
+            exclude_in_active_tasks: Some(input.exclude_in_active_tasks.unwrap_or(false)),
+            ..input.clone()
+        };
+        let (scope, filter) = self.resolve_filter(scope, &input)?;
         Ok(self.repo.list(&scope, &filter, page).await?)
     }
 
@@ -127,11 +133,33 @@ mod tests {
     use crate::MockLeadRepository;
 
     #[tokio::test]
+    async fn a_list_shows_leads_in_unfinished_tasks_unless_asked_not_to() {
+        for (asked, applied) in [(None, false), (Some(true), true), (Some(false), false)] {
+            let mut repo = MockLeadRepository::new();
+            repo.expect_list()
+                .withf(move |_, f, _| f.exclude_in_active_tasks == applied)
+                .times(1)
+                .returning(|_, _, p| Ok(Page::new(vec![], p, 0)));
+            let svc = LeadService::new(Arc::new(repo), chrono_tz::Asia::Shanghai);
+            let input = LeadFilterInput {
+                exclude_in_active_tasks: asked,
+                ..Default::default()
+            };
+            let scope = OrgScope::new(OrgId(1), []);
+            assert!(
+                svc.list(&scope, &input, PageRequest::default())
+                    .await
+                    .is_ok()
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn import_into_foreign_org_is_not_found_and_touches_nothing() {
         let repo = MockLeadRepository::new(); // no expectations: any call panics
         let svc = LeadService::new(Arc::new(repo), chrono_tz::Asia::Shanghai);
-        let scope = OrgScope::new(1, [2]);
-        let r = svc.import(&scope, Some(9), vec![]).await;
+        let scope = OrgScope::new(OrgId(1), [OrgId(2)]);
+        let r = svc.import(&scope, Some(OrgId(9)), vec![]).await;
         assert!(matches!(r, Err(LeadError::OrgNotFound)));
     }
 
@@ -139,7 +167,7 @@ mod tests {
     async fn bad_rows_are_reported_good_rows_kept() {
         let mut repo = MockLeadRepository::new();
         repo.expect_import()
-            .withf(|org, rows| *org == 1 && rows.len() == 1 && rows[0].0 == 1)
+            .withf(|org, rows| *org == OrgId(1) && rows.len() == 1 && rows[0].0 == 1)
             .returning(|_, _| {
                 Ok(ImportCounts {
                     inserted: 1,
@@ -160,7 +188,10 @@ mod tests {
             }),
             Err("unknown field `foo`".into()),
         ];
-        let c = svc.import(&OrgScope::new(1, []), None, rows).await.unwrap();
+        let c = svc
+            .import(&OrgScope::new(OrgId(1), []), None, rows)
+            .await
+            .unwrap();
         assert_eq!(c.inserted, 1);
         assert_eq!(
             c.rejected.iter().map(|r| r.index).collect::<Vec<_>>(),
@@ -175,10 +206,12 @@ mod tests {
             chrono_tz::Asia::Shanghai,
         );
         let input = LeadFilterInput {
-            org_ids: Some(vec![5]),
+            org_ids: Some(vec![OrgId(5)]),
             ..Default::default()
         };
-        let r = svc.preview(&OrgScope::new(1, [2]), &input).await;
+        let r = svc
+            .preview(&OrgScope::new(OrgId(1), [OrgId(2)]), &input)
+            .await;
         assert!(matches!(r, Err(LeadError::OrgNotFound)));
     }
 }

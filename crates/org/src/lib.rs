@@ -191,25 +191,30 @@ mod tests {
     #[test]
     fn tree_nests_descendants() {
         let t = build_tree(
-            1,
-            vec![o(3, Some(2)), o(1, None), o(2, Some(1)), o(4, Some(1))],
+            OrgId(1),
+            vec![
+                o(OrgId(3), Some(OrgId(2))),
+                o(OrgId(1), None),
+                o(OrgId(2), Some(OrgId(1))),
+                o(OrgId(4), Some(OrgId(1))),
+            ],
         );
         assert_eq!(t.len(), 1);
         assert_eq!(
             t[0].children.iter().map(|c| c.id).collect::<Vec<_>>(),
-            vec![2, 4]
+            vec![OrgId(2), OrgId(4)]
         );
-        assert_eq!(t[0].children[0].children[0].id, 3);
+        assert_eq!(t[0].children[0].children[0].id, OrgId(3));
     }
 
     #[tokio::test]
     async fn scope_contains_descendants_only() {
         let mut repo = MockOrgRepository::new();
         repo.expect_subtree()
-            .returning(|_| Ok(vec![o(2, None), o(5, Some(2))]));
+            .returning(|_| Ok(vec![o(OrgId(2), None), o(OrgId(5), Some(OrgId(2)))]));
         let svc = OrgService::new(Arc::new(repo));
-        let s = svc.scope_of(2).await.unwrap();
-        assert!(s.contains(5) && s.contains(2) && !s.contains(1));
+        let s = svc.scope_of(OrgId(2)).await.unwrap();
+        assert!(s.contains(OrgId(5)) && s.contains(OrgId(2)) && !s.contains(OrgId(1)));
     }
 
     #[tokio::test]
@@ -217,19 +222,19 @@ mod tests {
         let mut repo = MockOrgRepository::new();
         repo.expect_subtree()
             .times(2)
-            .returning(|_| Ok(vec![o(1, None)]));
+            .returning(|_| Ok(vec![o(OrgId(1), None)]));
         repo.expect_create().returning(|name, parent| {
             Ok(Organization {
-                id: 9,
+                id: OrgId(9),
                 name: name.into(),
                 parent_id: parent,
             })
         });
         let svc = OrgService::new(Arc::new(repo));
-        svc.scope_of(1).await.unwrap();
-        svc.scope_of(1).await.unwrap(); // cached
-        svc.create("child", Some(1)).await.unwrap();
-        svc.scope_of(1).await.unwrap(); // read again after a creation
+        svc.scope_of(OrgId(1)).await.unwrap();
+        svc.scope_of(OrgId(1)).await.unwrap(); // cached
+        svc.create("child", Some(OrgId(1))).await.unwrap();
+        svc.scope_of(OrgId(1)).await.unwrap(); // read again after a creation
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! A simulator of the outbound-call platform (Alibaba Cloud OutboundBot RPC style, API version
 //! 2019-12-26), so that the whole service runs on one machine with no vendor account and tests
-//! and benchmarks can inject faults. See `shared/spec/platform.md`.
+//! and benchmarks can inject faults. Its protocol is described in docs/platform.md.
 //!
 //! It speaks the wire protocol at `/` (POST form body or GET query string, signature v1
 //! verified, `SignatureNonce` replay rejected), progresses jobs over time

@@ -47,7 +47,7 @@ fn parse_bool(s: &str) -> Result<Option<bool>, String> {
 fn to_input(row: HashMap<String, String>) -> Result<LeadInput, String> {
     // PostgreSQL text cannot hold U+0000: refuse the row, not the file
     if row.values().any(|v| v.contains('\0')) {
-        return Err(crate::extract::nul_row_error());
+        return Err(api::extract::NUL_TEXT.to_owned());
     }
     let get = |k: &str| {
         row.get(k)

@@ -148,7 +148,7 @@ pub async fn seed_demo(
 /// results come in) and "C" started and paused; with a real platform all three stay created (no
 /// demo lead is ever dialled).
 pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> anyhow::Result<()> {
-    let simulated = state.info.platform_simulated;
+    let simulated = state.platform_simulated;
     let plan: &[(&str, &str, &str, bool, bool)] = &[
         // name, level, script, start, pause
         (
@@ -193,10 +193,10 @@ pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> any
             .await?;
         let id = created.task.id;
         if start {
-            state.exec.start(scope, id).await?;
+            state.execution.lifecycle.start(scope, id).await?;
         }
         if pause {
-            state.exec.suspend(scope, id).await?;
+            state.execution.lifecycle.suspend(scope, id).await?;
         }
     }
     Ok(())

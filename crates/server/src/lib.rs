@@ -1,25 +1,16 @@
 //! # server
 //!
-//! The `outbound` binary: configuration, command line, the actix-web HTTP API and the background
-//! workers, wired to the domain services over the adapters.
-//!
-//! - [`config`]: typed configuration from the environment,
-//! - [`boot`]: connect (embedded PostgreSQL or `DATABASE_URL`), migrate, seed the demo,
-//! - [`app`] and [`routes`]: the HTTP contract of `shared/spec/api.md`,
-//! - [`error`]: the one [`error::ApiError`] mapping domain errors to the envelope,
-//! - [`serve`]: run the HTTP server (also used by end-to-end tests on port 0).
+//! The `outbound` binary, thin: it reads configuration ([`config`]), boots ([`boot`]: the
+//! database, migrations, the token secret, the platform), wires adapters into services
+//! ([`state`]), runs the background workers ([`workers`]) and mounts the HTTP adapters
+//! ([`app`]: the JSON API of the `api` crate). The command line (`main.rs`) adds the
+//! administrative commands ([`csv_import`]) and the demo data ([`demo`]).
 
 pub mod app;
 pub mod boot;
-pub mod checks;
 pub mod config;
 pub mod csv_import;
 pub mod demo;
-pub mod envelope;
-pub mod error;
-pub mod extract;
-pub mod openapi;
-pub mod routes;
 pub mod state;
 pub mod workers;
 
@@ -40,7 +31,7 @@ pub struct Running {
     pub server: actix_web::dev::Server,
 }
 
-/// Start serving `state` on `listener`.
+/// Start serving `state` on `listener` with `workers` threads.
 pub fn serve(
     state: AppState,
     http: HttpSettings,
@@ -48,7 +39,7 @@ pub fn serve(
     workers: usize,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let data = web::Data::new(state);
+    let data = web::Data::new(state.api);
     let server = HttpServer::new(move || app::build(data.clone(), http.clone()))
         .workers(workers.max(1))
         .shutdown_timeout(8)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use kernel::Role;
+use kernel::{OrgId, Role};
 use server::boot::{self, Database};
 use server::config::Config;
 use server::{AppOptions, AppState, HttpSettings, serve};
@@ -50,7 +50,7 @@ enum Command {
         #[command(subcommand)]
         cmd: LeadsCmd,
     },
-    /// Run the outbound-call platform simulator on its own (see shared/spec/platform.md).
+    /// Run the outbound-call platform simulator on its own (its protocol: docs/platform.md).
     PlatformSim(SimArgs),
 }
 
@@ -222,7 +222,7 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             let state = admin(cfg, db).await?;
             let org = state
                 .orgs
-                .create(&name, parent)
+                .create(&name, parent.map(kernel::OrgId))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", org.id);
@@ -236,11 +236,11 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             cmd: LeadsCmd::Import { org, file },
         } => {
             let state = admin(cfg, db).await?;
-            let scope = state.orgs.scope_of(org).await?;
+            let scope = state.orgs.scope_of(OrgId(org)).await?;
             if state.orgs.tree(&scope).await?.is_empty() {
                 anyhow::bail!("organisation {org} not found");
             }
-            let r = server::csv_import::import_file(&state.leads, org, &file).await?;
+            let r = server::csv_import::import_file(&state.leads, OrgId(org), &file).await?;
             for (line, error) in &r.rejected {
                 eprintln!("line {line}: {error}");
             }
@@ -274,7 +274,7 @@ async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Resu
             display_name: u.display_name.unwrap_or_else(|| u.username.clone()),
             username: u.username,
             role,
-            org_id: u.org,
+            org_id: OrgId(u.org),
             password_hash: hash,
         },
     )
@@ -317,7 +317,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         cors_origins: cfg.cors_origins.clone(),
     };
     let running = serve(state.clone(), http, listener, cfg.http_workers)?;
-    state.workers.start(state.workers_exec.clone());
+    state.workers.start(state.workers_execution.clone());
     tracing::info!(addr = %running.addr, "listening");
     let handle = running.handle.clone();
     let server = tokio::spawn(running.server);

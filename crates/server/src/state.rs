@@ -1,21 +1,25 @@
-//! The application state shared by every request: the domain services wired to the adapters.
+//! Wiring: the adapters plugged into the domain services, once per process.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use adapters::db::DbPool;
 use adapters::pg_auth::{PgOrgs, PgUsers};
-use adapters::pg_exec::PgExecution;
+use adapters::pg_exec::{PgBatches, PgLeases, PgLifecycle, PgResults, PgRuns};
 use adapters::pg_leads::PgLeads;
 use adapters::pg_tasks::PgTasks;
+use adapters::probe::Probe;
 use adapters::security::{Argon2Hasher, JwtCodec};
+use api::ApiState;
 use auth::{AuthService, LoginThrottle, ThrottleLimits};
 use chrono_tz::Tz;
-use kernel::SystemClock;
+use kernel::{Clock, SystemClock};
 use leads::LeadService;
+use ops::{Facts, Ops};
 use org::OrgService;
-use tasks::execution::{ExecutionService, ExecutionSettings};
-use tasks::{OutboundPlatform, TaskService};
+use tasks::execution::{Background, Execution, ExecutionPorts, ExecutionSettings};
+use tasks::{OutboundPlatform, TaskRepository, TaskService};
 
 use crate::workers::Workers;
 
@@ -48,47 +52,59 @@ pub struct AppOptions {
     pub monitor_interval: Duration,
 }
 
-/// Facts for the configuration check.
-#[derive(Clone)]
-pub struct AppInfo {
-    /// Database URL (never logged or shown).
-    pub database_url: String,
-    /// Whether the platform is the built-in simulator.
-    pub platform_simulated: bool,
-    /// Length of the token secret.
-    pub jwt_secret_len: usize,
-}
-
-/// Services and settings of a running app.
+/// The services of a running app: what the HTTP adapters use ([`ApiState`], which this derefs
+/// to), and the background workers with their own execution services.
 #[derive(Clone)]
 pub struct AppState {
-    /// Login and tokens.
-    pub auth: Arc<AuthService>,
-    /// Organisations.
-    pub orgs: OrgService,
-    /// Leads.
-    pub leads: LeadService,
-    /// Tasks.
-    pub tasks: TaskService,
-    /// Running tasks (HTTP requests).
-    pub exec: ExecutionService,
-    /// Running tasks (the background workers, on their own pool).
-    pub workers_exec: ExecutionService,
-    /// Background workers (started separately).
+    /// The services the handlers call.
+    pub api: ApiState,
+    /// Execution for the background workers, on their own pool.
+    pub workers_execution: Execution,
+    /// The background loops (started separately, see [`Workers::start`]).
     pub workers: Arc<Workers>,
-    /// The pool (health checks).
-    pub pool: DbPool,
-    /// Time zone of timestamps.
-    pub tz: Tz,
-    /// Facts for the configuration check.
-    pub info: AppInfo,
+    /// Whether the platform is the built-in simulator (the demo starts tasks only then).
+    pub platform_simulated: bool,
+}
+
+impl Deref for AppState {
+    type Target = ApiState;
+    fn deref(&self) -> &ApiState {
+        &self.api
+    }
+}
+
+/// Every execution port over one pool.
+fn execution(
+    pool: &DbPool,
+    platform: Arc<dyn OutboundPlatform>,
+    clock: Arc<dyn Clock>,
+    background: Arc<dyn Background>,
+    settings: ExecutionSettings,
+) -> Execution {
+    let tasks: Arc<dyn TaskRepository> = Arc::new(PgTasks::new(pool.clone()));
+    Execution::new(
+        ExecutionPorts {
+            lifecycle: Arc::new(PgLifecycle::new(pool.clone())),
+            leases: Arc::new(PgLeases::new(pool.clone())),
+            batches: Arc::new(PgBatches::new(pool.clone())),
+            results: Arc::new(PgResults::new(pool.clone())),
+            runs: Arc::new(PgRuns::new(pool.clone())),
+            tasks,
+            platform,
+            clock,
+            background,
+        },
+        settings,
+    )
 }
 
 impl AppState {
     /// Wire everything.
     pub fn new(o: AppOptions) -> Self {
-        let clock = Arc::new(SystemClock);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let pool = o.pool;
+        let workers = Workers::idle(o.monitor_interval);
+        let background: Arc<dyn Background> = workers.clone();
         let auth = AuthService::new(
             Arc::new(PgUsers::new(pool.clone())),
             Arc::new(o.hasher),
@@ -101,37 +117,37 @@ impl AppState {
             chrono::Duration::from_std(o.auth_cache).unwrap_or_else(|_| chrono::Duration::zero()),
         );
         let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), o.tz);
-        let task_repo = Arc::new(PgTasks::new(pool.clone()));
-        let tasks = TaskService::new(task_repo.clone(), leads.clone(), o.tz);
-        let exec = ExecutionService::new(
-            Arc::new(PgExecution::new(pool.clone())),
-            task_repo,
-            o.platform.clone(),
+        let tasks = TaskService::new(Arc::new(PgTasks::new(pool.clone())), leads.clone(), o.tz);
+        let ops = Ops::new(
+            Arc::new(Probe::new(pool.clone(), o.database_url, o.platform.clone())),
+            background.clone(),
             clock.clone(),
-            o.exec.clone(),
+            Facts {
+                platform_simulated: o.platform_simulated,
+                token_secret_len: o.jwt_secret.len(),
+            },
         );
-        let workers_exec = ExecutionService::new(
-            Arc::new(PgExecution::new(o.worker_pool.clone())),
-            Arc::new(PgTasks::new(o.worker_pool)),
-            o.platform,
-            clock,
-            o.exec,
-        );
-        Self {
+        let api = ApiState {
             auth: Arc::new(auth),
             orgs: OrgService::new(Arc::new(PgOrgs::new(pool.clone()))),
             leads,
             tasks,
-            exec,
-            workers_exec,
-            workers: Workers::idle(o.monitor_interval),
-            pool,
+            execution: execution(
+                &pool,
+                o.platform.clone(),
+                clock.clone(),
+                background.clone(),
+                o.exec.clone(),
+            ),
+            background: background.clone(),
+            ops,
             tz: o.tz,
-            info: AppInfo {
-                database_url: o.database_url,
-                platform_simulated: o.platform_simulated,
-                jwt_secret_len: o.jwt_secret.len(),
-            },
+        };
+        Self {
+            api,
+            workers_execution: execution(&o.worker_pool, o.platform, clock, background, o.exec),
+            workers,
+            platform_simulated: o.platform_simulated,
         }
     }
 }

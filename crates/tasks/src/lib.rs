@@ -13,14 +13,14 @@
 //! Port: [`TaskRepository`]; every method takes the caller's [`kernel::OrgScope`], so a task of
 //! another organisation is simply not found.
 
+pub mod call_status;
 pub mod execution;
 mod model;
 pub mod platform;
-pub mod results;
 mod service;
 
 use async_trait::async_trait;
-use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
+use kernel::{OrgScope, Page, PageRequest, RepoError, SceneId, TaskId, UserId};
 use leads::LeadFilter;
 
 pub use model::{CallTask, CreatedTask, NewScene, NewTask, Scene, TaskState, TaskStats};
@@ -90,10 +90,7 @@ pub trait TaskRepository: Send + Sync + 'static {
         created_by: UserId,
     ) -> Result<Scene, RepoError>;
     /// One scene.
-    async fn get_scene(&self, scope: &OrgScope, id: i64) -> Result<Option<Scene>, RepoError>;
+    async fn get_scene(&self, scope: &OrgScope, id: SceneId) -> Result<Option<Scene>, RepoError>;
     /// The scope's scenes, newest first.
     async fn list_scenes(&self, scope: &OrgScope) -> Result<Vec<Scene>, RepoError>;
 }
-
-#[cfg(test)]
-mod execution_tests;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use kernel::{OrgId, TaskId, UserId};
+use kernel::{OrgId, SceneId, TaskId, UserId};
 use leads::LeadFilterInput;
 use serde::Serialize;
 
@@ -50,12 +50,13 @@ impl TaskState {
             .find(|s| i64::from(s.code()) == code)
     }
 
-    /// Whether the task's leads count as "in an unfinished task" (1, 2, 4).
+    /// The unfinished states (1, 2, 4): a lead in a task in one of these is "in an unfinished
+    /// task", and by default not put into another one.
+    pub const ACTIVE: [TaskState; 3] = [TaskState::Created, TaskState::Running, TaskState::Paused];
+
+    /// Whether the task is unfinished (one of [`TaskState::ACTIVE`]).
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            TaskState::Created | TaskState::Running | TaskState::Paused
-        )
+        TaskState::ACTIVE.contains(&self)
     }
 
     /// Whether `self → to` is an allowed transition.
@@ -156,7 +157,7 @@ pub struct TaskStats {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scene {
     /// Id.
-    pub id: i64,
+    pub id: SceneId,
     /// Owning organisation.
     pub org_id: OrgId,
     /// Name.

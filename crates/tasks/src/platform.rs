@@ -97,7 +97,7 @@ pub struct JobResult {
     pub reference_id: String,
     /// Job status.
     pub job_status: JobStatus,
-    /// Status code of the latest call (see platform.md), `None` before any call.
+    /// Status code of the latest call (see docs/platform.md), `None` before any call.
     pub call_status: Option<i32>,
     /// Whether the latest call was answered.
     pub has_answered: bool,
@@ -126,6 +126,13 @@ pub struct JobResultPage {
     pub page_size: u32,
     /// Total jobs in the group.
     pub total: u64,
+}
+
+impl JobResultPage {
+    /// Whether page `page` (1-based) of a listing was its last.
+    pub fn is_last(&self, page: u32) -> bool {
+        self.items.is_empty() || u64::from(page) * u64::from(self.page_size.max(1)) >= self.total
+    }
 }
 
 /// Progress counts of a job group.

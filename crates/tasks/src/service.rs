@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use kernel::{OrgScope, Page, PageRequest, RepoError, TaskId, UserId};
+use kernel::{Entity, Invalid, OrgScope, Page, PageRequest, RepoError, SceneId, TaskId, UserId};
 use leads::{LeadError, LeadFilterInput, LeadService};
 
 use crate::{
@@ -15,11 +15,11 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
     /// Malformed or out-of-range input (400).
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(Invalid),
     /// Unknown task, scene or organisation, or one of another tenant (404).
-    #[error("{0} not found")]
-    NotFound(&'static str),
+    #[error("{0:?} not found")]
+    NotFound(Entity),
     /// No lead matches the filter (422); nothing was created.
     #[error("no lead matches the filter")]
     NoMatchingLeads,
@@ -35,7 +35,7 @@ impl From<LeadError> for TaskError {
     fn from(e: LeadError) -> Self {
         match e {
             LeadError::Invalid(m) => TaskError::Invalid(m),
-            LeadError::OrgNotFound => TaskError::NotFound("organisation"),
+            LeadError::OrgNotFound => TaskError::NotFound(Entity::Organisation),
             LeadError::Repo(r) => TaskError::Repo(r),
         }
     }
@@ -44,7 +44,7 @@ impl From<LeadError> for TaskError {
 impl From<TransitionError> for TaskError {
     fn from(e: TransitionError) -> Self {
         match e {
-            TransitionError::NotFound => TaskError::NotFound("task"),
+            TransitionError::NotFound => TaskError::NotFound(Entity::Task),
             TransitionError::InvalidState(s) => TaskError::InvalidState(s),
             TransitionError::Repo(r) => TaskError::Repo(r),
         }
@@ -63,7 +63,7 @@ pub struct CreateTaskRequest {
     /// Filter; the scene's when absent.
     pub filters: Option<LeadFilterInput>,
     /// Scene to take the filter and script from.
-    pub scene_id: Option<i64>,
+    pub scene_id: Option<SceneId>,
 }
 
 /// Task use cases.
@@ -74,12 +74,10 @@ pub struct TaskService {
     tz: Tz,
 }
 
-fn check_len(name: &str, v: &str, min: usize, max: usize) -> Result<(), TaskError> {
+fn check_len(field: &'static str, v: &str, min: usize, max: usize) -> Result<(), TaskError> {
     let n = v.chars().count();
     if n < min || n > max {
-        return Err(TaskError::Invalid(format!(
-            "{name} must be {min} to {max} characters"
-        )));
+        return Err(TaskError::Invalid(Invalid::Length { field, min, max }));
     }
     Ok(())
 }
@@ -106,7 +104,7 @@ impl TaskService {
                 self.repo
                     .get_scene(scope, id)
                     .await?
-                    .ok_or(TaskError::NotFound("scene"))?,
+                    .ok_or(TaskError::NotFound(Entity::Scene))?,
             ),
             None => None,
         };
@@ -150,19 +148,24 @@ impl TaskService {
         self.repo
             .get(scope, id)
             .await?
-            .ok_or(TaskError::NotFound("task"))
+            .ok_or(TaskError::NotFound(Entity::Task))
     }
 
-    /// A page of tasks.
+    /// A page of tasks, newest first. A blank keyword is no keyword.
     pub async fn list(
         &self,
         scope: &OrgScope,
         filter: TaskListFilter,
         page: PageRequest,
     ) -> Result<Page<CallTask>, TaskError> {
-        if let Some(k) = &filter.keyword {
+        let keyword = filter
+            .keyword
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        if let Some(k) = &keyword {
             check_len("keyword", k, 0, 100)?;
         }
+        let filter = TaskListFilter { keyword, ..filter };
         Ok(self.repo.list(scope, &filter, page).await?)
     }
 
@@ -222,6 +225,7 @@ impl TaskService {
 mod tests {
     use super::*;
     use crate::MockTaskRepository;
+    use kernel::OrgId;
     use leads::MockLeadRepository;
 
     fn svc(repo: MockTaskRepository) -> TaskService {
@@ -248,7 +252,9 @@ mod tests {
             }),
             ..Default::default()
         };
-        let r = svc(repo).create(&OrgScope::new(1, []), 1, req).await;
+        let r = svc(repo)
+            .create(&OrgScope::new(OrgId(1), []), UserId(1), req)
+            .await;
         assert!(matches!(r, Err(TaskError::NoMatchingLeads)));
     }
 
@@ -256,19 +262,25 @@ mod tests {
     async fn bad_name_and_foreign_org_never_reach_storage() {
         let s = svc(MockTaskRepository::new());
         let r = s
-            .create(&OrgScope::new(1, []), 1, CreateTaskRequest::default())
+            .create(
+                &OrgScope::new(OrgId(1), []),
+                UserId(1),
+                CreateTaskRequest::default(),
+            )
             .await;
         assert!(matches!(r, Err(TaskError::Invalid(_))));
         let req = CreateTaskRequest {
             task_name: "t".into(),
             filters: Some(LeadFilterInput {
-                org_ids: Some(vec![42]),
+                org_ids: Some(vec![OrgId(42)]),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let r = s.create(&OrgScope::new(1, [2]), 1, req).await;
-        assert!(matches!(r, Err(TaskError::NotFound("organisation"))));
+        let r = s
+            .create(&OrgScope::new(OrgId(1), [OrgId(2)]), UserId(1), req)
+            .await;
+        assert!(matches!(r, Err(TaskError::NotFound(Entity::Organisation))));
     }
 
     #[tokio::test]
@@ -277,17 +289,19 @@ mod tests {
         repo.expect_get_scene().returning(|_, _| Ok(None));
         let req = CreateTaskRequest {
             task_name: "t".into(),
-            scene_id: Some(5),
+            scene_id: Some(kernel::SceneId(5)),
             ..Default::default()
         };
-        let r = svc(repo).create(&OrgScope::new(1, []), 1, req).await;
-        assert!(matches!(r, Err(TaskError::NotFound("scene"))));
+        let r = svc(repo)
+            .create(&OrgScope::new(OrgId(1), []), UserId(1), req)
+            .await;
+        assert!(matches!(r, Err(TaskError::NotFound(Entity::Scene))));
     }
 
     #[tokio::test]
     async fn empty_script_is_refused() {
         let r = svc(MockTaskRepository::new())
-            .update_script(&OrgScope::new(1, []), 1, " ")
+            .update_script(&OrgScope::new(OrgId(1), []), TaskId(1), " ")
             .await;
         assert!(matches!(r, Err(TaskError::Invalid(_))));
     }

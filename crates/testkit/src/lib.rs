@@ -5,9 +5,11 @@
 //!
 //! - [`db`]: each test gets its own database, cloned from a template migrated once per set of
 //!   migrations ([`TestDb`]),
+//! - [`schema`]: checks a JSON answer against the schema the OpenAPI document gives it.
 //!
 //! The model is crates.io's test-database crate.
 
 pub mod db;
+pub mod schema;
 
 pub use db::{TestDb, test_cluster_dir};

@@ -8,7 +8,6 @@ use adapters::pg_auth::{PgOrgs, PgUsers};
 use adapters::pg_leads::PgLeads;
 use adapters::pg_tasks::PgTasks;
 use adapters::schema::{call_tasks, dcc_leads, leads_task_list};
-use testkit::TestDb;
 use auth::{NewUser, UserRepository};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -18,6 +17,7 @@ use kernel::{OrgId, OrgScope, Role, TaskId, UserId};
 use leads::{ImportCounts, LeadFilter, LeadFilterInput, LeadInput, LeadRepository, NewLead};
 use org::OrgRepository;
 use tasks::{CreatedTask, NewTask, TaskRepository};
+use testkit::TestDb;
 
 pub const TZ: Tz = chrono_tz::Asia::Shanghai;
 
@@ -136,7 +136,7 @@ pub async fn create_task(
 /// Set a task's state code directly (simulates what the execution side would have done).
 pub async fn set_task_type(pool: &DbPool, task: TaskId, code: i16) {
     let mut c = conn(pool).await.unwrap();
-    diesel::update(call_tasks::table.find(task))
+    diesel::update(call_tasks::table.find(task.0))
         .set(call_tasks::task_type.eq(code))
         .execute(&mut c)
         .await
@@ -153,7 +153,7 @@ pub async fn task_rows(pool: &DbPool) -> i64 {
 pub async fn task_leads(pool: &DbPool, task: TaskId) -> Vec<(i64, i64, String, String)> {
     let mut c = conn(pool).await.unwrap();
     leads_task_list::table
-        .filter(leads_task_list::task_id.eq(task))
+        .filter(leads_task_list::task_id.eq(task.0))
         .select((
             leads_task_list::id,
             leads_task_list::lead_id,
@@ -181,7 +181,7 @@ pub async fn task_phones(pool: &DbPool, task: TaskId) -> Vec<String> {
 pub async fn lead_id(pool: &DbPool, org: OrgId, phone: &str, external_id: Option<&str>) -> i64 {
     let mut c = conn(pool).await.unwrap();
     let mut q = dcc_leads::table
-        .filter(dcc_leads::org_id.eq(org))
+        .filter(dcc_leads::org_id.eq(org.0))
         .filter(dcc_leads::phone.eq(phone.to_owned()))
         .select(dcc_leads::id)
         .into_boxed();

@@ -1,0 +1,324 @@
+//! [`PgResults`]: results of task leads (one bulk statement per few thousand), the task's
+//! counters, and reading them back.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use kernel::{LeadId, OrgScope, Page, PageRequest, RepoError, TaskId, TaskLeadId};
+use tasks::CallTask;
+use tasks::call_status::{CallStatus, LeadResult};
+use tasks::execution::{ExecutionRow, Executions, LeadCount, ResultRepository};
+
+use super::{in_scope, names};
+use crate::db::{DbPool, conn, db_error, scope_ids};
+use crate::pg_tasks::{TaskRow, task_columns, to_task};
+use crate::schema::{call_tasks, leads_task_list, task_lead_counts};
+
+/// [`ResultRepository`] on PostgreSQL.
+#[derive(Clone)]
+pub struct PgResults {
+    pool: DbPool,
+}
+
+impl PgResults {
+    /// Over this pool.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Bulk result update, one statement. A result never moves a lead back to fewer attempts, and
+/// the leads' call counts grow by exactly the new attempts, whether results arrive twice, out of
+/// order, or from two appliers (monitor, run, refresh) at once: `prev_attempts = t.attempts` is
+/// evaluated on the row version this update replaces (after waiting for a concurrent writer of
+/// the row, PostgreSQL re-reads its latest version), so `RETURNING attempts - prev_attempts` is
+/// the exact number of new calls, without locking the rows in a separate pass. Rows come in id
+/// order (the caller sorts them) and are found one by one by primary key, so appliers of the
+/// same rows lock them in the same order. Unchanged rows are filtered out before any write.
+const APPLY_RESULTS: &str = "\
+WITH u AS ( \
+  SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], \
+                       $8::text[], $9::text[], $10::text[], $11::text[]) \
+    AS u(id, job_id, call_status, attempts, last_call_time, duration_seconds, intent_level, intent_tags, summary, follow_suggestion) \
+), upd AS ( \
+  UPDATE leads_task_list t SET \
+    job_id = COALESCE(t.job_id, u.job_id), call_status = u.call_status, \
+    attempts = u.attempts, prev_attempts = t.attempts, \
+    last_call_time = u.last_call_time, duration_seconds = u.duration_seconds, intent_level = u.intent_level, \
+    intent_tags = u.intent_tags::jsonb, summary = u.summary, follow_suggestion = u.follow_suggestion, \
+    batch_id = NULL, update_time = now() \
+  FROM u \
+  WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
+    AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
+        IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
+  RETURNING t.lead_id, t.attempts - t.prev_attempts AS calls, t.last_call_time \
+), touched AS ( \
+  UPDATE dcc_leads d SET call_count = d.call_count + upd.calls, \
+    last_call_time = GREATEST(d.last_call_time, upd.last_call_time) \
+  FROM upd WHERE d.id = upd.lead_id AND upd.calls > 0 \
+) SELECT (SELECT count(*) FROM upd) AS n";
+
+/// The task's called / connected counters from the maintained per-status counts.
+const REFRESH_COUNTERS: &str = "\
+UPDATE call_tasks SET \
+  called_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = ANY($2)), \
+  connected_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = $3), \
+  update_time = now() \
+WHERE id = $1";
+
+/// One result per lead (the one with the most attempts), in id order (see [`APPLY_RESULTS`]).
+fn latest_per_lead(mut results: Vec<LeadResult>) -> Vec<LeadResult> {
+    results.sort_by_key(|r| (r.task_lead_id, r.attempts));
+    results.dedup_by(|later, earlier| {
+        if later.task_lead_id == earlier.task_lead_id {
+            std::mem::swap(later, earlier);
+            true
+        } else {
+            false
+        }
+    });
+    results
+}
+
+type CountsRow = (String, String, bool, i64, i64, i64);
+
+type ExecRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i32,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    serde_json::Value,
+    Option<String>,
+    Option<String>,
+);
+
+fn execution_row(r: ExecRow) -> Result<ExecutionRow, RepoError> {
+    let call_status = CallStatus::parse(&r.4)
+        .ok_or_else(|| RepoError::Other(anyhow::anyhow!("unknown call_status {}", r.4)))?;
+    Ok(ExecutionRow {
+        id: TaskLeadId(r.0),
+        lead_id: LeadId(r.1),
+        customer_name: r.2,
+        phone: r.3,
+        call_status,
+        attempts: r.5,
+        last_call_time: r.6,
+        duration_seconds: r.7,
+        intent_level: r.8,
+        job_id: r.9,
+        intent_tags: serde_json::from_value(r.10).unwrap_or_default(),
+        summary: r.11,
+        follow_suggestion: r.12,
+    })
+}
+
+#[async_trait]
+impl ResultRepository for PgResults {
+    async fn apply_results(
+        &self,
+        task: TaskId,
+        results: Vec<LeadResult>,
+    ) -> Result<u64, RepoError> {
+        if results.is_empty() {
+            return Ok(0);
+        }
+        let results = latest_per_lead(results);
+        let n = results.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut job_ids = Vec::with_capacity(n);
+        let mut statuses = Vec::with_capacity(n);
+        let mut attempts = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        let mut durations = Vec::with_capacity(n);
+        let mut levels = Vec::with_capacity(n);
+        let mut tags = Vec::with_capacity(n);
+        let mut summaries = Vec::with_capacity(n);
+        let mut suggestions = Vec::with_capacity(n);
+        for r in results {
+            ids.push(r.task_lead_id.0);
+            job_ids.push(r.job_id);
+            statuses.push(r.call_status.as_str().to_owned());
+            attempts.push(r.attempts);
+            times.push(r.last_call_time);
+            durations.push(r.duration_seconds);
+            levels.push(r.intent_level);
+            tags.push(serde_json::Value::from(r.intent_tags).to_string());
+            summaries.push(r.summary);
+            suggestions.push(r.follow_suggestion);
+        }
+        let mut c = conn(&self.pool).await?;
+        let result: Result<CountRow, diesel::result::Error> = c
+            .transaction(async |c| {
+                // at most a bulk of rows, each found by primary key: index nested loops are
+                // always right, and a generic plan must not pick a hash join over the whole table
+                diesel_async::SimpleAsyncConnection::batch_execute(
+                    c,
+                    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+                )
+                .await?;
+                diesel::sql_query(APPLY_RESULTS)
+                    .bind::<BigInt, _>(task.0)
+                    .bind::<Array<BigInt>, _>(ids)
+                    .bind::<Array<Text>, _>(job_ids)
+                    .bind::<Array<Text>, _>(statuses)
+                    .bind::<Array<Integer>, _>(attempts)
+                    .bind::<Array<Nullable<Timestamptz>>, _>(times)
+                    .bind::<Array<Nullable<Integer>>, _>(durations)
+                    .bind::<Array<Nullable<Text>>, _>(levels)
+                    .bind::<Array<Text>, _>(tags)
+                    .bind::<Array<Nullable<Text>>, _>(summaries)
+                    .bind::<Array<Nullable<Text>>, _>(suggestions)
+                    .get_result(c)
+                    .await
+            })
+            .await;
+        Ok(result.map_err(db_error)?.n as u64)
+    }
+
+    async fn refresh_counters(&self, task: TaskId) -> Result<(), RepoError> {
+        let mut c = conn(&self.pool).await?;
+        diesel::sql_query(REFRESH_COUNTERS)
+            .bind::<BigInt, _>(task.0)
+            .bind::<Array<Text>, _>(names(&CallStatus::called()))
+            .bind::<Text, _>(CallStatus::Connected.as_str())
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn statistics(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+    ) -> Result<Option<(CallTask, Vec<LeadCount>)>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        // from the maintained counters (the cost does not grow with the task), joined to the task
+        // in the caller's scope: no row at all means no such task here, one row of NULLs a task
+        // without counters; the task beside each row; one round trip either way
+        let rows: Vec<(TaskRow, Option<CountsRow>)> = call_tasks::table
+            .left_join(
+                task_lead_counts::table.on(task_lead_counts::task_id
+                    .eq(call_tasks::id)
+                    .and(task_lead_counts::n.ne(0))),
+            )
+            .filter(call_tasks::id.eq(task.0))
+            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
+            .select((
+                task_columns!(),
+                (
+                    task_lead_counts::call_status,
+                    task_lead_counts::intent_level,
+                    task_lead_counts::has_job,
+                    task_lead_counts::n,
+                    task_lead_counts::duration_sum,
+                    task_lead_counts::duration_n,
+                )
+                    .nullable(),
+            ))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let Some((task, _)) = <[_]>::first(&rows) else {
+            return Ok(None);
+        };
+        let task = to_task(task.clone())?;
+        let counts = rows
+            .into_iter()
+            .filter_map(|(_, counts)| counts)
+            .map(
+                |(call_status, intent_level, has_job, n, duration_sum, duration_n)| LeadCount {
+                    call_status,
+                    intent_level,
+                    has_job,
+                    n,
+                    duration_sum,
+                    duration_n,
+                },
+            )
+            .collect();
+        Ok(Some((task, counts)))
+    }
+
+    async fn executions(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+        status: Option<CallStatus>,
+        page: PageRequest,
+    ) -> Result<Option<Executions>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        if !in_scope(&mut c, scope, task).await? {
+            return Ok(None);
+        }
+        let base = || {
+            let mut q = leads_task_list::table
+                .into_boxed()
+                .filter(leads_task_list::task_id.eq(task.0));
+            if let Some(s) = status {
+                q = q.filter(leads_task_list::call_status.eq(s.as_str()));
+            }
+            q
+        };
+        let total: i64 = base()
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<ExecRow> = base()
+            .select((
+                leads_task_list::id,
+                leads_task_list::lead_id,
+                leads_task_list::customer_name,
+                leads_task_list::phone,
+                leads_task_list::call_status,
+                leads_task_list::attempts,
+                leads_task_list::last_call_time,
+                leads_task_list::duration_seconds,
+                leads_task_list::intent_level,
+                leads_task_list::job_id,
+                leads_task_list::intent_tags,
+                leads_task_list::summary,
+                leads_task_list::follow_suggestion,
+            ))
+            .order(leads_task_list::id)
+            .limit(page.limit())
+            .offset(page.offset())
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let summary: Vec<(String, i64)> = task_lead_counts::table
+            .filter(task_lead_counts::task_id.eq(task.0))
+            .group_by(task_lead_counts::call_status)
+            .select((
+                task_lead_counts::call_status,
+                crate::schema::sum_int8(task_lead_counts::n),
+            ))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let items = rows
+            .into_iter()
+            .map(execution_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((
+            Page::new(items, page, total),
+            CallStatus::tally(summary),
+        )))
+    }
+}

@@ -1,0 +1,135 @@
+//! DTOs of health and the configuration check.
+
+use ops::{Check, CheckStatus as Status, MonitorState, PlatformReach};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `ok`, or `degraded` when the database cannot be reached.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Everything works.
+    Ok,
+    /// The database cannot be reached.
+    Degraded,
+}
+
+/// `ok` or `unavailable`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseStatus {
+    /// Reachable.
+    Ok,
+    /// Not reachable.
+    Unavailable,
+}
+
+/// `data` of `GET /api/health`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HealthData {
+    /// Overall status.
+    pub status: HealthStatus,
+    /// Database status.
+    pub database: DatabaseStatus,
+    /// Service version.
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+}
+
+impl HealthData {
+    /// The report for a database that answers or not.
+    pub fn of(database_ok: bool) -> Self {
+        let version = env!("CARGO_PKG_VERSION");
+        if database_ok {
+            Self {
+                status: HealthStatus::Ok,
+                database: DatabaseStatus::Ok,
+                version,
+            }
+        } else {
+            Self {
+                status: HealthStatus::Degraded,
+                database: DatabaseStatus::Unavailable,
+                version,
+            }
+        }
+    }
+}
+
+/// `ok`, `warn` or `fail`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Fine.
+    Ok,
+    /// Works, but look at it.
+    Warn,
+    /// Broken.
+    Fail,
+}
+
+impl From<Status> for CheckStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Ok => CheckStatus::Ok,
+            Status::Warn => CheckStatus::Warn,
+            Status::Fail => CheckStatus::Fail,
+        }
+    }
+}
+
+/// One configuration check.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckDto {
+    /// What was checked (`database`, `migrations`, `platform_configured`, `platform_reachable`,
+    /// `token_secret`, `monitor`).
+    pub name: &'static str,
+    /// Result.
+    pub status: CheckStatus,
+    /// For people.
+    pub detail: String,
+}
+
+/// What a check found, for people.
+fn detail(c: &Check) -> String {
+    match c {
+        Check::Database(true) => "数据库可连接".into(),
+        Check::Database(false) => "数据库不可连接".into(),
+        Check::Migrations(Some(0)) => "数据库迁移已是最新".into(),
+        Check::Migrations(Some(n)) => format!("有 {n} 个待执行的迁移"),
+        Check::Migrations(None) => "无法读取迁移状态".into(),
+        Check::PlatformConfigured(true) => "已配置外呼平台地址与凭据".into(),
+        Check::PlatformConfigured(false) => "未设置 PLATFORM_URL：使用内置外呼平台模拟器".into(),
+        Check::PlatformReachable(PlatformReach::Reachable) => "外呼平台可访问，签名有效".into(),
+        Check::PlatformReachable(PlatformReach::Rejected(code)) => {
+            format!("外呼平台拒绝请求（{code}），请检查凭据")
+        }
+        Check::PlatformReachable(PlatformReach::Unreachable) => "外呼平台不可访问".into(),
+        Check::TokenSecret(_) => match c.status() {
+            Status::Ok => "令牌密钥强度足够".into(),
+            Status::Warn => "令牌密钥不足 64 字节，建议加长".into(),
+            Status::Fail => "令牌密钥过短".into(),
+        },
+        Check::Monitor(MonitorState::Ticking) => "自动任务监控运行中".into(),
+        Check::Monitor(MonitorState::Stopped) => "自动任务监控已停止".into(),
+        Check::Monitor(MonitorState::Stale) => "自动任务监控最近未运行".into(),
+        Check::Monitor(MonitorState::NeverTicked) => "自动任务监控尚未运行".into(),
+    }
+}
+
+impl From<&Check> for CheckDto {
+    fn from(c: &Check) -> Self {
+        Self {
+            name: c.name(),
+            status: c.status().into(),
+            detail: detail(c),
+        }
+    }
+}
+
+/// `data` of `GET /api/config-check`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConfigCheckDto {
+    /// The checks.
+    pub checks: Vec<CheckDto>,
+}

@@ -1,0 +1,323 @@
+//! Dispatch: every lead of a running task is sent to the platform exactly once (see the module
+//! docs of [`super`]): claimed into a recorded batch before `assign_jobs`, its jobs recorded
+//! after, and a batch whose outcome is unknown reconciled against the platform's job list before
+//! anything else is sent for the task.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kernel::{BatchId, Clock, RepoError, TaskId, TaskLeadId};
+
+use super::{
+    ExecError, ExecutionSettings, LeaseKind, LeaseRepository, LeasedTask, LifecycleRepository,
+};
+use crate::TaskState;
+use crate::platform::{Contact, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError};
+
+/// A task lead to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchLead {
+    /// The task lead (its id is the job's reference id).
+    pub id: TaskLeadId,
+    /// Full phone.
+    pub phone: String,
+    /// Customer name.
+    pub customer_name: String,
+}
+
+/// A recorded dispatch batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Batch id.
+    pub id: BatchId,
+    /// When it was claimed.
+    pub created_at: DateTime<Utc>,
+    /// Its leads still `assigning`.
+    pub leads: Vec<DispatchLead>,
+}
+
+/// Storage of dispatch batches.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait DispatchRepository: Send + Sync + 'static {
+    /// Claim up to `max` pending leads of the task with ids above `after` into a new batch (they
+    /// become `assigning`), in one transaction.
+    async fn claim_batch(
+        &self,
+        task: TaskId,
+        worker: &str,
+        max: i64,
+        after: TaskLeadId,
+    ) -> Result<Option<Batch>, RepoError>;
+    /// Record the jobs of a batch; its leads without a job go back to `pending`; the batch
+    /// closes.
+    async fn record_batch(
+        &self,
+        batch: BatchId,
+        jobs: Vec<(TaskLeadId, String)>,
+    ) -> Result<(), RepoError>;
+    /// The batch certainly did nothing: its leads go back to `pending`; the batch closes.
+    async fn release_batch(&self, batch: BatchId) -> Result<(), RepoError>;
+    /// Open batches of the task (claimed, outcome not recorded).
+    async fn open_batches(&self, task: TaskId) -> Result<Vec<Batch>, RepoError>;
+}
+
+/// What one dispatcher turn did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DispatchReport {
+    /// Jobs assigned by new requests.
+    pub assigned: u64,
+    /// Leads found on the platform by reconciliation.
+    pub reconciled: u64,
+    /// Leads returned to pending by reconciliation.
+    pub requeued: u64,
+    /// Whether the task has nothing left to send.
+    pub done: bool,
+}
+
+/// Sends leads to the platform.
+#[derive(Clone)]
+pub struct Dispatcher {
+    batches: Arc<dyn DispatchRepository>,
+    leases: Arc<dyn LeaseRepository>,
+    tasks: Arc<dyn LifecycleRepository>,
+    platform: Arc<dyn OutboundPlatform>,
+    clock: Arc<dyn Clock>,
+    settings: ExecutionSettings,
+    /// Set when the process shuts down: a turn ends after its current batch.
+    stopping: Arc<AtomicBool>,
+}
+
+fn contact(l: &DispatchLead) -> Contact {
+    Contact {
+        phone: l.phone.clone(),
+        name: l.customer_name.clone(),
+        honorific: None,
+        reference_id: l.id.to_string(),
+        extras: vec![],
+    }
+}
+
+/// The task lead a job's reference id names, if it is one of `ours`.
+fn reference(reference_id: &str, ours: &HashSet<TaskLeadId>) -> Option<TaskLeadId> {
+    reference_id
+        .parse::<i64>()
+        .ok()
+        .map(TaskLeadId)
+        .filter(|r| ours.contains(r))
+}
+
+impl Dispatcher {
+    /// Wire the service.
+    pub fn new(
+        batches: Arc<dyn DispatchRepository>,
+        leases: Arc<dyn LeaseRepository>,
+        tasks: Arc<dyn LifecycleRepository>,
+        platform: Arc<dyn OutboundPlatform>,
+        clock: Arc<dyn Clock>,
+        settings: ExecutionSettings,
+    ) -> Self {
+        Self {
+            batches,
+            leases,
+            tasks,
+            platform,
+            clock,
+            settings,
+            stopping: Arc::default(),
+        }
+    }
+
+    /// Ask running turns to end after their current batch (shutdown): the batch is recorded and
+    /// the lease released as usual.
+    pub fn request_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// One turn: lease a running task with work, reconcile its open batches, send pending leads
+    /// in batches, give the lease back. `Ok(None)` when there was nothing to do.
+    pub async fn dispatch_turn(&self) -> Result<Option<DispatchReport>, ExecError> {
+        let s = &self.settings;
+        let Some(task) = self
+            .leases
+            .lease_task(
+                LeaseKind::Dispatch,
+                &s.worker_id,
+                vec![TaskState::Running],
+                s.lease_secs,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let result = self.dispatch_leased(&task).await;
+        self.leases
+            .release_lease(LeaseKind::Dispatch, task.id, &s.worker_id)
+            .await?;
+        result.map(Some)
+    }
+
+    async fn dispatch_leased(&self, task: &LeasedTask) -> Result<DispatchReport, ExecError> {
+        let mut report = DispatchReport::default();
+        let Some(group) = task.job_group_id.clone() else {
+            return Ok(report);
+        };
+        // 1. settle batches whose outcome is unknown
+        let open = self.batches.open_batches(task.id).await?;
+        if !open.is_empty() {
+            let now = self.clock.now();
+            let (old, young): (Vec<Batch>, Vec<Batch>) = open
+                .into_iter()
+                .partition(|b| now - b.created_at >= self.settings.reconcile_after);
+            if !old.is_empty() {
+                let (found, requeued) = self.reconcile(&group, &old).await?;
+                report.reconciled += found;
+                report.requeued += requeued;
+            }
+            if !young.is_empty() {
+                // may still be in flight (another instance crashed moments ago): wait
+                return Ok(report);
+            }
+        }
+        // 2. send pending leads
+        self.send_pending(task, &group, report).await
+    }
+
+    async fn send_pending(
+        &self,
+        task: &LeasedTask,
+        group: &str,
+        mut report: DispatchReport,
+    ) -> Result<DispatchReport, ExecError> {
+        let s = &self.settings;
+        // claims move forward through the task's leads; each turn starts again from the
+        // beginning, so leads requeued by a reconciliation are sent too
+        let start = TaskLeadId(0);
+        let mut after = start;
+        for _ in 0..s.batches_per_turn {
+            if self.stopping.load(Ordering::SeqCst) {
+                return Ok(report);
+            }
+            match self
+                .leases
+                .renew_lease(LeaseKind::Dispatch, task.id, &s.worker_id, s.lease_secs)
+                .await?
+            {
+                Some(TaskState::Running) => {}
+                _ => return Ok(report), // lost the lease, or paused / stopped meanwhile
+            }
+            let max = s.batch_size.min(MAX_ASSIGN_BATCH) as i64;
+            let Some(batch) = self
+                .batches
+                .claim_batch(task.id, &s.worker_id, max, after)
+                .await?
+            else {
+                if after == start {
+                    report.done = true;
+                    return Ok(report);
+                }
+                after = start; // once more from the start: leads requeued behind the cursor
+                continue;
+            };
+            after = batch.leads.iter().map(|l| l.id).max().unwrap_or(after);
+            let contacts: Vec<Contact> = batch.leads.iter().map(contact).collect();
+            match self.platform.assign_jobs(group, contacts).await {
+                Ok(jobs) => {
+                    let ours: HashSet<TaskLeadId> = batch.leads.iter().map(|l| l.id).collect();
+                    let pairs: Vec<(TaskLeadId, String)> = jobs
+                        .into_iter()
+                        .filter_map(|j| reference(&j.reference_id, &ours).map(|r| (r, j.job_id)))
+                        .collect();
+                    report.assigned += pairs.len() as u64;
+                    self.batches.record_batch(batch.id, pairs).await?;
+                    // stopped while the request was in flight: cancel what it created
+                    if let Some((TaskState::Stopped, _)) = self.tasks.task_group(task.id).await? {
+                        self.cancel_after_stop(task.id, group).await?;
+                        return Ok(report);
+                    }
+                }
+                Err(PlatformError::Rejected { code, message }) => {
+                    tracing::warn!(task = %task.id, code = %code, "assign_jobs rejected; leads back to pending");
+                    self.batches.release_batch(batch.id).await?;
+                    return Err(ExecError::Platform(PlatformError::Rejected {
+                        code,
+                        message,
+                    }));
+                }
+                Err(PlatformError::Unavailable(m)) => {
+                    // the port's contract: unavailable means nothing reached the platform
+                    self.batches.release_batch(batch.id).await?;
+                    return Err(ExecError::Platform(PlatformError::Unavailable(m)));
+                }
+                Err(e) => {
+                    // ambiguous: leave the batch open; a later turn reconciles it
+                    tracing::warn!(task = %task.id, batch = %batch.id, error = %e, "assign_jobs outcome unknown");
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The task was stopped while a batch was in flight: the group's jobs are cancelled again,
+    /// since the stop's own cancel ran before this batch's jobs existed. A group the platform no
+    /// longer knows has nothing to cancel. Any other failure (after the client's retries) is the
+    /// turn's error, logged by the worker: the leads are already `cancelled` here, but the
+    /// platform may still call the jobs of this one batch.
+    async fn cancel_after_stop(&self, task: TaskId, group: &str) -> Result<(), ExecError> {
+        match self.platform.cancel_jobs(group).await {
+            Ok(()) | Err(PlatformError::NotFound) => Ok(()),
+            Err(e) => {
+                tracing::warn!(task = %task, error = %e, "cancelling the jobs of a stopped task failed");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Find the jobs of open batches on the platform; record found leads, requeue the rest.
+    /// Returns (found, requeued).
+    pub async fn reconcile(&self, group: &str, batches: &[Batch]) -> Result<(u64, u64), ExecError> {
+        let wanted: HashMap<String, BatchId> = batches
+            .iter()
+            .flat_map(|b| b.leads.iter().map(|l| (l.id.to_string(), b.id)))
+            .collect();
+        let mut found: HashMap<BatchId, Vec<(TaskLeadId, String)>> = HashMap::new();
+        let mut page = 1;
+        loop {
+            let p = self
+                .platform
+                .query_job_results(group, page, self.settings.page_size)
+                .await?;
+            for r in &p.items {
+                if let (Some(batch), Ok(id)) =
+                    (wanted.get(&r.reference_id), r.reference_id.parse::<i64>())
+                {
+                    let list = found.entry(*batch).or_default();
+                    if !list.iter().any(|(i, _)| i.0 == id) {
+                        list.push((TaskLeadId(id), r.job_id.clone()));
+                    }
+                }
+            }
+            if p.is_last(page) {
+                break;
+            }
+            page += 1;
+        }
+        let (mut n_found, mut n_requeued) = (0u64, 0u64);
+        for b in batches {
+            let jobs = found.remove(&b.id).unwrap_or_default();
+            n_found += jobs.len() as u64;
+            n_requeued += b.leads.len().saturating_sub(jobs.len()) as u64;
+            self.batches.record_batch(b.id, jobs).await?;
+        }
+        tracing::info!(
+            found = n_found,
+            requeued = n_requeued,
+            "reconciled open dispatch batches"
+        );
+        Ok((n_found, n_requeued))
+    }
+}

@@ -1,0 +1,145 @@
+//! The monitor's tick (`auto_task_monitor`): for every running or paused task, one instance at
+//! a time, pull the results that changed and complete the tasks whose leads are all final.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+use kernel::{Clock, TaskId};
+
+use super::{
+    ExecError, ExecutionSettings, LeaseKind, LeaseRepository, LeasedTask, LifecycleRepository,
+    Results,
+};
+use crate::TaskState;
+use crate::platform::{GroupProgress, OutboundPlatform};
+
+/// A start older than this that never got its job group was interrupted: it is undone.
+const STALE_START_MINUTES: i64 = 2;
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickReport {
+    /// Tasks looked at.
+    pub tasks: u64,
+    /// Task leads changed.
+    pub changed: u64,
+    /// Tasks completed.
+    pub completed: u64,
+}
+
+/// The monitor.
+#[derive(Clone)]
+pub struct Monitor {
+    leases: Arc<dyn LeaseRepository>,
+    tasks: Arc<dyn LifecycleRepository>,
+    results: Results,
+    platform: Arc<dyn OutboundPlatform>,
+    clock: Arc<dyn Clock>,
+    settings: ExecutionSettings,
+    /// Group progress at the last full sync, per task: an unchanged progress means no job
+    /// changed (job states only move forward), so the tick skips paging through results.
+    synced: Arc<Mutex<HashMap<TaskId, GroupProgress>>>,
+}
+
+impl Monitor {
+    /// Wire the service.
+    pub fn new(
+        leases: Arc<dyn LeaseRepository>,
+        tasks: Arc<dyn LifecycleRepository>,
+        results: Results,
+        platform: Arc<dyn OutboundPlatform>,
+        clock: Arc<dyn Clock>,
+        settings: ExecutionSettings,
+    ) -> Self {
+        Self {
+            leases,
+            tasks,
+            results,
+            platform,
+            clock,
+            settings,
+            synced: Arc::default(),
+        }
+    }
+
+    /// One tick over at most `max_tasks` tasks: undo starts that never got a job group, then
+    /// sync every running or paused task (one instance per task) and complete those whose leads
+    /// are all final.
+    pub async fn tick(&self, max_tasks: usize) -> Result<TickReport, ExecError> {
+        let s = &self.settings;
+        let mut report = TickReport::default();
+        self.tasks
+            .undo_stale_starts(self.clock.now() - Duration::minutes(STALE_START_MINUTES))
+            .await?;
+        let mut seen = HashSet::new();
+        for _ in 0..max_tasks {
+            let Some(task) = self
+                .leases
+                .lease_task(
+                    LeaseKind::Monitor,
+                    &s.worker_id,
+                    vec![TaskState::Running, TaskState::Paused],
+                    s.lease_secs,
+                )
+                .await?
+            else {
+                break;
+            };
+            if !seen.insert(task.id) {
+                self.leases
+                    .release_lease(LeaseKind::Monitor, task.id, &s.worker_id)
+                    .await?;
+                break;
+            }
+            // the lease is kept until the end of the tick, so this tick moves on to other tasks
+            match self.watch(&task).await {
+                Ok((changed, completed)) => {
+                    report.tasks += 1;
+                    report.changed += changed;
+                    report.completed += u64::from(completed);
+                }
+                Err(e) => {
+                    self.release_all(&seen).await?;
+                    return Err(e);
+                }
+            }
+        }
+        self.release_all(&seen).await?;
+        Ok(report)
+    }
+
+    async fn release_all(&self, leased: &HashSet<TaskId>) -> Result<(), ExecError> {
+        for id in leased {
+            self.leases
+                .release_lease(LeaseKind::Monitor, *id, &self.settings.worker_id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sync one leased task if its group moved; complete it if it is done.
+    async fn watch(&self, task: &LeasedTask) -> Result<(u64, bool), ExecError> {
+        let Some(group) = &task.job_group_id else {
+            return Ok((0, false));
+        };
+        let progress = self.platform.describe_job_group(group).await?;
+        let unchanged = {
+            let synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+            synced.get(&task.id) == Some(&progress)
+        };
+        let changed = if unchanged {
+            0
+        } else {
+            let (_, changed) = self.results.sync_task(task.id, group).await?;
+            self.synced
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(task.id, progress);
+            changed
+        };
+        let completed =
+            task.state == TaskState::Running && self.tasks.complete_if_done(task.id).await?;
+        Ok((changed, completed))
+    }
+}

@@ -1,0 +1,252 @@
+//! Dispatch: batches, ambiguity, reconciliation.
+
+use std::sync::Mutex;
+
+use chrono::Duration;
+use kernel::BatchId;
+
+use super::*;
+
+/// A dispatcher's mocks for a turn over [`leased`]: lease taken and given back once, no open
+/// batch unless the test says otherwise, lease renewed while the task runs.
+fn turn_mocks(state: TaskState) -> Mocks {
+    let mut m = Mocks::new();
+    m.leases
+        .expect_lease_task()
+        .returning(|_, _, _, _| Ok(Some(leased())));
+    m.leases
+        .expect_release_lease()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.leases
+        .expect_renew_lease()
+        .returning(move |_, _, _, _| Ok(Some(state)));
+    m
+}
+
+fn jobs_for(contacts: Vec<Contact>) -> Vec<AssignedJob> {
+    contacts
+        .into_iter()
+        .map(|c| AssignedJob {
+            job_id: format!("job-{}", c.reference_id),
+            reference_id: c.reference_id,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dispatch_sends_batches_of_at_most_99_and_records_each() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.lifecycle
+        .expect_task_group()
+        .returning(|_| Ok(Some((TaskState::Running, Some("g".into())))));
+    let claims = Arc::new(Mutex::new(vec![leads(1, 99), leads(100, 51)]));
+    let c2 = claims.clone();
+    m.batches
+        .expect_claim_batch()
+        .returning(move |_, _, max, _| {
+            assert!(max <= 99);
+            let mut c = c2.lock().unwrap();
+            if c.is_empty() {
+                return Ok(None);
+            }
+            let l = c.remove(0);
+            Ok(Some(Batch {
+                id: BatchId(l[0].id.0),
+                created_at: Utc::now(),
+                leads: l,
+            }))
+        });
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let r2 = recorded.clone();
+    m.batches.expect_record_batch().returning(move |b, jobs| {
+        r2.lock().unwrap().push((b, jobs.len()));
+        Ok(())
+    });
+    m.platform
+        .expect_assign_jobs()
+        .times(2)
+        .returning(|_, contacts| {
+            assert!(contacts.len() <= MAX_ASSIGN_BATCH);
+            Ok(jobs_for(contacts))
+        });
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!(report.assigned, 150);
+    assert!(report.done);
+    assert_eq!(
+        *recorded.lock().unwrap(),
+        vec![(BatchId(1), 99), (BatchId(100), 51)]
+    );
+}
+
+#[tokio::test]
+async fn ambiguous_assign_leaves_the_batch_open() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches.expect_claim_batch().returning(|_, _, _, _| {
+        Ok(Some(Batch {
+            id: BatchId(1),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }))
+    });
+    m.batches.expect_record_batch().never();
+    m.batches.expect_release_batch().never();
+    m.platform
+        .expect_assign_jobs()
+        .times(1)
+        .returning(|_, _| Err(PlatformError::Ambiguous("timeout".into())));
+    let r = m.build().dispatcher.dispatch_turn().await;
+    assert!(matches!(
+        r,
+        Err(ExecError::Platform(PlatformError::Ambiguous(_)))
+    ));
+}
+
+#[tokio::test]
+async fn an_unavailable_platform_sent_nothing_so_the_batch_goes_back_to_pending() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches.expect_claim_batch().returning(|_, _, _, _| {
+        Ok(Some(Batch {
+            id: BatchId(4),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }))
+    });
+    m.batches
+        .expect_release_batch()
+        .withf(|b| *b == BatchId(4))
+        .times(1)
+        .returning(|_| Ok(()));
+    m.platform
+        .expect_assign_jobs()
+        .returning(|_, _| Err(PlatformError::Unavailable("refused".into())));
+    let r = m.build().dispatcher.dispatch_turn().await;
+    assert!(matches!(
+        r,
+        Err(ExecError::Platform(PlatformError::Unavailable(_)))
+    ));
+}
+
+#[tokio::test]
+async fn reconciliation_records_what_the_platform_has_and_requeues_the_rest() {
+    let mut m = turn_mocks(TaskState::Running);
+    let old = Utc::now() - Duration::minutes(5);
+    m.batches.expect_open_batches().returning(move |_| {
+        Ok(vec![Batch {
+            id: BatchId(9),
+            created_at: old,
+            leads: leads(1, 3),
+        }])
+    });
+    m.batches
+        .expect_record_batch()
+        .withf(|b, jobs| {
+            *b == BatchId(9)
+                && jobs.len() == 2
+                && jobs
+                    .iter()
+                    .all(|(id, _)| *id == TaskLeadId(1) || *id == TaskLeadId(3))
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.batches
+        .expect_claim_batch()
+        .returning(|_, _, _, _| Ok(None));
+    // the platform has jobs for leads 1 and 3 (and someone else's), not for 2
+    m.platform
+        .expect_query_job_results()
+        .returning(|_, page, size| {
+            Ok(page_of(
+                &[scheduled("1"), scheduled("77"), scheduled("3")],
+                page,
+                size,
+            ))
+        });
+    m.platform.expect_assign_jobs().never();
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!(
+        (report.reconciled, report.requeued, report.done),
+        (2, 1, true)
+    );
+}
+
+#[tokio::test]
+async fn young_open_batch_is_not_reconciled_yet_and_nothing_is_sent() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| {
+        Ok(vec![Batch {
+            id: BatchId(9),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }])
+    });
+    m.batches.expect_claim_batch().never();
+    m.platform.expect_query_job_results().never();
+    m.platform.expect_assign_jobs().never();
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert!(!report.done);
+}
+
+#[tokio::test]
+async fn dispatch_stops_when_the_task_is_paused() {
+    let mut m = turn_mocks(TaskState::Paused);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches.expect_claim_batch().never();
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!(report.assigned, 0);
+}
+
+/// Mocks of a turn whose one batch is assigned while the task is being stopped.
+fn stopped_in_flight() -> Mocks {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches
+        .expect_claim_batch()
+        .times(1)
+        .returning(|_, _, _, _| {
+            Ok(Some(Batch {
+                id: BatchId(1),
+                created_at: Utc::now(),
+                leads: leads(1, 2),
+            }))
+        });
+    m.batches
+        .expect_record_batch()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.platform
+        .expect_assign_jobs()
+        .returning(|_, contacts| Ok(jobs_for(contacts)));
+    m.lifecycle
+        .expect_task_group()
+        .returning(|_| Ok(Some((TaskState::Stopped, Some("g".into())))));
+    m
+}
+
+#[tokio::test]
+async fn jobs_assigned_while_the_task_was_stopped_are_cancelled() {
+    let mut m = stopped_in_flight();
+    m.platform
+        .expect_cancel_jobs()
+        .times(1)
+        .returning(|_| Ok(()));
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!(report.assigned, 2);
+}
+
+#[tokio::test]
+async fn a_failed_cancel_after_a_stop_is_reported_not_dropped() {
+    let mut m = stopped_in_flight();
+    m.platform
+        .expect_cancel_jobs()
+        .times(1)
+        .returning(|_| Err(PlatformError::Unavailable("down".into())));
+    let r = m.build().dispatcher.dispatch_turn().await;
+    assert!(matches!(
+        r,
+        Err(ExecError::Platform(PlatformError::Unavailable(_)))
+    ));
+}

@@ -1,0 +1,163 @@
+//! The monitor's tick.
+
+use std::sync::Mutex;
+
+use super::*;
+
+fn synced_result(group: &str, page: u32, size: u32) -> JobResultPage {
+    JobResultPage {
+        items: vec![JobResult {
+            job_id: format!("{group}-j"),
+            reference_id: "5".into(),
+            job_status: JobStatus::Succeeded,
+            call_status: Some(1),
+            has_answered: true,
+            call_time: Some(Utc::now()),
+            call_duration_ms: Some(30_000),
+            end_reason: None,
+            tags: vec![],
+            summary: None,
+            attempts: 1,
+        }],
+        page,
+        page_size: size,
+        total: 1,
+    }
+}
+
+#[tokio::test]
+async fn monitor_syncs_results_and_completes_running_tasks_only() {
+    let mut m = Mocks::new();
+    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
+    let queue = Arc::new(Mutex::new(vec![
+        LeasedTask {
+            id: TaskId(1),
+            state: TaskState::Running,
+            job_group_id: Some("g1".into()),
+            leads_count: 1,
+        },
+        LeasedTask {
+            id: TaskId(2),
+            state: TaskState::Paused,
+            job_group_id: Some("g2".into()),
+            leads_count: 1,
+        },
+    ]));
+    let q2 = queue.clone();
+    m.leases
+        .expect_lease_task()
+        .returning(move |_, _, _, _| Ok(q2.lock().unwrap().pop()));
+    m.results
+        .expect_apply_results()
+        .returning(|_, r| Ok(r.len() as u64));
+    m.results.expect_refresh_counters().returning(|_| Ok(()));
+    m.lifecycle
+        .expect_complete_if_done()
+        .withf(|id| *id == TaskId(1))
+        .times(1)
+        .returning(|_| Ok(true));
+    m.leases
+        .expect_release_lease()
+        .times(2)
+        .returning(|_, _, _| Ok(()));
+    m.platform.expect_describe_job_group().returning(|_| {
+        Ok(GroupProgress {
+            total: 1,
+            completed: 1,
+            ..Default::default()
+        })
+    });
+    m.platform
+        .expect_query_job_results()
+        .returning(|g, page, size| Ok(synced_result(g, page, size)));
+    let r = m.build().monitor.tick(10).await.unwrap();
+    assert_eq!((r.tasks, r.changed, r.completed), (2, 2, 1));
+}
+
+#[tokio::test]
+async fn monitor_skips_paging_when_group_progress_is_unchanged() {
+    let mut m = Mocks::new();
+    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
+    let leases = Arc::new(Mutex::new(0));
+    let l2 = leases.clone();
+    // one task per tick
+    m.leases.expect_lease_task().returning(move |_, _, _, _| {
+        let mut n = l2.lock().unwrap();
+        *n += 1;
+        Ok((*n % 2 == 1).then(|| LeasedTask {
+            id: TaskId(1),
+            state: TaskState::Running,
+            job_group_id: Some("g".into()),
+            leads_count: 1,
+        }))
+    });
+    m.leases.expect_release_lease().returning(|_, _, _| Ok(()));
+    m.results
+        .expect_apply_results()
+        .returning(|_, r| Ok(r.len() as u64));
+    m.results.expect_refresh_counters().returning(|_| Ok(()));
+    m.lifecycle
+        .expect_complete_if_done()
+        .returning(|_| Ok(false));
+    m.platform.expect_describe_job_group().returning(|_| {
+        Ok(GroupProgress {
+            total: 1,
+            executing: 1,
+            ..Default::default()
+        })
+    });
+    // paged once for the first tick only
+    m.platform
+        .expect_query_job_results()
+        .times(1)
+        .returning(|_, page, size| Ok(page_of(&[], page, size)));
+    let monitor = m.build().monitor;
+    monitor.tick(10).await.unwrap();
+    monitor.tick(10).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_tick_gives_back_every_lease_it_took() {
+    let mut m = Mocks::new();
+    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
+    let queue = Arc::new(Mutex::new(vec![
+        LeasedTask {
+            id: TaskId(2),
+            state: TaskState::Running,
+            job_group_id: Some("down".into()),
+            leads_count: 1,
+        },
+        LeasedTask {
+            id: TaskId(1),
+            state: TaskState::Running,
+            job_group_id: Some("up".into()),
+            leads_count: 1,
+        },
+    ]));
+    m.leases
+        .expect_lease_task()
+        .returning(move |_, _, _, _| Ok(queue.lock().unwrap().pop()));
+    m.platform.expect_describe_job_group().returning(|g| {
+        if g == "down" {
+            Err(PlatformError::Unavailable("down".into()))
+        } else {
+            Ok(GroupProgress::default())
+        }
+    });
+    m.platform
+        .expect_query_job_results()
+        .returning(|_, page, size| Ok(page_of(&[], page, size)));
+    m.lifecycle
+        .expect_complete_if_done()
+        .returning(|_| Ok(false));
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let r2 = released.clone();
+    m.leases.expect_release_lease().returning(move |_, id, _| {
+        r2.lock().unwrap().push(id);
+        Ok(())
+    });
+    assert!(m.build().monitor.tick(10).await.is_err());
+    let mut released = released.lock().unwrap().clone();
+    released.sort();
+    assert_eq!(released, vec![TaskId(1), TaskId(2)]);
+}
