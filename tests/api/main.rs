@@ -1,5 +1,5 @@
 //! End-to-end tests over HTTP against the real app and real PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod auth;
 mod cli;

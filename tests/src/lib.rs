@@ -1,7 +1,7 @@
 //! End-to-end test harness: [`TestApp::spawn`] starts the real application on a free port over
 //! its own database (cloned from the migrated template), with helpers to create organisations
 //! and users and to call the API.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::TcpListener;
 

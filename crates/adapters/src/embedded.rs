@@ -767,7 +767,8 @@ fn tail(path: &Path, n: usize) -> String {
     match fs::read_to_string(path) {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(n)..].join("\n")
+            let skip = lines.len().saturating_sub(n);
+            lines.into_iter().skip(skip).collect::<Vec<_>>().join("\n")
         }
         Err(e) => format!("(cannot read {}: {e})", path.display()),
     }

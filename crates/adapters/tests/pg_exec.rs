@@ -1,6 +1,6 @@
 //! PgExecution against real PostgreSQL: transitions, leases, dispatch batches, results, counters,
 //! statistics and query execution runs.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! PgLeads against real PostgreSQL: import, list filters, scope, paging, statistics, preview.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 

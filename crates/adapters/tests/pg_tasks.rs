@@ -1,5 +1,5 @@
 //! PgTasks against real PostgreSQL: task creation from a filter, listing, stats, scripts, scenes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 

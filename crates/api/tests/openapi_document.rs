@@ -1,7 +1,7 @@
 //! The generated document's request schemas agree with what the service accepts: the field
 //! names of the domain's input types, the patterns the validation implies, and links that use
 //! the specification's field names and resolve.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use api::leads::schema::{NO_NUL_PATTERN, NOT_BLANK_PATTERN, PHONE_PATTERN, TIME_PATTERN};
 use api::openapi::document;

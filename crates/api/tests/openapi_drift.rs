@@ -6,7 +6,7 @@
 //! - every `ErrorCode` is in the document,
 //! - the DTOs the handlers answer with (and the error envelope, health) serialize to JSON that
 //!   matches the documented schemas, field by field.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -4,12 +4,12 @@
 ///
 /// Anything too short to mask safely is fully starred.
 pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().collect();
-    if chars.len() < 8 {
-        return "*".repeat(chars.len());
+    let n = phone.chars().count();
+    if n < 8 {
+        return "*".repeat(n);
     }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
+    let head: String = phone.chars().take(3).collect();
+    let tail: String = phone.chars().skip(n - 4).collect();
     format!("{head}****{tail}")
 }
 

@@ -1,5 +1,5 @@
 //! The simulator over HTTP: signing, the job flow, duplicates, faults, windows, control.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -64,31 +64,36 @@ async fn already_set_up(pool: &DbPool) -> anyhow::Result<bool> {
     Ok(seeded.is_some() || users > 0)
 }
 
+const PREFIXES: &[&str] = &[
+    "138", "139", "135", "136", "150", "158", "186", "188", "177", "199",
+];
+
+/// One of `from`, at random.
+fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
+    from.get(rng.gen_range(0..from.len()))
+        .copied()
+        .unwrap_or_default()
+}
+
 /// Generate `n` demo lead rows (deterministic for a seed).
 pub fn demo_leads(n: usize, seed: u64) -> Vec<LeadInput> {
     let mut rng = StdRng::seed_from_u64(seed);
     let now = Utc::now();
     (0..n)
         .map(|i| {
-            let name = format!(
-                "{}{}",
-                SURNAMES[rng.gen_range(0..SURNAMES.len())],
-                GIVEN[rng.gen_range(0..GIVEN.len())]
-            );
-            let prefix = [
-                "138", "139", "135", "136", "150", "158", "186", "188", "177", "199",
-            ][rng.gen_range(0..10)];
+            let name = format!("{}{}", pick(&mut rng, SURNAMES), pick(&mut rng, GIVEN));
+            let prefix = pick(&mut rng, PREFIXES);
             let phone = format!("{prefix}{:08}", rng.gen_range(0..100_000_000u32));
             let created = now - Duration::minutes(rng.gen_range(0..60 * 24 * 60));
             LeadInput {
                 external_id: Some(format!("DEMO-{:05}", i + 1)),
                 customer_name: Some(name),
                 phone: Some(phone),
-                level: Some(LEVELS[rng.gen_range(0..LEVELS.len())].into()),
-                source: Some(SOURCES[rng.gen_range(0..SOURCES.len())].into()),
-                vehicle_model: Some(MODELS[rng.gen_range(0..MODELS.len())].into()),
-                status: Some(STATUSES[rng.gen_range(0..STATUSES.len())].into()),
-                owner_name: Some(OWNERS[rng.gen_range(0..OWNERS.len())].into()),
+                level: Some(pick(&mut rng, LEVELS).into()),
+                source: Some(pick(&mut rng, SOURCES).into()),
+                vehicle_model: Some(pick(&mut rng, MODELS).into()),
+                status: Some(pick(&mut rng, STATUSES).into()),
+                owner_name: Some(pick(&mut rng, OWNERS).into()),
                 create_time: Some(created.to_rfc3339()),
                 do_not_call: Some(rng.gen_bool(0.03)),
             }
