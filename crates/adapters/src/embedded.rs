@@ -334,7 +334,12 @@ impl EmbeddedPostgres {
             }
             Ok(())
         })();
-        let _ = fs::remove_file(&pwfile);
+        // the file holds the superuser's password: it must not outlive initdb
+        if let Err(e) = fs::remove_file(&pwfile)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %pwfile.display(), error = %e, "could not remove initdb's password file");
+        }
         result?;
 
         let socket_dir = if self.data_dir.as_os_str().len() > MAX_SOCKET_DIR_LEN {
@@ -675,6 +680,7 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut tmp = path.as_os_str().to_os_string();
     tmp.push(format!(".tmp{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
+    // a leftover of a crashed earlier write, if any; the create below fails if it stays
     let _ = fs::remove_file(&tmp);
     let mut file = OpenOptions::new()
         .write(true)

@@ -1,5 +1,5 @@
-//! PgExecution against real PostgreSQL: transitions, leases, dispatch batches, results, counters,
-//! statistics and query execution runs.
+//! The execution repositories (`adapters::pg_exec`) against real PostgreSQL: transitions, leases,
+//! dispatch batches, results, counters, statistics and query execution runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;

@@ -1,14 +1,10 @@
-//! The envelopes every answer is wrapped in, and the shapes of lists, as the types that are
-//! both serialized and documented.
+//! The success envelope and the shapes of lists, as the types that are both serialized and
+//! documented (the error envelope is in [`crate::error`]).
 
 use actix_web::HttpResponse;
 use kernel::{Page, Pagination};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
-
-use crate::error::ErrorCode;
-use crate::health::dto::HealthData;
 
 /// `"success"`.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -16,14 +12,6 @@ use crate::health::dto::HealthData;
 pub enum SuccessStatus {
     /// Always `success`.
     Success,
-}
-
-/// `"error"`.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorStatus {
-    /// Always `error`.
-    Error,
 }
 
 /// The success envelope: `{status: "success", code: 200, message, data}`.
@@ -49,45 +37,6 @@ pub fn ok<T: Serialize>(message: &'static str, data: T) -> HttpResponse {
         message,
         data,
     })
-}
-
-fn null_schema() -> Object {
-    ObjectBuilder::new().schema_type(Type::Null).build()
-}
-
-/// The error envelope: `{status: "error", code, message, error, data: null}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorEnvelope<'a> {
-    /// Always `error`.
-    pub status: ErrorStatus,
-    /// The HTTP status.
-    #[schema(minimum = 400, maximum = 599, example = 409)]
-    pub code: u16,
-    /// For people (Chinese); never a stack trace, SQL or secret.
-    #[schema(example = "任务当前状态不允许开始外呼")]
-    pub message: &'a str,
-    /// Stable machine code.
-    pub error: ErrorCode,
-    /// `null`, but for health's 503 ([`HealthUnavailable`]).
-    #[schema(schema_with = null_schema, required = true)]
-    pub data: Option<&'a HealthData>,
-}
-
-/// The one error answer whose `data` is not null: health's 503.
-#[derive(ToSchema)]
-pub struct HealthUnavailable {
-    /// Always `error`.
-    pub status: ErrorStatus,
-    /// 503.
-    #[schema(minimum = 503, maximum = 503, example = 503)]
-    pub code: u16,
-    /// For people.
-    #[schema(example = "数据库不可用")]
-    pub message: String,
-    /// `database_unavailable`.
-    pub error: ErrorCode,
-    /// The degraded report.
-    pub data: HealthData,
 }
 
 /// A page: `items` plus `pagination` (a page past the end has empty `items` and the right totals).

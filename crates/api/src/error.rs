@@ -4,10 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
-
-use crate::envelope::{ErrorEnvelope, ErrorStatus};
-use crate::health::dto::HealthData;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 /// Every `error` code the service answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -119,6 +118,36 @@ impl ErrorCode {
     }
 }
 
+/// `"error"`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorStatus {
+    /// Always `error`.
+    Error,
+}
+
+fn null_schema() -> Object {
+    ObjectBuilder::new().schema_type(Type::Null).build()
+}
+
+/// The error envelope: `{status: "error", code, message, error, data: null}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    /// Always `error`.
+    pub status: ErrorStatus,
+    /// The HTTP status.
+    #[schema(minimum = 400, maximum = 599, example = 409)]
+    pub code: u16,
+    /// For people (Chinese); never a stack trace, SQL or secret.
+    #[schema(example = "任务当前状态不允许开始外呼")]
+    pub message: &'a str,
+    /// Stable machine code.
+    pub error: ErrorCode,
+    /// `null`, but for health's 503 (`HealthUnavailable`).
+    #[schema(schema_with = null_schema, required = true)]
+    pub data: Option<&'a Value>,
+}
+
 /// An error answer: a machine code (which fixes the HTTP status) and a message for people.
 #[derive(Debug)]
 pub struct ApiError {
@@ -128,8 +157,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After` (429).
     pub retry_after: Option<i64>,
-    /// The report of health's 503, the one error answer with `data`.
-    pub health: Option<HealthData>,
+    /// `data` of the envelope: `null` but for health's 503 (see [`ApiError::with_data`]).
+    pub data: Option<Value>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -151,13 +180,24 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
-            health: None,
+            data: None,
         }
     }
 
     /// The HTTP status (also the envelope's `code`).
     pub fn status(&self) -> StatusCode {
         self.code.status()
+    }
+
+    /// The same error with `data` (a typed DTO; health's 503 carries its report).
+    pub fn with_data(self, data: impl Serialize) -> Self {
+        match serde_json::to_value(data) {
+            Ok(data) => Self {
+                data: Some(data),
+                ..self
+            },
+            Err(e) => ApiError::internal(e),
+        }
     }
 
     /// 400 `invalid_request`.
@@ -210,7 +250,7 @@ impl ResponseError for ApiError {
             code: self.status().as_u16(),
             message: &self.message,
             error: self.code,
-            data: self.health.as_ref(),
+            data: self.data.as_ref(),
         })
     }
 }

@@ -8,7 +8,8 @@
 //!   OpenAPI document and Swagger UI) with the API's own body and query error handling,
 //! - one module per area, each with its handlers and, beside them, its DTOs (`dto.rs`):
 //!   [`health`], [`auth`], [`leads`], [`tasks`], [`execution`],
-//! - [`openapi`] assembles the document from the handlers' `#[utoipa::path]` attributes,
+//! - [`openapi`] assembles the document from the handlers' `#[utoipa::path]` attributes and
+//!   the error responses of [`responses`],
 //! - [`error`] is the one error answer, [`words`] says domain errors in words,
 //! - [`extract`]: the caller behind a token, JSON bodies and query strings with the contract's
 //!   400s.
@@ -24,6 +25,7 @@ pub mod extract;
 pub mod health;
 pub mod leads;
 pub mod openapi;
+pub mod responses;
 pub mod routes;
 mod state;
 pub mod tasks;

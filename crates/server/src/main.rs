@@ -326,7 +326,11 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     // stop taking requests and finish in-flight ones, while the workers finish their step
     let stop_http = async {
         handle.stop(true).await;
-        let _ = server.await;
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "the HTTP server task failed"),
+        }
     };
     tokio::join!(
         stop_http,

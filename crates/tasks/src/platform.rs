@@ -159,7 +159,12 @@ pub struct GroupProgress {
 /// Why a platform call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlatformError {
-    /// Cannot reach the platform, or it keeps throttling / failing after the retries (503).
+    /// The request did not take effect: the platform could not be reached, or it refused to
+    /// work on it (throttling) until the retries were spent (503). **Nothing was sent that the
+    /// platform acted on**, so the caller may treat the work as not done: the dispatcher returns
+    /// an `assign_jobs` batch to `pending` on this error. An implementation that cannot be sure
+    /// (a timeout or 5xx after sending a non-idempotent request) must answer
+    /// [`PlatformError::Ambiguous`] instead.
     #[error("platform unavailable: {0}")]
     Unavailable(String),
     /// The platform refused the request (bad credentials, unknown script, invalid parameter; 502).
@@ -180,6 +185,11 @@ pub enum PlatformError {
 }
 
 /// The outbound-call platform.
+///
+/// The contract of the errors: [`PlatformError::Unavailable`] means the request had no effect;
+/// [`PlatformError::Ambiguous`] means it may have had one. `create_job_group` and `assign_jobs`
+/// are not idempotent: an implementation never resends them on its own after they may have
+/// reached the platform, and answers `Ambiguous` then; the other operations may be retried.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OutboundPlatform: Send + Sync + 'static {

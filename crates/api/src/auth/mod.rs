@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::envelope::{Envelope, Items, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NoQuery, Query};
-use crate::openapi::responses::{
+use crate::responses::{
     BadRequest, DatabaseUnavailable, InvalidCredentials, PayloadTooLarge, TooManyAttempts,
     Unauthorized,
 };

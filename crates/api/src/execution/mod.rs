@@ -8,7 +8,7 @@ use kernel::{PageRequest, RunId, TaskId};
 use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, Query};
-use crate::openapi::responses::{
+use crate::responses::{
     BadRequest, DatabaseUnavailable, Forbidden, InvalidTaskState, NotFound, PayloadTooLarge,
     PlatformFailed, ScriptNotSet, TaskNotStartable, Unauthorized, Unavailable,
 };

@@ -4,6 +4,8 @@ use ops::{Check, CheckStatus as Status, MonitorState, PlatformReach};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::{ErrorCode, ErrorStatus};
+
 /// `ok`, or `degraded` when the database cannot be reached.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -54,6 +56,24 @@ impl HealthData {
             }
         }
     }
+}
+
+/// The one error answer whose `data` is not null: health's 503 (written by `ApiError` with
+/// the report as its data).
+#[derive(ToSchema)]
+pub struct HealthUnavailable {
+    /// Always `error`.
+    pub status: ErrorStatus,
+    /// 503.
+    #[schema(minimum = 503, maximum = 503, example = 503)]
+    pub code: u16,
+    /// For people.
+    #[schema(example = "数据库不可用")]
+    pub message: String,
+    /// `database_unavailable`.
+    pub error: ErrorCode,
+    /// The degraded report.
+    pub data: HealthData,
 }
 
 /// `ok`, `warn` or `fail`.

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use crate::envelope::ok;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Auth, NoQuery, Query};
-use crate::openapi::responses::{BadRequest, DatabaseUnavailable, Forbidden, Unauthorized};
+use crate::responses::{BadRequest, DatabaseUnavailable, Forbidden, Unauthorized};
 use crate::state::ApiState;
 use dto::{CheckDto, ConfigCheckDto, HealthData};
 
@@ -24,7 +24,7 @@ use dto::{CheckDto, ConfigCheckDto, HealthData};
             example = json!({"status": "success", "code": 200, "message": "服务正常",
                 "data": {"status": "ok", "database": "ok", "version": "0.1.0"}})),
         (status = 503, description = "The database cannot be reached: an error envelope \
-            (`database_unavailable`) whose `data` still carries the report.", body = crate::envelope::HealthUnavailable,
+            (`database_unavailable`) whose `data` still carries the report.", body = dto::HealthUnavailable,
             example = json!({"status": "error", "code": 503, "message": "数据库不可用", "error": "database_unavailable",
                 "data": {"status": "degraded", "database": "unavailable", "version": "0.1.0"}})),
         (status = 400, response = BadRequest),
@@ -43,10 +43,7 @@ pub fn health_answer(database_ok: bool) -> Result<HttpResponse, ApiError> {
     if database_ok {
         Ok(ok("服务正常", report))
     } else {
-        Err(ApiError {
-            health: Some(report),
-            ..ApiError::new(ErrorCode::DatabaseUnavailable, "数据库不可用")
-        })
+        Err(ApiError::new(ErrorCode::DatabaseUnavailable, "数据库不可用").with_data(report))
     }
 }
 

@@ -9,9 +9,7 @@ use leads::LeadInput;
 use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NUL_TEXT, NoQuery, Query, contains_nul};
-use crate::openapi::responses::{
-    BadRequest, DatabaseUnavailable, NotFound, PayloadTooLarge, Unauthorized,
-};
+use crate::responses::{BadRequest, DatabaseUnavailable, NotFound, PayloadTooLarge, Unauthorized};
 use crate::state::ApiState;
 use dto::{
     ImportBody, ImportResultDto, LeadDto, LeadListQuery, LeadStatisticsDto, PreviewBody, PreviewDto,

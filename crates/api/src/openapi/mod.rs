@@ -5,13 +5,11 @@
 //! This module only assembles: operations come from the `#[utoipa::path]` attributes on the
 //! handlers, request and response shapes from the DTOs beside them (each area's `dto.rs`; types
 //! the API shows as they are, such as call and run statuses, derive their schemas in their own
-//! crates behind an `openapi` feature), error responses from [`responses`]. 200 responses that
+//! crates behind an `openapi` feature), error responses from [`crate::responses`]. 200 responses that
 //! create or change a task or a run carry OpenAPI links to the operations that take its id
 //! (followed by clients and by schemathesis's stateful phase). `tests/openapi_drift.rs` checks
 //! that answers and document agree, and that the routes and the document list the same
 //! operations.
-
-pub mod responses;
 
 use std::sync::LazyLock;
 
@@ -24,9 +22,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::envelope::ErrorEnvelope;
 use crate::error::ErrorCode;
-use responses::{
+use crate::error::ErrorEnvelope;
+use crate::responses::{
     BadRequest, DatabaseUnavailable, Forbidden, InvalidCredentials, InvalidTaskState,
     NoMatchingLeads, NotFound, PayloadTooLarge, PlatformFailed, ScriptNotSet, TaskNotStartable,
     TooManyAttempts, Unauthorized, Unavailable,

@@ -9,7 +9,7 @@ use tasks::{CreateTaskRequest, NewScene, TaskListFilter, TaskState};
 use crate::envelope::{Envelope, Items, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NoQuery, Query};
-use crate::openapi::responses::{
+use crate::responses::{
     BadRequest, DatabaseUnavailable, InvalidTaskState, NoMatchingLeads, NotFound, PayloadTooLarge,
     Unauthorized,
 };
