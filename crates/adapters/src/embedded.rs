@@ -36,6 +36,8 @@ const PG_USER: &str = "postgres";
 const LOG_FILE: &str = "server.log";
 /// Longest data directory path still used as the Unix socket directory (sun_path is 108 bytes).
 const MAX_SOCKET_DIR_LEN: usize = 90;
+/// How long a server that `pg_ctl status` misses is looked for before a new one is started.
+const CONFIRM: Duration = Duration::from_millis(500);
 /// How long to wait for the server to accept TCP connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -178,7 +180,7 @@ impl EmbeddedPostgres {
                 // `pg_ctl status` can miss a running server for a moment (seen under load while
                 // the server rewrites postmaster.pid): one whose pid file says ready and whose
                 // port answers is running; ask again rather than start a second one
-                Status::NotRunning if Instant::now() < deadline && pg.answers_per_pid_file() => {
+                Status::NotRunning if Instant::now() < deadline && pg.answers_within(CONFIRM) => {
                     thread::sleep(Duration::from_millis(100));
                 }
                 Status::NotRunning => {
@@ -443,6 +445,22 @@ impl EmbeddedPostgres {
     fn answers_per_pid_file(&self) -> bool {
         self.port_from_pid_file()
             .is_some_and(|port| self.answers_on(port))
+    }
+
+    /// Whether [`Self::answers_per_pid_file`] within `window`, asked every 50 ms: the pid file
+    /// can be caught half rewritten by the server, so one negative answer is not enough to start
+    /// a second server (whose `pg_ctl start -w` would report success on the first one's file).
+    fn answers_within(&self, window: Duration) -> bool {
+        let until = Instant::now() + window;
+        loop {
+            if self.answers_per_pid_file() {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Whether the server accepts TCP connections and its pid file says it is ready.
