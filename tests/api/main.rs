@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod auth;
+mod budget;
 mod cli;
 mod demo;
 mod exec;

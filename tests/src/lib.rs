@@ -93,6 +93,9 @@ pub struct TestOptions {
     pub platform_timeout: Duration,
     /// Worker id (two apps on one database need different ones).
     pub worker_id: String,
+    /// The account's requests per second (`PLATFORM_MAX_QPS`); `None`: discovered. Tests that
+    /// are not about the budget use a rate no test reaches.
+    pub max_qps: Option<u32>,
 }
 
 impl Default for TestOptions {
@@ -105,6 +108,7 @@ impl Default for TestOptions {
             workers: true,
             platform_timeout: Duration::from_millis(800),
             worker_id: format!("test-{}", uuid::Uuid::new_v4().simple()),
+            max_qps: Some(1000),
         }
     }
 }
@@ -156,19 +160,34 @@ impl TestApp {
         .unwrap();
         // cheap argon2 parameters keep tests fast; production uses OWASP's
         let hasher = Argon2Hasher::with_params(1024, 1, 1).unwrap();
-        let platform =
-            adapters::platform::HttpPlatform::new(adapters::platform::PlatformSettings {
-                base_url: sim_url.to_owned(),
-                app_key: opts.sim.app_key.clone(),
-                app_secret: opts.sim.app_secret.clone(),
-                instance_id: "sim".into(),
-                request_timeout: opts.platform_timeout,
-                backoff_base: Duration::from_millis(20),
-                backoff_max: Duration::from_millis(300),
-                max_retries: 8,
+        let settings = adapters::platform::PlatformSettings {
+            base_url: sim_url.to_owned(),
+            app_key: opts.sim.app_key.clone(),
+            app_secret: opts.sim.app_secret.clone(),
+            instance_id: "sim".into(),
+            request_timeout: opts.platform_timeout,
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(300),
+            max_retries: 8,
+            max_qps: opts.max_qps,
+        };
+        // as in production: the account's budget in the database, shared by the instances
+        let budget_pool = make_pool(
+            &db.url,
+            &PoolSettings {
+                max_size: 2,
                 ..Default::default()
-            })
-            .unwrap();
+            },
+        )
+        .unwrap();
+        let slots = adapters::pg_budget::PgSlots::new(
+            budget_pool,
+            settings.account(),
+            settings.rate_mode(),
+        );
+        let platform = adapters::platform::HttpPlatform::new(settings)
+            .unwrap()
+            .with_budget(adapters::platform::budget::Budget::new(Arc::new(slots)));
         let exec = tasks::execution::ExecutionSettings {
             strategy: tasks::platform::Strategy {
                 working_time: vec![tasks::platform::CallWindow {
@@ -196,7 +215,7 @@ impl TestApp {
             // the production default
             auth_cache: Duration::from_millis(1000),
             hasher,
-            platform: Arc::new(platform),
+            platforms: platform.platforms(),
             platform_simulated: true,
             exec,
             monitor_interval: Duration::from_millis(300),

@@ -8,7 +8,8 @@
 //!   parameters, every tenant query scoped by [`kernel::OrgScope`]),
 //! - [`pg_exec`]: the repositories of execution, one per port (lifecycle, leases, batches,
 //!   results, runs),
-//! - [`platform`]: the outbound-call platform's HTTP client (signing, retries, ambiguity),
+//! - [`platform`]: the outbound-call platform's HTTP client (signing, retries, ambiguity, the
+//!   account's request budget), [`pg_budget`]: that budget shared by instances in PostgreSQL,
 //! - [`probe`]: what the configuration check measures,
 //! - [`security`]: argon2id password hashing and HS256 JWT tokens,
 //! - [`embedded`]: the private PostgreSQL cluster of the embedded default.
@@ -18,6 +19,7 @@
 pub mod db;
 pub mod embedded;
 pub mod pg_auth;
+pub mod pg_budget;
 pub mod pg_exec;
 pub mod pg_leads;
 pub mod pg_tasks;

@@ -20,6 +20,22 @@ diesel::table! {
         dispatch_locked_until -> Nullable<Timestamptz>,
         monitor_locked_by -> Nullable<Text>,
         monitor_locked_until -> Nullable<Timestamptz>,
+        synced_final_jobs -> Int8,
+    }
+}
+
+diesel::table! {
+    platform_budget (account) {
+        account -> Text,
+        rate -> Float8,
+        slow_start -> Bool,
+        next_free -> Timestamptz,
+        sync_next_free -> Timestamptz,
+        dispatch_demand_until -> Timestamptz,
+        last_cut -> Timestamptz,
+        reserved -> Int8,
+        throttled -> Int8,
+        updated_at -> Timestamptz,
     }
 }
 

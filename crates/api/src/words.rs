@@ -168,7 +168,9 @@ impl From<PlatformError> for ApiError {
     fn from(p: PlatformError) -> Self {
         tracing::warn!(error = %p, "platform call failed");
         match p {
-            PlatformError::Unavailable(_) | PlatformError::Ambiguous(_) => ApiError::new(
+            PlatformError::Unavailable(_)
+            | PlatformError::Busy(_)
+            | PlatformError::Ambiguous(_) => ApiError::new(
                 ErrorCode::PlatformUnavailable,
                 "外呼平台暂时不可用，请稍后重试",
             ),

@@ -183,6 +183,12 @@ pub struct SimStats {
     pub requests: u64,
     /// Faults injected: throttled, failed (500) and timed-out requests.
     pub faults_injected: u64,
+    /// Requests refused for the rate (`throttle_qps`), also counted in `faults_injected`.
+    pub throttled: u64,
+    /// The most requests received within any one second (a sliding window).
+    pub peak_requests_per_second: u64,
+    /// Requests admitted (neither throttled nor failed with a 500), by `Action`.
+    pub requests_by_action: BTreeMap<String, u64>,
     /// Jobs created.
     pub jobs_total: u64,
     /// Jobs by `Status` string (`Scheduling`, `Executing`, `Succeeded`, `Paused`, `Failed`,

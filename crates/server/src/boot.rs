@@ -158,30 +158,53 @@ pub fn random_password() -> String {
 
 /// The platform the service talks to, and whether it is the in-process simulator.
 pub struct PlatformHandle {
-    /// The port implementation.
-    pub platform: std::sync::Arc<dyn tasks::OutboundPlatform>,
+    /// The client (hand each part of execution its own handle: `platform.platforms()`).
+    pub platform: adapters::platform::HttpPlatform,
     /// Whether it is the built-in simulator.
     pub simulated: bool,
     /// The simulator's address, when in-process.
     pub sim_addr: Option<std::net::SocketAddr>,
 }
 
+/// The client of `settings`, its requests paced by the account's budget in the database (shared
+/// by every instance; `budget_pool` serves only that).
+fn client(
+    settings: adapters::platform::PlatformSettings,
+    budget_pool: &DbPool,
+) -> anyhow::Result<adapters::platform::HttpPlatform> {
+    use adapters::pg_budget::PgSlots;
+    use adapters::platform::budget::Budget;
+    let slots = PgSlots::new(
+        budget_pool.clone(),
+        settings.account(),
+        settings.rate_mode(),
+    );
+    Ok(adapters::platform::HttpPlatform::new(settings)?
+        .with_budget(Budget::new(std::sync::Arc::new(slots))))
+}
+
 /// Connect to `PLATFORM_URL`, or start the simulator in-process (configured by `SIM_*`).
-pub async fn platform(cfg: &crate::config::PlatformConfig) -> anyhow::Result<PlatformHandle> {
-    use adapters::platform::{HttpPlatform, PlatformSettings};
+pub async fn platform(
+    cfg: &crate::config::PlatformConfig,
+    budget_pool: &DbPool,
+) -> anyhow::Result<PlatformHandle> {
+    use adapters::platform::PlatformSettings;
     let timeout = std::time::Duration::from_millis(cfg.timeout_ms);
     if let (Some(url), Some(key), Some(secret)) = (&cfg.url, &cfg.app_key, &cfg.app_secret) {
-        let p = HttpPlatform::new(PlatformSettings {
-            base_url: url.clone(),
-            app_key: key.clone(),
-            app_secret: secret.clone(),
-            instance_id: cfg.instance_id.clone(),
-            request_timeout: timeout,
-            max_qps: cfg.max_qps,
-            ..Default::default()
-        })?;
+        let p = client(
+            PlatformSettings {
+                base_url: url.clone(),
+                app_key: key.clone(),
+                app_secret: secret.clone(),
+                instance_id: cfg.instance_id.clone(),
+                request_timeout: timeout,
+                max_qps: cfg.max_qps,
+                ..Default::default()
+            },
+            budget_pool,
+        )?;
         return Ok(PlatformHandle {
-            platform: std::sync::Arc::new(p),
+            platform: p,
             simulated: false,
             sim_addr: None,
         });
@@ -194,17 +217,20 @@ pub async fn platform(cfg: &crate::config::PlatformConfig) -> anyhow::Result<Pla
     let addr = listener.local_addr()?;
     tokio::spawn(platform_sim::serve(sim, listener, 1)?);
     tracing::info!(%addr, "PLATFORM_URL unset: using the built-in outbound-call platform simulator");
-    let p = HttpPlatform::new(PlatformSettings {
-        base_url: format!("http://{addr}"),
-        app_key: key,
-        app_secret: secret,
-        instance_id: cfg.instance_id.clone(),
-        request_timeout: timeout,
-        max_qps: cfg.max_qps,
-        ..Default::default()
-    })?;
+    let p = client(
+        PlatformSettings {
+            base_url: format!("http://{addr}"),
+            app_key: key,
+            app_secret: secret,
+            instance_id: cfg.instance_id.clone(),
+            request_timeout: timeout,
+            max_qps: cfg.max_qps,
+            ..Default::default()
+        },
+        budget_pool,
+    )?;
     Ok(PlatformHandle {
-        platform: std::sync::Arc::new(p),
+        platform: p,
         simulated: true,
         sim_addr: Some(addr),
     })

@@ -288,7 +288,9 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     let pcfg = server::config::PlatformConfig::from_env()?;
     let pool = boot::migrate_and_pool(db, cfg.db_pool_size).await?;
     let worker_pool = boot::pool(db, cfg.db_worker_pool_size, boot::PoolUse::Workers)?;
-    let platform = boot::platform(&pcfg).await?;
+    // the account's request budget takes one short transaction per platform request
+    let budget_pool = boot::pool(db, 2, boot::PoolUse::Workers)?;
+    let platform = boot::platform(&pcfg, &budget_pool).await?;
     let state = AppState::new(AppOptions {
         pool: pool.clone(),
         worker_pool,
@@ -298,7 +300,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         token_ttl_secs: cfg.token_ttl_secs,
         auth_cache: std::time::Duration::from_millis(cfg.auth_cache_ms),
         hasher: boot::hasher()?,
-        platform: platform.platform,
+        platforms: platform.platform.platforms(),
         platform_simulated: platform.simulated,
         exec: boot::exec_settings(&pcfg),
         monitor_interval: std::time::Duration::from_secs(cfg.monitor_interval_secs),

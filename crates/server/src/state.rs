@@ -18,8 +18,8 @@ use kernel::{Clock, SystemClock};
 use leads::LeadService;
 use ops::{Facts, Ops};
 use org::OrgService;
-use tasks::execution::{Background, Execution, ExecutionPorts, ExecutionSettings};
-use tasks::{OutboundPlatform, TaskRepository, TaskService};
+use tasks::execution::{Background, Execution, ExecutionPorts, ExecutionSettings, Platforms};
+use tasks::{TaskRepository, TaskService};
 
 use crate::workers::Workers;
 
@@ -42,8 +42,9 @@ pub struct AppOptions {
     pub auth_cache: Duration,
     /// Password hasher.
     pub hasher: Argon2Hasher,
-    /// The outbound-call platform.
-    pub platform: Arc<dyn OutboundPlatform>,
+    /// The outbound-call platform, a handle per part of execution (its priority in the
+    /// account's request budget); health checks use the lifecycle's.
+    pub platforms: Platforms,
     /// Whether the platform is the built-in simulator.
     pub platform_simulated: bool,
     /// Execution settings (strategy, worker id, leases, batches).
@@ -76,7 +77,7 @@ impl Deref for AppState {
 /// Every execution port over one pool.
 fn execution(
     pool: &DbPool,
-    platform: Arc<dyn OutboundPlatform>,
+    platforms: Platforms,
     clock: Arc<dyn Clock>,
     background: Arc<dyn Background>,
     settings: ExecutionSettings,
@@ -90,7 +91,7 @@ fn execution(
             results: Arc::new(PgResults::new(pool.clone())),
             runs: Arc::new(PgRuns::new(pool.clone())),
             tasks,
-            platform,
+            platforms,
             clock,
             background,
         },
@@ -119,7 +120,11 @@ impl AppState {
         let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), o.tz);
         let tasks = TaskService::new(Arc::new(PgTasks::new(pool.clone())), leads.clone(), o.tz);
         let ops = Ops::new(
-            Arc::new(Probe::new(pool.clone(), o.database_url, o.platform.clone())),
+            Arc::new(Probe::new(
+                pool.clone(),
+                o.database_url,
+                o.platforms.lifecycle.clone(),
+            )),
             background.clone(),
             clock.clone(),
             Facts {
@@ -134,7 +139,7 @@ impl AppState {
             tasks,
             execution: execution(
                 &pool,
-                o.platform.clone(),
+                o.platforms.clone(),
                 clock.clone(),
                 background.clone(),
                 o.exec.clone(),
@@ -145,7 +150,7 @@ impl AppState {
         };
         Self {
             api,
-            workers_execution: execution(&o.worker_pool, o.platform, clock, background, o.exec),
+            workers_execution: execution(&o.worker_pool, o.platforms, clock, background, o.exec),
             workers,
             platform_simulated: o.platform_simulated,
         }

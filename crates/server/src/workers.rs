@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tasks::execution::{Background, Dispatcher, Execution, Monitor, MonitorStatus, Runs};
+use tasks::execution::{
+    Background, Dispatcher, ExecError, Execution, Monitor, MonitorStatus, Runs,
+};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -148,6 +150,21 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis((500u64 << failures.min(6)).min(30_000))
 }
 
+/// How long a loop waits after `e`, its `failures`-th failure in a row: when the platform
+/// answered (busy, unsure, refusing) the work is tried again within seconds (0.5, 1, then 2 s);
+/// the backoff grows to its ceiling only while the platform or the database cannot be reached.
+fn after(e: &ExecError, failures: u32) -> Duration {
+    match e {
+        ExecError::Platform(p) if p.platform_answered() => {
+            Duration::from_millis((500u64 << failures.saturating_sub(1).min(2)).min(2_000))
+        }
+        _ => backoff(failures),
+    }
+}
+
+/// How long the dispatcher waits when a task's batch may still be in flight.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(500);
+
 async fn dispatcher(d: Dispatcher, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
     let mut failures = 0u32;
     loop {
@@ -155,9 +172,13 @@ async fn dispatcher(d: Dispatcher, mut stop: watch::Receiver<bool>, wake: Arc<No
             break;
         }
         let wait = match d.dispatch_turn().await {
-            Ok(Some(_)) => {
+            Ok(Some(report)) => {
                 failures = 0;
-                Duration::ZERO
+                if report.waiting {
+                    IN_FLIGHT_POLL
+                } else {
+                    Duration::ZERO
+                }
             }
             Ok(None) => {
                 failures = 0;
@@ -166,7 +187,7 @@ async fn dispatcher(d: Dispatcher, mut stop: watch::Receiver<bool>, wake: Arc<No
             Err(e) => {
                 failures += 1;
                 tracing::warn!(error = %e, "dispatch turn failed; backing off");
-                backoff(failures)
+                after(&e, failures)
             }
         };
         if !wait.is_zero() && !pause(wait, &mut stop, &wake).await {
@@ -196,7 +217,7 @@ async fn monitor(m: Monitor, w: Arc<Workers>, mut stop: watch::Receiver<bool>) {
                     failures += 1;
                     tracing::warn!(error = %e, "monitor tick failed");
                     w.record_tick(Err(e.to_string()));
-                    wait = wait.max(backoff(failures));
+                    wait = wait.max(after(&e, failures));
                 }
             }
         }
@@ -222,7 +243,7 @@ async fn runs(r: Runs, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
             Err(e) => {
                 failures += 1;
                 tracing::warn!(error = %e, "query execution run interrupted; it resumes later");
-                backoff(failures)
+                after(&e, failures)
             }
         };
         if !wait.is_zero() && !pause(wait, &mut stop, &wake).await {
@@ -230,4 +251,22 @@ async fn runs(r: Runs, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
         }
     }
     tracing::info!("run worker stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tasks::PlatformError;
+
+    #[test]
+    fn a_platform_that_answers_is_tried_again_within_seconds() {
+        let busy = ExecError::Platform(PlatformError::Busy("throttled".into()));
+        let down = ExecError::Platform(PlatformError::Unavailable("connect failed".into()));
+        let waits: Vec<u64> = (1..=8)
+            .map(|n| after(&busy, n).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, vec![500, 1000, 2000, 2000, 2000, 2000, 2000, 2000]);
+        assert_eq!(after(&down, 8), Duration::from_secs(30));
+        assert_eq!(after(&down, 1), Duration::from_secs(1));
+    }
 }

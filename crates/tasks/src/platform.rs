@@ -167,6 +167,12 @@ pub enum PlatformError {
     /// [`PlatformError::Ambiguous`] instead.
     #[error("platform unavailable: {0}")]
     Unavailable(String),
+    /// The platform answered, but would not do the work now: it throttled the request, or
+    /// failed it with a server error where resending is safe, until the retries were spent
+    /// (503). Like [`PlatformError::Unavailable`], **nothing took effect**; unlike it, the
+    /// platform is there, so trying again in a moment is right.
+    #[error("platform busy: {0}")]
+    Busy(String),
     /// The platform refused the request (bad credentials, unknown script, invalid parameter; 502).
     #[error("platform rejected the request: {code}")]
     Rejected {
@@ -184,10 +190,18 @@ pub enum PlatformError {
     NotFound,
 }
 
+impl PlatformError {
+    /// Whether the platform answered (it is there, only busy, unsure or refusing), as opposed to
+    /// not being reachable at all: work that met such an error is tried again within seconds.
+    pub fn platform_answered(&self) -> bool {
+        !matches!(self, PlatformError::Unavailable(_))
+    }
+}
+
 /// The outbound-call platform.
 ///
-/// The contract of the errors: [`PlatformError::Unavailable`] means the request had no effect;
-/// [`PlatformError::Ambiguous`] means it may have had one. `create_job_group` and `assign_jobs`
+/// The contract of the errors: [`PlatformError::Unavailable`] and [`PlatformError::Busy`] mean
+/// the request had no effect; [`PlatformError::Ambiguous`] means it may have had one. `create_job_group` and `assign_jobs`
 /// are not idempotent: an implementation never resends them on its own after they may have
 /// reached the platform, and answers `Ambiguous` then; the other operations may be retried.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]

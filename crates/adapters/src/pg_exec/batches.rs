@@ -12,7 +12,7 @@ use tasks::call_status::CallStatus;
 use tasks::execution::{Batch, DispatchLead, DispatchRepository};
 
 use crate::db::{DbConn, DbPool, conn, db_error};
-use crate::schema::{dispatch_batches, leads_task_list};
+use crate::schema::{dispatch_batches, leads_task_list, task_lead_counts};
 
 /// [`DispatchRepository`] on PostgreSQL.
 #[derive(Clone)]
@@ -174,6 +174,19 @@ impl DispatchRepository for PgBatches {
         let result: Result<(), diesel::result::Error> =
             c.transaction(async |c| close_batch(c, batch.0).await).await;
         result.map_err(db_error)
+    }
+
+    async fn jobs_recorded(&self, task: TaskId) -> Result<u64, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        // from the maintained counters: the cost does not grow with the task
+        let n: i64 = task_lead_counts::table
+            .filter(task_lead_counts::task_id.eq(task.0))
+            .filter(task_lead_counts::has_job.eq(true))
+            .select(crate::schema::sum_int8(task_lead_counts::n))
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn open_batches(&self, task: TaskId) -> Result<Vec<Batch>, RepoError> {

@@ -202,6 +202,33 @@ impl ResultRepository for PgResults {
         Ok(())
     }
 
+    async fn synced_final_jobs(&self, task: TaskId) -> Result<u64, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let n: Option<i64> = call_tasks::table
+            .find(task.0)
+            .select(call_tasks::synced_final_jobs)
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+    }
+
+    async fn set_synced_final_jobs(&self, task: TaskId, jobs: u64) -> Result<(), RepoError> {
+        let mut c = conn(&self.pool).await?;
+        // only forward: two syncs of one task that finish out of order keep the larger count
+        diesel::update(
+            call_tasks::table
+                .find(task.0)
+                .filter(call_tasks::synced_final_jobs.lt(i64::try_from(jobs).unwrap_or(i64::MAX))),
+        )
+        .set(call_tasks::synced_final_jobs.eq(i64::try_from(jobs).unwrap_or(i64::MAX)))
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn statistics(
         &self,
         scope: &OrgScope,

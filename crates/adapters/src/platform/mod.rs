@@ -5,11 +5,15 @@
 //! Every call is a `POST {base_url}/` with a form-encoded, signed parameter set. Failures are
 //! mapped onto [`PlatformError`]:
 //!
-//! - throttling (`Code: "Throttling*"`, or HTTP 429) is retried with exponential backoff and full
-//!   jitter, and becomes [`PlatformError::Unavailable`] once the retries are spent;
+//! - every attempt waits for a slot of the account's request budget ([`budget`]), in its
+//!   caller's priority;
+//! - throttling (`Code: "Throttling*"`, or HTTP 429) slows the budget down and is retried in
+//!   the next slot, and becomes [`PlatformError::Busy`] once the retries are spent;
 //! - a request that never reached the platform (connection refused, DNS, connect timeout) is
-//!   retried likewise;
-//! - HTTP 5xx and timeouts *after sending* are retried for idempotent actions only; for
+//!   retried with exponential backoff and full jitter, and becomes
+//!   [`PlatformError::Unavailable`] once the retries are spent;
+//! - HTTP 5xx and timeouts *after sending* are retried for idempotent actions only (a 5xx
+//!   becomes [`PlatformError::Busy`] once the retries are spent); for
 //!   `CreateJobGroup` / `AssignJobs` they become [`PlatformError::Ambiguous`] at once, because the
 //!   work may have been done and the caller has to reconcile before resending;
 //! - `Success: false` becomes [`PlatformError::Rejected`], or [`PlatformError::NotFound`] when the
@@ -18,6 +22,7 @@
 //! The secret is never logged, and neither errors nor logs carry request parameters (so no phone
 //! numbers); vendor messages are passed on with long digit runs masked.
 
+pub mod budget;
 mod outcome;
 mod parse;
 mod wire;
@@ -27,7 +32,10 @@ use parse::*;
 use wire::*;
 pub use wire::{percent_encode, sign};
 
+use budget::{Budget, Class, LocalSlots, RateMode};
+
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,6 +46,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng as _;
 use serde_json::{Value, json};
 use sha1::Sha1;
+use tasks::execution::Platforms;
 use tasks::platform::{
     AssignedJob, Contact, GroupProgress, JobResult, JobResultPage, JobStatus, MAX_ASSIGN_BATCH,
     Strategy, TagHit,
@@ -73,8 +82,8 @@ pub struct PlatformSettings {
     pub backoff_base: Duration,
     /// Largest backoff (default 5 s).
     pub backoff_max: Duration,
-    /// Most requests per second this client sends (`None`: no pacing). Pacing below the
-    /// platform's throttle avoids spending its budget on refused requests.
+    /// The account's requests per second (`PLATFORM_MAX_QPS`); `None`: the budget finds the
+    /// limit itself (see [`budget`]).
     pub max_qps: Option<u32>,
 }
 
@@ -160,17 +169,69 @@ impl Action {
 enum Attempt {
     /// Final: the response object, or an error not worth retrying.
     Done(Result<Value, PlatformError>),
-    /// Retry (if retries are left); the reason, for logs and the final `Unavailable`.
-    Retry(&'static str),
+    /// Retry (if retries are left), for this reason.
+    Retry(Why),
 }
 
-/// The OutboundBot HTTP client; implements [`OutboundPlatform`].
+/// Why an attempt is worth another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// The platform refused it for its rate.
+    Throttled,
+    /// A server error on an action that may be sent twice.
+    ServerError,
+    /// The request never reached the platform (refused, DNS, connect timeout).
+    ConnectFailed,
+    /// No answer in time, on an action that may be sent twice.
+    TimedOut,
+    /// The connection broke, on an action that may be sent twice.
+    ConnectionLost,
+}
+
+impl Why {
+    fn as_str(self) -> &'static str {
+        match self {
+            Why::Throttled => "throttled",
+            Why::ServerError => "server error",
+            Why::ConnectFailed => "connect failed",
+            Why::TimedOut => "timed out",
+            Why::ConnectionLost => "connection lost",
+        }
+    }
+
+    /// The error once the retries are spent: busy if the platform answered, else unavailable.
+    fn give_up(self) -> PlatformError {
+        match self {
+            Why::Throttled | Why::ServerError => PlatformError::Busy(self.as_str().to_owned()),
+            _ => PlatformError::Unavailable(self.as_str().to_owned()),
+        }
+    }
+}
+
+impl PlatformSettings {
+    /// How the account's rate is set.
+    pub fn rate_mode(&self) -> RateMode {
+        match self.max_qps.filter(|q| *q > 0) {
+            Some(q) => RateMode::Fixed(f64::from(q)),
+            None => RateMode::Discovered,
+        }
+    }
+
+    /// The platform account these settings use (its budget is shared by every client of it).
+    pub fn account(&self) -> String {
+        format!("{}@{}", self.app_key, self.instance_id)
+    }
+}
+
+/// The OutboundBot HTTP client; implements [`OutboundPlatform`]. Clones share the account's
+/// [`Budget`]; [`HttpPlatform::for_class`] gives each caller its priority.
 #[derive(Debug, Clone)]
 pub struct HttpPlatform {
     settings: PlatformSettings,
     url: String,
     client: reqwest::Client,
-    next_slot: std::sync::Arc<tokio::sync::Mutex<tokio::time::Instant>>,
+    budget: Arc<Budget>,
+    class: Class,
 }
 
 impl HttpPlatform {
@@ -191,13 +252,38 @@ impl HttpPlatform {
             .connect_timeout(connect_timeout)
             .build()
             .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
-        let next_slot = std::sync::Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now()));
+        let budget = Budget::new(Arc::new(LocalSlots::new(settings.rate_mode())));
         Ok(Self {
             settings,
             url,
             client,
-            next_slot,
+            budget,
+            class: Class::Control,
         })
+    }
+
+    /// The same client taking its slots from `budget` (the account's, shared by instances).
+    pub fn with_budget(self, budget: Arc<Budget>) -> Self {
+        Self { budget, ..self }
+    }
+
+    /// The same client (same budget) asking for slots as `class`.
+    pub fn for_class(&self, class: Class) -> Self {
+        Self {
+            class,
+            ..self.clone()
+        }
+    }
+
+    /// A handle for each part of execution, each with its priority in the account's budget.
+    pub fn platforms(&self) -> Platforms {
+        let handle = |class| -> Arc<dyn OutboundPlatform> { Arc::new(self.for_class(class)) };
+        Platforms {
+            lifecycle: handle(Class::Control),
+            dispatch: handle(Class::Dispatch),
+            sync: handle(Class::Sync),
+            runs: handle(Class::Runs),
+        }
     }
 
     /// The settings this client was built with.
@@ -239,7 +325,12 @@ impl HttpPlatform {
         loop {
             match self.attempt(action, params).await {
                 Attempt::Done(result) => return result,
-                Attempt::Retry(reason) => {
+                Attempt::Retry(why) => {
+                    let reason = why.as_str();
+                    if why == Why::Throttled {
+                        // the budget slows down; the retry waits for a slot of the new rate
+                        self.budget.throttled().await;
+                    }
                     if attempt >= self.settings.max_retries {
                         tracing::warn!(
                             action = action.name(),
@@ -247,7 +338,7 @@ impl HttpPlatform {
                             reason,
                             "platform call gave up"
                         );
-                        return Err(PlatformError::Unavailable(reason.to_owned()));
+                        return Err(why.give_up());
                     }
                     attempt += 1;
                     tracing::warn!(
@@ -256,32 +347,17 @@ impl HttpPlatform {
                         reason,
                         "platform call retrying"
                     );
-                    tokio::time::sleep(backoff(&self.settings, attempt - 1)).await;
+                    if why != Why::Throttled {
+                        tokio::time::sleep(backoff(&self.settings, attempt - 1)).await;
+                    }
                 }
             }
         }
     }
 
-    /// Wait for this request's slot when pacing is on.
-    async fn pace(&self) {
-        let Some(qps) = self.settings.max_qps.filter(|q| *q > 0) else {
-            return;
-        };
-        // one slot every 1/qps s, plus a millisecond so timer jitter never bunches two slots
-        let interval = Duration::from_micros(1_000_000 / u64::from(qps) + 1000);
-        let slot = {
-            let mut next = self.next_slot.lock().await;
-            let now = tokio::time::Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-
     /// One HTTP attempt.
     async fn attempt(&self, action: Action, params: &[(String, String)]) -> Attempt {
-        self.pace().await;
+        self.budget.acquire(self.class).await;
         let body = self.signed_body(action, params);
         let sent = self
             .client

@@ -12,17 +12,17 @@ pub(super) fn transport_failure(action: Action, e: &reqwest::Error) -> Attempt {
     }
     if e.is_connect() {
         // DNS, refused, connect timeout: the request never reached the platform.
-        return Attempt::Retry("connect failed");
+        return Attempt::Retry(Why::ConnectFailed);
     }
-    let reason = if e.is_timeout() {
-        "timed out"
+    let why = if e.is_timeout() {
+        Why::TimedOut
     } else {
-        "connection lost"
+        Why::ConnectionLost
     };
     if action.idempotent() {
-        Attempt::Retry(reason)
+        Attempt::Retry(why)
     } else {
-        Attempt::Done(Err(action.unknown(reason)))
+        Attempt::Done(Err(action.unknown(why.as_str())))
     }
 }
 
@@ -36,11 +36,11 @@ pub(super) fn classify(action: Action, status: u16, body: &[u8]) -> Attempt {
         .and_then(|v| field(v, "Code"))
         .and_then(as_string);
     if status == 429 || code.as_deref().is_some_and(|c| c.starts_with("Throttling")) {
-        return Attempt::Retry("throttled");
+        return Attempt::Retry(Why::Throttled);
     }
     if status >= 500 {
         return if action.idempotent() {
-            Attempt::Retry("server error")
+            Attempt::Retry(Why::ServerError)
         } else {
             Attempt::Done(Err(action.unknown(&format!("HTTP {status}"))))
         };

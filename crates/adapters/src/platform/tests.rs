@@ -381,13 +381,13 @@ async fn throttling_is_retried_then_succeeds() {
 }
 
 #[actix_web::test]
-async fn throttling_exhausted_is_unavailable() {
+async fn throttling_exhausted_is_busy() {
     let (fake, url) = start(|_, _| fail(400, "Throttling"));
     let err = platform(&url, 3, Duration::from_secs(5))
         .assign_jobs("jg-1", vec![contact(1)])
         .await
         .unwrap_err();
-    assert_eq!(err, PlatformError::Unavailable("throttled".into()));
+    assert_eq!(err, PlatformError::Busy("throttled".into()));
     assert_eq!(fake.requests(), 4);
 }
 
@@ -409,7 +409,7 @@ async fn server_errors_are_ambiguous_for_assign_and_retried_for_describe() {
     });
     let platform = super::tests::platform(&url, 3, Duration::from_secs(5));
     let err = platform.describe_job_group("jg-1").await.unwrap_err();
-    assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, PlatformError::Busy(_)), "{err:?}");
     assert_eq!(fake.requests(), 4);
     let err = platform
         .create_job_group("t", "s", &strategy())
@@ -418,7 +418,7 @@ async fn server_errors_are_ambiguous_for_assign_and_retried_for_describe() {
     assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
     assert_eq!(fake.requests(), 5);
     let err = platform.cancel_jobs("jg-1").await.unwrap_err();
-    assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, PlatformError::Busy(_)), "{err:?}");
     assert_eq!(fake.requests(), 9);
 }
 

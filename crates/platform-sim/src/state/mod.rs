@@ -192,6 +192,13 @@ struct State {
     cfg: SimConfig,
     requests: u64,
     faults: u64,
+    throttled: u64,
+    /// Arrival times of the requests of the last second.
+    last_second: VecDeque<Instant>,
+    /// The most requests that arrived within one second.
+    peak_per_second: u64,
+    /// Requests admitted (neither throttled nor failed), by action.
+    by_action: BTreeMap<String, u64>,
     duplicates: u64,
     groups: Vec<Group>,
     group_idx: HashMap<String, usize>,
@@ -214,6 +221,10 @@ impl State {
             cfg,
             requests: 0,
             faults: 0,
+            throttled: 0,
+            last_second: VecDeque::new(),
+            peak_per_second: 0,
+            by_action: BTreeMap::new(),
             duplicates: 0,
             groups: Vec::new(),
             group_idx: HashMap::new(),
@@ -330,6 +341,15 @@ impl State {
 
     fn admit(&mut self, now: Instant) -> Admission {
         self.requests += 1;
+        while self
+            .last_second
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.last_second.pop_front();
+        }
+        self.last_second.push_back(now);
+        self.peak_per_second = self.peak_per_second.max(self.last_second.len() as u64);
         if let Some(qps) = self.cfg.throttle_qps {
             if now.duration_since(self.window.0) >= Duration::from_secs(1) {
                 self.window = (now, 0);
@@ -337,6 +357,7 @@ impl State {
             self.window.1 += 1;
             if self.window.1 > qps {
                 self.faults += 1;
+                self.throttled += 1;
                 return Admission::Throttled;
             }
         }
@@ -461,6 +482,9 @@ impl Simulator {
         SimStats {
             requests: s.requests,
             faults_injected: s.faults,
+            throttled: s.throttled,
+            peak_requests_per_second: s.peak_per_second,
+            requests_by_action: s.by_action.clone(),
             jobs_total: s.jobs.len() as u64,
             jobs_by_status: by,
             duplicate_reference_ids: s.duplicates,
@@ -528,6 +552,8 @@ impl Simulator {
         let mut guard = self.lock();
         let s = &mut *guard;
         let rid = request_id(&mut s.fault_rng);
+        let action = Params(params).get("Action").unwrap_or("?").to_owned();
+        *s.by_action.entry(action).or_default() += 1;
         let result = s
             .verify(method, params, Instant::now())
             .and_then(|()| s.dispatch(Params(params), Utc::now()));

@@ -63,6 +63,8 @@ pub trait DispatchRepository: Send + Sync + 'static {
     async fn release_batch(&self, batch: BatchId) -> Result<(), RepoError>;
     /// Open batches of the task (claimed, outcome not recorded).
     async fn open_batches(&self, task: TaskId) -> Result<Vec<Batch>, RepoError>;
+    /// Leads of the task with a recorded job.
+    async fn jobs_recorded(&self, task: TaskId) -> Result<u64, RepoError>;
 }
 
 /// What one dispatcher turn did.
@@ -76,6 +78,9 @@ pub struct DispatchReport {
     pub requeued: u64,
     /// Whether the task has nothing left to send.
     pub done: bool,
+    /// Whether the turn sent nothing because a batch of the task may still be in flight (it is
+    /// reconciled once it is old enough).
+    pub waiting: bool,
 }
 
 /// Sends leads to the platform.
@@ -173,12 +178,13 @@ impl Dispatcher {
                 .into_iter()
                 .partition(|b| now - b.created_at >= self.settings.reconcile_after);
             if !old.is_empty() {
-                let (found, requeued) = self.reconcile(&group, &old).await?;
+                let (found, requeued) = self.reconcile(task.id, &group, &old).await?;
                 report.reconciled += found;
                 report.requeued += requeued;
             }
             if !young.is_empty() {
                 // may still be in flight (another instance crashed moments ago): wait
+                report.waiting = true;
                 return Ok(report);
             }
         }
@@ -247,10 +253,10 @@ impl Dispatcher {
                         message,
                     }));
                 }
-                Err(PlatformError::Unavailable(m)) => {
-                    // the port's contract: unavailable means nothing reached the platform
+                Err(e @ (PlatformError::Unavailable(_) | PlatformError::Busy(_))) => {
+                    // the port's contract: unavailable or busy means nothing took effect
                     self.batches.release_batch(batch.id).await?;
-                    return Err(ExecError::Platform(PlatformError::Unavailable(m)));
+                    return Err(ExecError::Platform(e));
                 }
                 Err(e) => {
                     // ambiguous: leave the batch open; a later turn reconciles it
@@ -279,33 +285,56 @@ impl Dispatcher {
 
     /// Find the jobs of open batches on the platform; record found leads, requeue the rest.
     /// Returns (found, requeued).
-    pub async fn reconcile(&self, group: &str, batches: &[Batch]) -> Result<(u64, u64), ExecError> {
+    ///
+    /// The platform's count of the group's jobs, less the jobs recorded here, is the number of
+    /// these batches' leads that have a job: when it is zero nothing is listed at all. Else the
+    /// search starts where new jobs are listed (the platform lists a group's jobs in the order
+    /// it created them, and these were created after every recorded one) and reads the earlier
+    /// pages only if it found fewer than that number. A lead goes back to `pending` only when
+    /// the count says it has no job, or after the whole group was listed without it.
+    pub async fn reconcile(
+        &self,
+        task: TaskId,
+        group: &str,
+        old: &[Batch],
+    ) -> Result<(u64, u64), ExecError> {
+        // in this order: a job recorded meanwhile (by a result) either counts as recorded or is
+        // still looked for, never both
+        let recorded = self.batches.jobs_recorded(task).await?;
+        let batches: Vec<Batch> = self
+            .batches
+            .open_batches(task)
+            .await?
+            .into_iter()
+            .filter(|b| old.iter().any(|o| o.id == b.id))
+            .collect();
+        let on_platform = self.platform.describe_job_group(group).await?.total;
+        let unrecorded = on_platform.saturating_sub(recorded);
         let wanted: HashMap<String, BatchId> = batches
             .iter()
             .flat_map(|b| b.leads.iter().map(|l| (l.id.to_string(), b.id)))
             .collect();
         let mut found: HashMap<BatchId, Vec<(TaskLeadId, String)>> = HashMap::new();
-        let mut page = 1;
-        loop {
-            let p = self
-                .platform
-                .query_job_results(group, page, self.settings.page_size)
-                .await?;
-            for r in &p.items {
-                if let (Some(batch), Ok(id)) =
-                    (wanted.get(&r.reference_id), r.reference_id.parse::<i64>())
-                {
-                    let list = found.entry(*batch).or_default();
-                    if !list.iter().any(|(i, _)| i.0 == id) {
-                        list.push((TaskLeadId(id), r.job_id.clone()));
-                    }
-                }
+        if unrecorded > 0 && !wanted.is_empty() {
+            // recorded jobs may include some of these batches' own: a whole batch back for each
+            let own = (batches.len() * self.settings.batch_size.min(MAX_ASSIGN_BATCH)) as u64;
+            let page_size = self.settings.page_size.max(1);
+            let first =
+                u32::try_from(recorded.saturating_sub(own) / u64::from(page_size)).unwrap_or(0) + 1;
+            let mut seen = self.search(group, first, None, &wanted, &mut found).await? as u64;
+            if seen < unrecorded && first > 1 {
+                seen += self
+                    .search(group, 1, Some(first - 1), &wanted, &mut found)
+                    .await? as u64;
             }
-            if p.is_last(page) {
-                break;
-            }
-            page += 1;
+            tracing::debug!(
+                unrecorded,
+                found = seen,
+                from_page = first,
+                "reconciliation searched"
+            );
         }
+        let batches = &batches;
         let (mut n_found, mut n_requeued) = (0u64, 0u64);
         for b in batches {
             let jobs = found.remove(&b.id).unwrap_or_default();
@@ -319,5 +348,40 @@ impl Dispatcher {
             "reconciled open dispatch batches"
         );
         Ok((n_found, n_requeued))
+    }
+
+    /// Read the group's pages `from..=to` (to the end without `to`), keeping the jobs whose
+    /// reference id is `wanted`; returns how many new ones were found.
+    async fn search(
+        &self,
+        group: &str,
+        from: u32,
+        to: Option<u32>,
+        wanted: &HashMap<String, BatchId>,
+        found: &mut HashMap<BatchId, Vec<(TaskLeadId, String)>>,
+    ) -> Result<usize, ExecError> {
+        let mut new = 0;
+        let mut page = from;
+        loop {
+            let p = self
+                .platform
+                .query_job_results(group, page, self.settings.page_size)
+                .await?;
+            for r in &p.items {
+                if let (Some(batch), Ok(id)) =
+                    (wanted.get(&r.reference_id), r.reference_id.parse::<i64>())
+                {
+                    let list = found.entry(*batch).or_default();
+                    if !list.iter().any(|(i, _)| i.0 == id) {
+                        list.push((TaskLeadId(id), r.job_id.clone()));
+                        new += 1;
+                    }
+                }
+            }
+            if p.is_last(page) || to.is_some_and(|t| page >= t) {
+                return Ok(new);
+            }
+            page += 1;
+        }
     }
 }

@@ -135,6 +135,32 @@ impl Default for ExecutionSettings {
     }
 }
 
+/// The platform as each part of execution reaches it: one account, a handle per part, so that
+/// each may have its own priority in the account's request budget.
+#[derive(Clone)]
+pub struct Platforms {
+    /// Start, suspend, resume, stop.
+    pub lifecycle: Arc<dyn OutboundPlatform>,
+    /// Assigning jobs, reconciling, cancelling after a stop.
+    pub dispatch: Arc<dyn OutboundPlatform>,
+    /// The monitor's progress checks and result pages.
+    pub sync: Arc<dyn OutboundPlatform>,
+    /// Query execution runs.
+    pub runs: Arc<dyn OutboundPlatform>,
+}
+
+impl Platforms {
+    /// One handle for every part.
+    pub fn same(platform: Arc<dyn OutboundPlatform>) -> Self {
+        Self {
+            lifecycle: platform.clone(),
+            dispatch: platform.clone(),
+            sync: platform.clone(),
+            runs: platform,
+        }
+    }
+}
+
 /// Everything execution needs from the outside, for [`Execution::new`].
 #[derive(Clone)]
 pub struct ExecutionPorts {
@@ -150,8 +176,8 @@ pub struct ExecutionPorts {
     pub runs: Arc<dyn RunRepository>,
     /// Tasks (reads).
     pub tasks: Arc<dyn TaskRepository>,
-    /// The outbound-call platform.
-    pub platform: Arc<dyn OutboundPlatform>,
+    /// The outbound-call platform, per part.
+    pub platforms: Platforms,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// The process's background loops.
@@ -179,7 +205,7 @@ impl Execution {
         let results = Results::new(
             p.results.clone(),
             p.tasks.clone(),
-            p.platform.clone(),
+            p.platforms.sync.clone(),
             settings.page_size,
         );
         Self {
@@ -187,7 +213,7 @@ impl Execution {
                 p.lifecycle.clone(),
                 p.results.clone(),
                 p.tasks.clone(),
-                p.platform.clone(),
+                p.platforms.lifecycle,
                 p.background.clone(),
                 settings.strategy.clone(),
             ),
@@ -195,7 +221,7 @@ impl Execution {
                 p.batches,
                 p.leases.clone(),
                 p.lifecycle.clone(),
-                p.platform.clone(),
+                p.platforms.dispatch,
                 p.clock.clone(),
                 settings.clone(),
             ),
@@ -203,7 +229,7 @@ impl Execution {
                 p.leases,
                 p.lifecycle.clone(),
                 results.clone(),
-                p.platform.clone(),
+                p.platforms.sync,
                 p.clock,
                 settings.clone(),
             ),
@@ -211,7 +237,7 @@ impl Execution {
                 p.runs,
                 p.lifecycle,
                 p.results,
-                p.platform,
+                p.platforms.runs,
                 p.background,
                 settings,
             ),

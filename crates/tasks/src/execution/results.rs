@@ -159,6 +159,11 @@ pub trait ResultRepository: Send + Sync + 'static {
     -> Result<u64, RepoError>;
     /// Recompute the task's called / connected counters from its leads.
     async fn refresh_counters(&self, task: TaskId) -> Result<(), RepoError>;
+    /// How many leading jobs of the task's group (in the platform's listing order) were all
+    /// final at its last sync.
+    async fn synced_final_jobs(&self, task: TaskId) -> Result<u64, RepoError>;
+    /// Record that the task's first `jobs` jobs are final.
+    async fn set_synced_final_jobs(&self, task: TaskId, jobs: u64) -> Result<(), RepoError>;
     /// A task of `scope` and its lead counters (one round trip).
     async fn statistics(
         &self,
@@ -200,22 +205,35 @@ impl Results {
         }
     }
 
-    /// Pull every job result of a task's group and apply it. Returns (results pulled, leads
-    /// changed).
+    /// Pull the job results of a task's group that can have changed, and apply them. Returns
+    /// (results pulled, leads changed).
+    ///
+    /// A final job never changes again, and the platform lists a group's jobs in the order they
+    /// were created, new ones at the end: pages before the one that holds the first job that
+    /// was not final at the last sync are not read again.
     pub async fn sync_task(&self, task: TaskId, group: &str) -> Result<(u64, u64), ExecError> {
+        let page_size = self.page_size.max(1);
+        let known_final = self.repo.synced_final_jobs(task).await?;
+        let first_page =
+            u32::try_from(known_final / u64::from(page_size)).unwrap_or(u32::MAX - 1) + 1;
         // reading pages and writing results overlap: the next pages are fetched while the
         // database applies the previous ones, in bulks of up to SYNC_WRITE_ROWS rows
         let (mut tx, rx) = futures::channel::mpsc::channel::<Vec<LeadResult>>(16);
-        let page_size = self.page_size;
         let fetch = async move {
             let mut pulled = 0u64;
-            let mut page = 1;
+            let mut page = first_page;
+            let mut final_prefix = u64::from(first_page - 1) * u64::from(page_size);
+            let mut in_prefix = true;
             loop {
                 let p = self
                     .platform
                     .query_job_results(group, page, page_size)
                     .await?;
                 pulled += p.items.len() as u64;
+                for job in &p.items {
+                    in_prefix = in_prefix && job.job_status.is_final();
+                    final_prefix += u64::from(in_prefix);
+                }
                 let results: Vec<LeadResult> = p.items.iter().filter_map(interpret).collect();
                 if !results.is_empty() && futures::SinkExt::send(&mut tx, results).await.is_err() {
                     break; // the writer failed; its error is reported
@@ -225,7 +243,7 @@ impl Results {
                 }
                 page += 1;
             }
-            Ok::<u64, ExecError>(pulled)
+            Ok::<(u64, u64), ExecError>((pulled, final_prefix))
         };
         let write = async {
             use futures::{StreamExt, TryStreamExt};
@@ -239,9 +257,13 @@ impl Results {
                 .await
         };
         let (pulled, changed) = futures::join!(fetch, write);
-        let (pulled, changed) = (pulled?, changed?);
+        let ((pulled, final_prefix), changed) = (pulled?, changed?);
         if changed > 0 {
             self.repo.refresh_counters(task).await?;
+        }
+        // recorded after the results are applied: a sync that fails reads the pages again
+        if final_prefix > known_final {
+            self.repo.set_synced_final_jobs(task, final_prefix).await?;
         }
         Ok((pulled, changed))
     }

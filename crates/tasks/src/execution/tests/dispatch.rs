@@ -155,6 +155,13 @@ async fn reconciliation_records_what_the_platform_has_and_requeues_the_rest() {
     m.batches
         .expect_claim_batch()
         .returning(|_, _, _, _| Ok(None));
+    m.batches.expect_jobs_recorded().returning(|_| Ok(0));
+    m.platform.expect_describe_job_group().returning(|_| {
+        Ok(GroupProgress {
+            total: 3,
+            ..Default::default()
+        })
+    });
     // the platform has jobs for leads 1 and 3 (and someone else's), not for 2
     m.platform
         .expect_query_job_results()
@@ -187,7 +194,7 @@ async fn young_open_batch_is_not_reconciled_yet_and_nothing_is_sent() {
     m.platform.expect_query_job_results().never();
     m.platform.expect_assign_jobs().never();
     let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
-    assert!(!report.done);
+    assert!(!report.done && report.waiting);
 }
 
 #[tokio::test]
@@ -249,4 +256,69 @@ async fn a_failed_cancel_after_a_stop_is_reported_not_dropped() {
         r,
         Err(ExecError::Platform(PlatformError::Unavailable(_)))
     ));
+}
+
+/// Mocks of a turn that reconciles one old batch of leads 1001..=1003 while 1000 jobs of the
+/// task are recorded, against a group listing `all`; returns the pages read.
+fn reconciling(all: Vec<JobResult>) -> (Mocks, Arc<Mutex<Vec<u32>>>) {
+    let mut m = turn_mocks(TaskState::Running);
+    let old = Utc::now() - Duration::minutes(5);
+    m.batches.expect_open_batches().returning(move |_| {
+        Ok(vec![Batch {
+            id: BatchId(9),
+            created_at: old,
+            leads: leads(1001, 3),
+        }])
+    });
+    m.batches.expect_jobs_recorded().returning(|_| Ok(1000));
+    m.batches.expect_record_batch().returning(|_, _| Ok(()));
+    m.batches
+        .expect_claim_batch()
+        .returning(|_, _, _, _| Ok(None));
+    let total = all.len() as u64;
+    m.platform.expect_describe_job_group().returning(move |_| {
+        Ok(GroupProgress {
+            total,
+            ..Default::default()
+        })
+    });
+    let pages = Arc::new(Mutex::new(Vec::new()));
+    let p2 = pages.clone();
+    m.platform
+        .expect_query_job_results()
+        .returning(move |_, page, size| {
+            p2.lock().unwrap().push(page);
+            Ok(page_of(&all, page, size))
+        });
+    (m, pages)
+}
+
+/// Reconciles `all` and returns (found, requeued, pages read).
+async fn reconcile(all: Vec<JobResult>) -> (u64, u64, Vec<u32>) {
+    let (m, pages) = reconciling(all);
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    let pages = pages.lock().unwrap().clone();
+    (report.reconciled, report.requeued, pages)
+}
+
+fn listing(refs: impl IntoIterator<Item = usize>) -> Vec<JobResult> {
+    refs.into_iter()
+        .map(|r| scheduled(&r.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn reconciliation_lists_no_more_than_the_platform_count_requires() {
+    // all three were created, after the 1000 recorded: found in the last pages (one batch
+    // back from the 1000th job: pages 10 and 11 of 100)
+    assert_eq!(reconcile(listing(1..=1003)).await, (3, 0, vec![10, 11]));
+    // two were: the count says so, and once both are found nothing else is listed
+    assert_eq!(reconcile(listing(1..=1002)).await, (2, 1, vec![10, 11]));
+    // none was (the platform failed the request): the count says so, nothing is listed
+    assert_eq!(reconcile(listing(1..=1000)).await, (0, 3, vec![]));
+    // a job listed out of order: not in the last pages, so the earlier ones are read too
+    let out_of_order = listing(std::iter::once(1003).chain(1..=1002));
+    let (found, requeued, pages) = reconcile(out_of_order).await;
+    assert_eq!((found, requeued), (3, 0));
+    assert_eq!(pages, vec![10, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }

@@ -28,11 +28,23 @@ struct Mocks {
 
 impl Mocks {
     fn new() -> Self {
+        Self::with_synced_final_jobs(0)
+    }
+
+    /// Mocks whose task has `known` final jobs at the head of its group from an earlier sync.
+    fn with_synced_final_jobs(known: u64) -> Self {
+        let mut results = MockResultRepository::new();
+        results
+            .expect_synced_final_jobs()
+            .returning(move |_| Ok(known));
+        results
+            .expect_set_synced_final_jobs()
+            .returning(|_, _| Ok(()));
         Self {
             lifecycle: MockLifecycleRepository::new(),
             leases: MockLeaseRepository::new(),
             batches: MockDispatchRepository::new(),
-            results: MockResultRepository::new(),
+            results,
             runs: MockRunRepository::new(),
             tasks: MockTaskRepository::new(),
             platform: MockOutboundPlatform::new(),
@@ -51,7 +63,7 @@ impl Mocks {
                 results: Arc::new(self.results),
                 runs: Arc::new(self.runs),
                 tasks: Arc::new(self.tasks),
-                platform: Arc::new(self.platform),
+                platforms: Platforms::same(Arc::new(self.platform)),
                 clock: Arc::new(clock),
                 background: Arc::new(self.background),
             },

@@ -161,3 +161,51 @@ async fn a_failed_tick_gives_back_every_lease_it_took() {
     released.sort();
     assert_eq!(released, vec![TaskId(1), TaskId(2)]);
 }
+
+/// A job of the platform for reference id `r`, final or still scheduled.
+fn job(r: usize, done: bool) -> JobResult {
+    JobResult {
+        job_status: if done {
+            JobStatus::Succeeded
+        } else {
+            JobStatus::Scheduling
+        },
+        call_status: done.then_some(1),
+        attempts: i32::from(done),
+        ..scheduled(&r.to_string())
+    }
+}
+
+#[tokio::test]
+async fn a_sync_reads_from_the_page_of_the_first_job_not_final_last_time() {
+    // 250 jobs, 100 a page; the first 150 were final at the last sync, and now 180 are
+    let jobs: Vec<JobResult> = (1..=250).map(|r| job(r, r <= 180)).collect();
+    let mut m = Mocks::new();
+    m.results = {
+        let mut r = MockResultRepository::new();
+        r.expect_synced_final_jobs().returning(|_| Ok(150));
+        r.expect_set_synced_final_jobs()
+            .withf(|_, n| *n == 180)
+            .times(1)
+            .returning(|_, _| Ok(()));
+        r.expect_apply_results()
+            .returning(|_, r| Ok(r.len() as u64));
+        r.expect_refresh_counters().returning(|_| Ok(()));
+        r
+    };
+    let pages = Arc::new(Mutex::new(Vec::new()));
+    let p2 = pages.clone();
+    m.platform
+        .expect_query_job_results()
+        .returning(move |_, page, size| {
+            p2.lock().unwrap().push(page);
+            Ok(page_of(&jobs, page, size))
+        });
+    let (pulled, _) = m.build().results.sync_task(TaskId(7), "g").await.unwrap();
+    assert_eq!(
+        *pages.lock().unwrap(),
+        vec![2, 3],
+        "page 1 is all final: not read"
+    );
+    assert_eq!(pulled, 150);
+}

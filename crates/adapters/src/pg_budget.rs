@@ -1,0 +1,175 @@
+//! [`PgSlots`]: the request budget of a platform account kept in PostgreSQL
+//! (`platform_budget`, one row per account), so that every instance of the service takes its
+//! slots from the same rate. Each reservation locks the account's row, applies the rules of
+//! [`BucketState`] with the database's clock, and writes the row back: instances are paced
+//! together, whatever their own clocks say.
+//!
+//! When the database cannot be reached, slots come from this process's memory at the last rate
+//! read, so that lifecycle requests are not held hostage; pacing is then per instance until the
+//! database returns.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use crate::db::{DbPool, conn, db_error};
+use crate::platform::budget::{BucketState, Class, LocalSlots, RateMode, SlotSource};
+use crate::schema::platform_budget;
+
+/// The account's budget row in PostgreSQL.
+pub struct PgSlots {
+    pool: DbPool,
+    account: String,
+    mode: RateMode,
+    fallback: LocalSlots,
+    warned: Mutex<bool>,
+}
+
+type Row = (
+    f64,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    i64,
+    i64,
+);
+
+fn state_of(r: Row) -> BucketState {
+    BucketState {
+        rate: r.0,
+        slow_start: r.1,
+        next_free: r.2,
+        sync_next_free: r.3,
+        dispatch_demand_until: r.4,
+        last_cut: r.5,
+        reserved: r.6,
+        throttled: r.7,
+    }
+}
+
+diesel::define_sql_function! {
+    /// The database's clock now (not the transaction's start).
+    fn clock_timestamp() -> diesel::sql_types::Timestamptz;
+}
+
+impl PgSlots {
+    /// The budget of `account` (see `PlatformSettings::account`) over `pool`.
+    pub fn new(pool: DbPool, account: String, mode: RateMode) -> Self {
+        Self {
+            pool,
+            account,
+            mode,
+            fallback: LocalSlots::new(mode),
+            warned: Mutex::new(false),
+        }
+    }
+
+    /// Lock the account's row (creating it first), change it with `f` at the database's now,
+    /// write it back; returns what `f` returned and that now.
+    async fn update<T: Send>(
+        &self,
+        f: impl FnOnce(&mut BucketState, DateTime<Utc>) -> T + Send,
+    ) -> Result<(T, DateTime<Utc>), kernel::RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let account = self.account.clone();
+        let result: Result<(T, DateTime<Utc>), diesel::result::Error> = c
+            .transaction(async |c| {
+                let fresh = BucketState::new(Utc::now());
+                diesel::insert_into(platform_budget::table)
+                    .values((
+                        platform_budget::account.eq(&account),
+                        platform_budget::rate.eq(fresh.rate),
+                        platform_budget::slow_start.eq(fresh.slow_start),
+                        platform_budget::next_free.eq(fresh.next_free),
+                        platform_budget::sync_next_free.eq(fresh.sync_next_free),
+                        platform_budget::dispatch_demand_until.eq(fresh.dispatch_demand_until),
+                        platform_budget::last_cut.eq(fresh.last_cut),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(c)
+                    .await?;
+                let (row, now): (Row, DateTime<Utc>) = platform_budget::table
+                    .find(&account)
+                    .select((
+                        (
+                            platform_budget::rate,
+                            platform_budget::slow_start,
+                            platform_budget::next_free,
+                            platform_budget::sync_next_free,
+                            platform_budget::dispatch_demand_until,
+                            platform_budget::last_cut,
+                            platform_budget::reserved,
+                            platform_budget::throttled,
+                        ),
+                        clock_timestamp(),
+                    ))
+                    .for_update()
+                    .first(c)
+                    .await?;
+                let mut state = state_of(row);
+                let out = f(&mut state, now);
+                diesel::update(platform_budget::table.find(&account))
+                    .set((
+                        platform_budget::rate.eq(state.rate),
+                        platform_budget::slow_start.eq(state.slow_start),
+                        platform_budget::next_free.eq(state.next_free),
+                        platform_budget::sync_next_free.eq(state.sync_next_free),
+                        platform_budget::dispatch_demand_until.eq(state.dispatch_demand_until),
+                        platform_budget::last_cut.eq(state.last_cut),
+                        platform_budget::reserved.eq(state.reserved),
+                        platform_budget::throttled.eq(state.throttled),
+                        platform_budget::updated_at.eq(now),
+                    ))
+                    .execute(c)
+                    .await?;
+                Ok((out, now))
+            })
+            .await;
+        result.map_err(db_error)
+    }
+
+    fn warn_once(&self, e: &kernel::RepoError) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if !*warned {
+            tracing::warn!(error = %e, "platform budget unreachable in the database; pacing in memory until it returns");
+            *warned = true;
+        }
+    }
+}
+
+#[async_trait]
+impl SlotSource for PgSlots {
+    async fn reserve(&self, class: Class) -> Duration {
+        let mode = self.mode;
+        match self
+            .update(move |state, now| state.reserve(class, now, mode))
+            .await
+        {
+            Ok((slot, now)) => {
+                *self.warned.lock().unwrap_or_else(|p| p.into_inner()) = false;
+                (slot - now).to_std().unwrap_or_default()
+            }
+            Err(e) => {
+                self.warn_once(&e);
+                self.fallback.reserve(class).await
+            }
+        }
+    }
+
+    async fn throttled(&self) {
+        let mode = self.mode;
+        if let Err(e) = self
+            .update(move |state, now| state.throttled(now, mode))
+            .await
+        {
+            self.warn_once(&e);
+            self.fallback.throttled().await;
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The platform account's request budget: every request (and every retry) of every caller
+//! waits for a slot of the account's rate, and callers are served in priority order.
+//!
+//! - **Classes**, highest first: [`Class::Control`] (start, suspend, resume, stop, cancel),
+//!   [`Class::Dispatch`] (assigning jobs, reconciling), [`Class::Sync`] (the monitor's result
+//!   pages), [`Class::Runs`] (query execution runs). A process serves its waiting requests one
+//!   slot at a time, always the highest class first.
+//! - **The sync share**: while leads wait to be sent (a dispatch request was made in the last
+//!   [`DEMAND_WINDOW`], on any instance), sync and runs together get at most [`SYNC_SHARE`] of
+//!   the slots; otherwise they may use all of them.
+//! - **The rate**: with `PLATFORM_MAX_QPS` it is that, fixed. Without it the budget finds the
+//!   account's limit itself: it starts at [`START_RATE`] and, while every slot is taken, grows
+//!   by half a second (slow start) until the first throttling answer, which halves it (slow
+//!   start overshoots); then it grows by [`RAISE_PER_SECOND`] of itself a second and each
+//!   throttling answer cuts it to [`CUT`] of itself (at most one cut a second). So it climbs
+//!   from 85% of the limit back to the limit in about 15 s, meeting one throttling answer per
+//!   climb: well under 1% of the requests.
+//! - **Where the slots come from**: a [`SlotSource`]: the account's row in PostgreSQL, shared by
+//!   every instance (`crate::pg_budget`), or memory ([`LocalSlots`], one process). The rules
+//!   are [`BucketState::reserve`] and [`BucketState::throttled`] in both cases.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+/// Who asks for a slot; declared in priority order (highest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// Start, suspend, resume, stop, cancel: what an operator waits for.
+    Control,
+    /// Assigning jobs and reconciling batches: what keeps calls flowing.
+    Dispatch,
+    /// The monitor's reading of results.
+    Sync,
+    /// Query execution runs.
+    Runs,
+}
+
+impl Class {
+    /// Every class, highest priority first.
+    pub const ALL: [Class; 4] = [Class::Control, Class::Dispatch, Class::Sync, Class::Runs];
+
+    /// Whether the class reads results (held to the sync share while leads wait).
+    fn reads_results(self) -> bool {
+        matches!(self, Class::Sync | Class::Runs)
+    }
+}
+
+/// Share of the slots that reading results may take while leads wait to be sent.
+pub const SYNC_SHARE: f64 = 0.1;
+/// How long after a dispatch request leads count as waiting.
+pub const DEMAND_WINDOW: TimeDelta = TimeDelta::seconds(2);
+/// The discovered rate's start, requests per second.
+pub const START_RATE: f64 = 2.0;
+/// The discovered rate never goes below this, requests per second.
+pub const MIN_RATE: f64 = 0.5;
+/// Growth of the discovered rate per second during slow start, as a share of itself.
+pub const SLOW_START_PER_SECOND: f64 = 0.5;
+/// Growth of the discovered rate per second after slow start, as a share of itself.
+pub const RAISE_PER_SECOND: f64 = 0.01;
+/// What a throttling answer leaves of the discovered rate.
+pub const CUT: f64 = 0.85;
+/// Room between two slots beyond `1 / rate`, so that timer jitter never puts one more request
+/// into a second than the rate allows.
+const SPACING: TimeDelta = TimeDelta::milliseconds(1);
+
+/// How the account's rate is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateMode {
+    /// `PLATFORM_MAX_QPS`: this many requests per second, fixed.
+    Fixed(f64),
+    /// Found by the budget itself (additive increase, multiplicative decrease).
+    Discovered,
+}
+
+/// The state of an account's budget: what [`SlotSource`]s keep, in memory or in PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketState {
+    /// Requests per second now.
+    pub rate: f64,
+    /// Whether the discovered rate is still doubling (no throttling answer yet).
+    pub slow_start: bool,
+    /// The earliest time of the next slot.
+    pub next_free: DateTime<Utc>,
+    /// The earliest time of the next slot that reads results.
+    pub sync_next_free: DateTime<Utc>,
+    /// Leads count as waiting until then.
+    pub dispatch_demand_until: DateTime<Utc>,
+    /// The last cut of the rate.
+    pub last_cut: DateTime<Utc>,
+    /// Slots handed out.
+    pub reserved: i64,
+    /// Throttling answers reported.
+    pub throttled: i64,
+}
+
+impl BucketState {
+    /// A new account's budget.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        let past = now - TimeDelta::seconds(60);
+        Self {
+            rate: START_RATE,
+            slow_start: true,
+            next_free: now,
+            sync_next_free: now,
+            dispatch_demand_until: past,
+            last_cut: past,
+            reserved: 0,
+            throttled: 0,
+        }
+    }
+
+    /// The rate in force: a fixed one, or the discovered one kept here (a fixed rate is never
+    /// written into the state, so instances configured differently do not disturb each other's
+    /// discovery).
+    fn rate_in(&self, mode: RateMode) -> f64 {
+        match mode {
+            RateMode::Fixed(qps) => qps,
+            RateMode::Discovered => self.rate,
+        }
+        .max(MIN_RATE)
+    }
+
+    fn interval(&self, mode: RateMode) -> TimeDelta {
+        let micros = (1_000_000.0 / self.rate_in(mode)) as i64;
+        TimeDelta::microseconds(micros) + SPACING
+    }
+
+    /// Reserve the next slot for `class` at `now`: the time it may be sent.
+    pub fn reserve(&mut self, class: Class, now: DateTime<Utc>, mode: RateMode) -> DateTime<Utc> {
+        if class == Class::Dispatch {
+            self.dispatch_demand_until = now + DEMAND_WINDOW;
+        }
+        let mut slot = self.next_free.max(now);
+        if class.reads_results() {
+            slot = slot.max(self.sync_next_free);
+        }
+        let interval = self.interval(mode);
+        self.next_free = slot + interval;
+        if class.reads_results() {
+            let share = if self.dispatch_demand_until > now {
+                SYNC_SHARE
+            } else {
+                1.0
+            };
+            let micros = interval.num_microseconds().unwrap_or(i64::MAX) as f64 / share;
+            self.sync_next_free = slot + TimeDelta::microseconds(micros as i64);
+        }
+        // every slot is taken (callers wait for theirs): the discovered rate may grow; a second
+        // holds `rate` slots, so a growth of `g` of the rate a second is `g` a slot
+        if mode == RateMode::Discovered && slot > now {
+            self.rate += if self.slow_start {
+                SLOW_START_PER_SECOND
+            } else {
+                RAISE_PER_SECOND
+            };
+        }
+        self.reserved += 1;
+        slot
+    }
+
+    /// The platform refused a request for its rate.
+    pub fn throttled(&mut self, now: DateTime<Utc>, mode: RateMode) {
+        self.throttled += 1;
+        if mode != RateMode::Discovered || now - self.last_cut < TimeDelta::seconds(1) {
+            return;
+        }
+        let keep = if self.slow_start { 0.5 } else { CUT };
+        self.rate = (self.rate * keep).max(MIN_RATE);
+        self.slow_start = false;
+        self.last_cut = now;
+        // the slots already promised stand; the next ones follow the new rate
+        self.next_free = self.next_free.max(now) + self.interval(mode);
+    }
+}
+
+/// Where slots come from.
+#[async_trait]
+pub trait SlotSource: Send + Sync + 'static {
+    /// Reserve the next slot for `class`: how long from now until the request may be sent.
+    async fn reserve(&self, class: Class) -> std::time::Duration;
+    /// The platform refused a request for its rate.
+    async fn throttled(&self);
+}
+
+/// Slots of one process, in memory.
+pub struct LocalSlots {
+    mode: RateMode,
+    state: Mutex<BucketState>,
+}
+
+impl LocalSlots {
+    /// A budget of its own for this process.
+    pub fn new(mode: RateMode) -> Self {
+        Self {
+            mode,
+            state: Mutex::new(BucketState::new(Utc::now())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BucketState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rate now, requests per second.
+    pub fn rate(&self) -> f64 {
+        self.lock().rate
+    }
+}
+
+#[async_trait]
+impl SlotSource for LocalSlots {
+    async fn reserve(&self, class: Class) -> std::time::Duration {
+        let now = Utc::now();
+        let slot = self.lock().reserve(class, now, self.mode);
+        (slot - now).to_std().unwrap_or_default()
+    }
+
+    async fn throttled(&self) {
+        self.lock().throttled(Utc::now(), self.mode);
+    }
+}
+
+/// A request waiting for its slot.
+struct Waiter {
+    class: Class,
+    granted: oneshot::Sender<()>,
+}
+
+/// The budget of a process: its waiting requests, served in priority order from a
+/// [`SlotSource`].
+pub struct Budget {
+    source: Arc<dyn SlotSource>,
+    waiters: mpsc::UnboundedSender<Waiter>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<Waiter>>>,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget").finish_non_exhaustive()
+    }
+}
+
+impl Budget {
+    /// A budget over `source`. Its scheduler starts with the first request (on the runtime of
+    /// that request).
+    pub fn new(source: Arc<dyn SlotSource>) -> Arc<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Arc::new(Self {
+            source,
+            waiters: tx,
+            inbox: Mutex::new(Some(rx)),
+        })
+    }
+
+    /// Wait for a slot of `class`.
+    pub async fn acquire(&self, class: Class) {
+        let inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(rx) = inbox {
+            tokio::spawn(schedule(self.source.clone(), rx));
+        }
+        let (granted, wait) = oneshot::channel();
+        if self.waiters.send(Waiter { class, granted }).is_err() {
+            return; // the scheduler is gone (runtime shutting down): do not hold the caller
+        }
+        let _ = wait.await; // a dropped sender means the same
+    }
+
+    /// The platform refused a request for its rate.
+    pub async fn throttled(&self) {
+        self.source.throttled().await;
+    }
+}
+
+/// Waiting requests by class, highest first.
+#[derive(Default)]
+struct Queues([VecDeque<oneshot::Sender<()>>; 4]);
+
+impl Queues {
+    fn push(&mut self, w: Waiter) {
+        if let Some(q) = self.0.get_mut(w.class as usize) {
+            q.push_back(w.granted);
+        }
+    }
+
+    /// The highest class with a live waiter.
+    fn top(&mut self) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| {
+            let q = self.0.get_mut(*c as usize);
+            q.is_some_and(|q| {
+                q.retain(|s| !s.is_closed());
+                !q.is_empty()
+            })
+        })
+    }
+
+    /// Grant a slot reserved for `reserved` to the highest waiter of that class or above.
+    fn grant(&mut self, reserved: Class) -> bool {
+        for class in Class::ALL.into_iter().filter(|c| *c <= reserved) {
+            while let Some(s) = self.0.get_mut(class as usize).and_then(VecDeque::pop_front) {
+                if s.send(()).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Serve waiters one slot at a time: reserve a slot for the highest waiting class, sleep until
+/// it, and give it to the highest waiter of that class or above at that moment (a control
+/// request that arrives meanwhile takes a slot reserved for sync; never the other way round).
+async fn schedule(source: Arc<dyn SlotSource>, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+    let mut queues = Queues::default();
+    loop {
+        while let Ok(w) = rx.try_recv() {
+            queues.push(w);
+        }
+        let Some(class) = queues.top() else {
+            match rx.recv().await {
+                Some(w) => {
+                    queues.push(w);
+                    continue;
+                }
+                None => return,
+            }
+        };
+        let wait = source.reserve(class).await;
+        tokio::time::sleep(wait).await;
+        while let Ok(w) = rx.try_recv() {
+            queues.push(w);
+        }
+        queues.grant(class);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::milliseconds(ms)
+    }
+
+    #[test]
+    fn a_fixed_rate_spaces_slots_and_never_grows() {
+        let mode = RateMode::Fixed(10.0);
+        let mut b = BucketState::new(at(0));
+        let slots: Vec<i64> = (0..5)
+            .map(|_| (b.reserve(Class::Dispatch, at(0), mode) - at(0)).num_milliseconds())
+            .collect();
+        assert_eq!(slots, vec![0, 101, 202, 303, 404]);
+        b.throttled(at(0), mode);
+        assert_eq!(b.rate_in(mode), 10.0);
+        assert_eq!(
+            b.rate, START_RATE,
+            "a fixed rate leaves the discovered one alone"
+        );
+    }
+
+    #[test]
+    fn sync_takes_at_most_its_share_while_leads_wait() {
+        let mode = RateMode::Fixed(10.0);
+        let mut b = BucketState::new(at(0));
+        b.reserve(Class::Dispatch, at(0), mode);
+        let first = b.reserve(Class::Sync, at(0), mode);
+        let second = b.reserve(Class::Sync, at(0), mode);
+        // a sync slot every 101 / 0.1 ms while dispatch is in demand
+        assert_eq!((second - first).num_milliseconds(), 1010);
+        // no dispatch for longer than the window: sync may take every slot
+        let later = at(10_000);
+        let a = b.reserve(Class::Sync, later, mode);
+        let c = b.reserve(Class::Sync, later, mode);
+        assert_eq!((c - a).num_milliseconds(), 101);
+    }
+
+    #[test]
+    fn a_discovered_rate_grows_fast_then_cuts_and_grows_slowly() {
+        let mode = RateMode::Discovered;
+        let mut b = BucketState::new(at(0));
+        // saturated: every reservation but the first waits
+        for _ in 0..11 {
+            b.reserve(Class::Dispatch, at(0), mode);
+        }
+        assert_eq!(b.rate, START_RATE + 10.0 * SLOW_START_PER_SECOND);
+        b.throttled(at(1000), mode);
+        assert!((b.rate - 3.5).abs() < 1e-9, "slow start overshoots: halved");
+        assert!(!b.slow_start);
+        let before = b.rate;
+        b.throttled(at(1500), mode); // within a second of the cut: no second cut
+        assert_eq!(b.rate, before);
+        b.throttled(at(2600), mode);
+        assert!((b.rate - before * CUT).abs() < 1e-9);
+        let before = b.rate;
+        for _ in 0..100 {
+            b.reserve(Class::Dispatch, at(2600), mode);
+        }
+        assert!((b.rate - (before + 100.0 * RAISE_PER_SECOND)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_idle_account_does_not_grow() {
+        let mode = RateMode::Discovered;
+        let mut b = BucketState::new(at(0));
+        for i in 0..50 {
+            // one request every two seconds: never waits for its slot
+            b.reserve(Class::Sync, at(i * 2000), mode);
+        }
+        assert_eq!(b.rate, START_RATE);
+    }
+
+    #[tokio::test]
+    async fn control_goes_before_waiting_sync_and_dispatch() {
+        let budget = Budget::new(Arc::new(LocalSlots::new(RateMode::Fixed(20.0))));
+        budget.acquire(Class::Runs).await; // starts the scheduler, takes the first slot
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for class in [Class::Sync, Class::Dispatch, Class::Control] {
+            let (b, o) = (budget.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                b.acquire(class).await;
+                o.lock().unwrap_or_else(|p| p.into_inner()).push(class);
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        let order = order.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(order.first(), Some(&Class::Control), "{order:?}");
+        assert_eq!(order.last(), Some(&Class::Sync), "{order:?}");
+    }
+}
