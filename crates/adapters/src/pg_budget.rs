@@ -80,38 +80,47 @@ impl PgSlots {
         let account = self.account.clone();
         let result: Result<(T, DateTime<Utc>), diesel::result::Error> = c
             .transaction(async |c| {
-                let fresh = BucketState::new(Utc::now());
-                diesel::insert_into(platform_budget::table)
-                    .values((
-                        platform_budget::account.eq(&account),
-                        platform_budget::rate.eq(fresh.rate),
-                        platform_budget::slow_start.eq(fresh.slow_start),
-                        platform_budget::next_free.eq(fresh.next_free),
-                        platform_budget::sync_next_free.eq(fresh.sync_next_free),
-                        platform_budget::dispatch_demand_until.eq(fresh.dispatch_demand_until),
-                        platform_budget::last_cut.eq(fresh.last_cut),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(c)
-                    .await?;
-                let (row, now): (Row, DateTime<Utc>) = platform_budget::table
-                    .find(&account)
-                    .select((
-                        (
-                            platform_budget::rate,
-                            platform_budget::slow_start,
-                            platform_budget::next_free,
-                            platform_budget::sync_next_free,
-                            platform_budget::dispatch_demand_until,
-                            platform_budget::last_cut,
-                            platform_budget::reserved,
-                            platform_budget::throttled,
-                        ),
-                        clock_timestamp(),
-                    ))
-                    .for_update()
-                    .first(c)
-                    .await?;
+                let locked = || {
+                    platform_budget::table
+                        .find(account.clone())
+                        .select((
+                            (
+                                platform_budget::rate,
+                                platform_budget::slow_start,
+                                platform_budget::next_free,
+                                platform_budget::sync_next_free,
+                                platform_budget::dispatch_demand_until,
+                                platform_budget::last_cut,
+                                platform_budget::reserved,
+                                platform_budget::throttled,
+                            ),
+                            clock_timestamp(),
+                        ))
+                        .for_update()
+                };
+                let found: Option<(Row, DateTime<Utc>)> = locked().first(c).await.optional()?;
+                let (row, now) = match found {
+                    Some(r) => r,
+                    None => {
+                        // the account's first request: its row, then the lock
+                        let fresh = BucketState::new(Utc::now());
+                        diesel::insert_into(platform_budget::table)
+                            .values((
+                                platform_budget::account.eq(&account),
+                                platform_budget::rate.eq(fresh.rate),
+                                platform_budget::slow_start.eq(fresh.slow_start),
+                                platform_budget::next_free.eq(fresh.next_free),
+                                platform_budget::sync_next_free.eq(fresh.sync_next_free),
+                                platform_budget::dispatch_demand_until
+                                    .eq(fresh.dispatch_demand_until),
+                                platform_budget::last_cut.eq(fresh.last_cut),
+                            ))
+                            .on_conflict_do_nothing()
+                            .execute(c)
+                            .await?;
+                        locked().first(c).await?
+                    }
+                };
                 let mut state = state_of(row);
                 let out = f(&mut state, now);
                 diesel::update(platform_budget::table.find(&account))

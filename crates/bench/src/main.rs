@@ -9,6 +9,7 @@
     reason = "a measuring tool, not the product: answers are read as serde_json values (whose indexing never panics) and samples are never empty"
 )]
 
+mod budget;
 mod env;
 mod scenarios;
 
@@ -29,6 +30,9 @@ pub struct Args {
     /// The simulator's throttle for the dispatch benchmark (requests per second).
     #[arg(long, default_value_t = 20)]
     pub throttle_qps: u32,
+    /// Leads of each of the five running tasks beside the busy dispatch.
+    #[arg(long, default_value_t = 20_000)]
+    pub busy_task_leads: usize,
     /// Finished jobs for the monitor-sync benchmark.
     #[arg(long, default_value_t = 100_000)]
     pub sync_jobs: usize,
@@ -38,11 +42,11 @@ pub struct Args {
     /// Repetitions of each task-creation measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
-    /// Which benchmarks: create, list, dispatch, sync (comma-separated).
+    /// Which benchmarks: create, list, dispatch, sync, budget (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "create,list,dispatch,sync"
+        default_value = "create,list,dispatch,sync,budget"
     )]
     pub only: Vec<String>,
     /// A setting for every server the benchmarks start, `KEY=VALUE` (repeatable), e.g.
@@ -72,6 +76,13 @@ async fn main() -> anyhow::Result<()> {
             "list" => scenarios::lists(&env, &args, &mut report).await?,
             "dispatch" => scenarios::dispatch(&env, &args, &mut report).await?,
             "sync" => scenarios::sync(&env, &args, &mut report).await?,
+            "budget" => {
+                budget::busy(&env, &args, &mut report).await?;
+                budget::retire_tasks(&env).await?;
+                budget::discovery(&env, &args, &mut report).await?;
+                budget::retire_tasks(&env).await?;
+                budget::faulty(&env, &args, &mut report).await?;
+            }
             other => anyhow::bail!("unknown benchmark `{other}`"),
         }
     }

@@ -18,7 +18,7 @@ pub const NOTES_MARKER: &str = "<!-- notes: written by hand, kept by outbound-be
 
 /// Sections of docs/benchmarks.md.
 pub struct Report {
-    sections: Vec<String>,
+    pub(crate) sections: Vec<String>,
     /// The `--server-env` settings, as written in the report.
     settings: String,
 }
@@ -119,7 +119,7 @@ struct N {
     n: i64,
 }
 
-async fn count(env: &BenchEnv, q: &str) -> anyhow::Result<i64> {
+pub(crate) async fn count(env: &BenchEnv, q: &str) -> anyhow::Result<i64> {
     let mut c = adapters::db::conn(&env.pool).await?;
     Ok(diesel::sql_query(q).get_result::<N>(&mut c).await?.n)
 }
@@ -141,7 +141,7 @@ async fn sampling_rss<T>(pid: u32, f: impl std::future::Future<Output = T>) -> (
     (r, AtomicU64::load(&peak, Ordering::Relaxed))
 }
 
-async fn post(
+pub(crate) async fn post(
     server: &Server,
     token: &str,
     path: &str,

@@ -13,6 +13,7 @@
 //! Port: [`LeadRepository`]. Use it through [`LeadService`], which checks organisation scope
 //! before it reaches storage.
 
+mod csv_file;
 mod filter;
 mod import;
 mod service;
@@ -23,6 +24,7 @@ use kernel::{LeadId, OrgId, OrgScope, Page, PageRequest, RepoError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub use csv_file::{CSV_FIELDS, CsvError, CsvImport};
 pub use filter::{FilterError, LeadFilter, LeadFilterInput, MAX_LIST};
 pub use import::{
     ImportCounts, ImportPlan, ImportRejection, LeadInput, MAX_IMPORT_ROWS, NewLead, StoredLead,

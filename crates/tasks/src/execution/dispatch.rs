@@ -203,9 +203,12 @@ impl Dispatcher {
         // beginning, so leads requeued by a reconciliation are sent too
         let start = TaskLeadId(0);
         let mut after = start;
+        // whether a batch of this turn was assigned: a stop that came while it was in flight must
+        // cancel what it created (the stop's own cancel ran before these jobs existed)
+        let mut sent = false;
         for _ in 0..s.batches_per_turn {
             if self.stopping.load(Ordering::SeqCst) {
-                return Ok(report);
+                break;
             }
             match self
                 .leases
@@ -213,6 +216,10 @@ impl Dispatcher {
                 .await?
             {
                 Some(TaskState::Running) => {}
+                Some(TaskState::Stopped) if sent => {
+                    self.cancel_after_stop(task.id, group).await?;
+                    return Ok(report);
+                }
                 _ => return Ok(report), // lost the lease, or paused / stopped meanwhile
             }
             let max = s.batch_size.min(MAX_ASSIGN_BATCH) as i64;
@@ -239,11 +246,7 @@ impl Dispatcher {
                         .collect();
                     report.assigned += pairs.len() as u64;
                     self.batches.record_batch(batch.id, pairs).await?;
-                    // stopped while the request was in flight: cancel what it created
-                    if let Some((TaskState::Stopped, _)) = self.tasks.task_group(task.id).await? {
-                        self.cancel_after_stop(task.id, group).await?;
-                        return Ok(report);
-                    }
+                    sent = true;
                 }
                 Err(PlatformError::Rejected { code, message }) => {
                     tracing::warn!(task = %task.id, code = %code, "assign_jobs rejected; leads back to pending");
@@ -264,6 +267,10 @@ impl Dispatcher {
                     return Err(e.into());
                 }
             }
+        }
+        // the turn ends without another look at the task's state: look now
+        if sent && let Some((TaskState::Stopped, _)) = self.tasks.task_group(task.id).await? {
+            self.cancel_after_stop(task.id, group).await?;
         }
         Ok(report)
     }

@@ -65,7 +65,9 @@ impl Monitor {
 
     /// One tick over at most `max_tasks` tasks: undo starts that never got a job group, then
     /// sync every running or paused task (one instance per task) and complete those whose leads
-    /// are all final.
+    /// are all final. A task whose group the platform cannot answer for (its group gone, the
+    /// platform busy) does not hold up the others: the tick goes on and reports the first such
+    /// error at its end. A storage error ends the tick at once.
     pub async fn tick(&self, max_tasks: usize) -> Result<TickReport, ExecError> {
         let s = &self.settings;
         let mut report = TickReport::default();
@@ -73,6 +75,7 @@ impl Monitor {
             .undo_stale_starts(self.clock.now() - Duration::minutes(STALE_START_MINUTES))
             .await?;
         let mut seen = HashSet::new();
+        let mut first_error = None;
         for _ in 0..max_tasks {
             let Some(task) = self
                 .leases
@@ -99,6 +102,10 @@ impl Monitor {
                     report.changed += changed;
                     report.completed += u64::from(completed);
                 }
+                Err(ExecError::Platform(e)) => {
+                    tracing::warn!(task = %task.id, error = %e, "monitor could not read the task's group; the others go on");
+                    first_error.get_or_insert(ExecError::Platform(e));
+                }
                 Err(e) => {
                     self.release_all(&seen).await?;
                     return Err(e);
@@ -106,7 +113,10 @@ impl Monitor {
             }
         }
         self.release_all(&seen).await?;
-        Ok(report)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 
     async fn release_all(&self, leased: &HashSet<TaskId>) -> Result<(), ExecError> {

@@ -206,9 +206,27 @@ async fn dispatch_stops_when_the_task_is_paused() {
     assert_eq!(report.assigned, 0);
 }
 
-/// Mocks of a turn whose one batch is assigned while the task is being stopped.
+/// Mocks of a turn whose one batch is assigned while the task is being stopped: the lease is
+/// renewed for the batch (running), and again after it (stopped).
 fn stopped_in_flight() -> Mocks {
-    let mut m = turn_mocks(TaskState::Running);
+    let mut m = Mocks::new();
+    m.leases
+        .expect_lease_task()
+        .returning(|_, _, _, _| Ok(Some(leased())));
+    m.leases
+        .expect_release_lease()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let renewals = Arc::new(Mutex::new(0));
+    m.leases.expect_renew_lease().returning(move |_, _, _, _| {
+        let mut n = renewals.lock().unwrap();
+        *n += 1;
+        Ok(Some(if *n == 1 {
+            TaskState::Running
+        } else {
+            TaskState::Stopped
+        }))
+    });
     m.batches.expect_open_batches().returning(|_| Ok(vec![]));
     m.batches
         .expect_claim_batch()
@@ -227,9 +245,6 @@ fn stopped_in_flight() -> Mocks {
     m.platform
         .expect_assign_jobs()
         .returning(|_, contacts| Ok(jobs_for(contacts)));
-    m.lifecycle
-        .expect_task_group()
-        .returning(|_| Ok(Some((TaskState::Stopped, Some("g".into())))));
     m
 }
 

@@ -117,20 +117,21 @@ async fn monitor_skips_paging_when_group_progress_is_unchanged() {
 }
 
 #[tokio::test]
-async fn a_failed_tick_gives_back_every_lease_it_took() {
+async fn a_task_the_platform_cannot_answer_for_does_not_hold_up_the_others() {
     let mut m = Mocks::new();
     m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
+    // leased in this order: the one that fails first
     let queue = Arc::new(Mutex::new(vec![
-        LeasedTask {
-            id: TaskId(2),
-            state: TaskState::Running,
-            job_group_id: Some("down".into()),
-            leads_count: 1,
-        },
         LeasedTask {
             id: TaskId(1),
             state: TaskState::Running,
             job_group_id: Some("up".into()),
+            leads_count: 1,
+        },
+        LeasedTask {
+            id: TaskId(2),
+            state: TaskState::Running,
+            job_group_id: Some("down".into()),
             leads_count: 1,
         },
     ]));
