@@ -227,6 +227,7 @@ impl TestApp {
         let http = HttpSettings {
             body_limit: 2 * 1024 * 1024,
             cors_origins: vec!["http://allowed.example".into()],
+            cookie_secure: false,
         };
         let running = serve(state.clone(), http, listener, 2).unwrap();
         let base = format!("http://{}", running.addr);

@@ -76,6 +76,23 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The caller behind a token (the API's headers, the console's cookie): 401 when the token
+    /// is not valid or its user is gone.
+    pub async fn of_token(state: &ApiState, token: &str) -> Result<Auth, ApiError> {
+        let (claims, user) = state.auth.authenticate(token).await?;
+        let scope = state.orgs.scope_of(user.org_id).await?;
+        Ok(Auth {
+            caller: Caller {
+                user_id: user.id,
+                org_id: user.org_id,
+                role: user.role,
+                scope,
+            },
+            expires_at: claims.expires_at,
+            user,
+        })
+    }
+
     /// 403 unless the caller is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.caller.role == Role::Admin {
@@ -116,18 +133,7 @@ impl FromRequest for Auth {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
             let token = token.ok_or_else(ApiError::unauthorized)?;
-            let (claims, user) = state.auth.authenticate(&token).await?;
-            let scope = state.orgs.scope_of(user.org_id).await?;
-            Ok(Auth {
-                caller: Caller {
-                    user_id: user.id,
-                    org_id: user.org_id,
-                    role: user.role,
-                    scope,
-                },
-                expires_at: claims.expires_at,
-                user,
-            })
+            Auth::of_token(&state, &token).await
         })
     }
 }

@@ -6,7 +6,8 @@ use auth::{AuthError, CreateUserError, LoginError};
 use kernel::{Entity, Invalid, PageError, RepoError};
 use leads::LeadError;
 use org::CreateOrgError;
-use tasks::execution::ExecError;
+use tasks::call_status::CallStatus;
+use tasks::execution::{ExecError, RunStatus};
 use tasks::{PlatformError, TaskError, TaskState};
 
 use crate::error::{ApiError, ErrorCode};
@@ -19,6 +20,33 @@ pub fn state_name(s: TaskState) -> &'static str {
         TaskState::Completed => "已完成",
         TaskState::Paused => "已暂停",
         TaskState::Stopped => "已停止",
+    }
+}
+
+/// Chinese name of a lead's call status.
+pub fn call_status_name(s: CallStatus) -> &'static str {
+    match s {
+        CallStatus::Pending => "待外呼",
+        CallStatus::Assigning => "推送中",
+        CallStatus::Dispatched => "已推送",
+        CallStatus::Calling => "呼叫中",
+        CallStatus::Connected => "已接通",
+        CallStatus::NoAnswer => "未接听",
+        CallStatus::Busy => "忙线",
+        CallStatus::Unreachable => "无法接通",
+        CallStatus::Rejected => "平台拒绝",
+        CallStatus::Failed => "呼叫失败",
+        CallStatus::Cancelled => "已取消",
+    }
+}
+
+/// Chinese name of a query execution run's status.
+pub fn run_status_name(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Pending => "排队中",
+        RunStatus::Running => "运行中",
+        RunStatus::Succeeded => "已完成",
+        RunStatus::Failed => "失败",
     }
 }
 

@@ -1,5 +1,6 @@
-//! The actix-web application: the HTTP adapters mounted side by side (today the JSON API), with
-//! what they share: CORS, a request id and one log line per request.
+//! The actix-web application: the HTTP adapters mounted side by side (the JSON API under `/api`,
+//! the console at the root), with what they share: CORS, a request id and one log line per
+//! request.
 
 use std::time::Instant;
 
@@ -17,7 +18,12 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// CORS allow-list.
     pub cors_origins: Vec<String>,
+    /// Whether the console's session cookie is marked `Secure`.
+    pub cookie_secure: bool,
 }
+
+/// Largest CSV file the console accepts.
+pub const CONSOLE_UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 
 /// A request id for log correlation.
 #[derive(Debug, Clone)]
@@ -70,6 +76,7 @@ fn cors(origins: &[String]) -> Cors {
 pub fn build(
     state: web::Data<ApiState>,
     http: HttpSettings,
+    console: console::Console,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         ServiceRequest,
@@ -87,5 +94,5 @@ pub fn build(
         .wrap(cors(&http.cors_origins))
         .wrap(from_fn(log_requests))
         .configure(|cfg| api::configure(cfg, &api))
-        .default_service(web::to(api::routes::not_found))
+        .configure(|cfg| console::configure(cfg, console))
 }

@@ -34,6 +34,9 @@ pub struct Config {
     /// `AUTH_CACHE_MS` (default 1000): how long the user behind a token is remembered after it
     /// was read; 0 reads it on every request.
     pub auth_cache_ms: u64,
+    /// `COOKIE_SECURE`: whether the console's session cookie is sent over HTTPS only (default:
+    /// on unless `BIND` is a loopback address).
+    pub cookie_secure: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -150,9 +153,21 @@ impl Config {
                 reason: "must be between 0 and 60000".into(),
             });
         }
+        let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let cookie_secure = match var("COOKIE_SECURE").as_deref() {
+            None => !is_loopback(&bind),
+            Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "COOKIE_SECURE",
+                    reason: format!("`{other}` is not true or false"),
+                });
+            }
+        };
         Ok(Config {
             database_url,
-            bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            bind,
             jwt_secret,
             tz,
             data_dir: PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./.data".into())),
@@ -171,8 +186,19 @@ impl Config {
             http_workers: count("HTTP_WORKERS", cores())?,
             monitor_interval_secs,
             auth_cache_ms,
+            cookie_secure,
         })
     }
+}
+
+/// Whether `BIND` (`host:port`) listens on a loopback address only.
+pub fn is_loopback(bind: &str) -> bool {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Platform and execution settings from the environment.
@@ -315,7 +341,27 @@ impl PlatformConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_windows;
+    use super::{is_loopback, parse_windows};
+
+    #[test]
+    fn only_loopback_binds_count_as_local() {
+        for local in [
+            "127.0.0.1:8080",
+            "localhost:80",
+            "[::1]:8080",
+            "127.0.0.2:1",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for public in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.0.0.5:80",
+            "example.com:443",
+        ] {
+            assert!(!is_loopback(public), "{public}");
+        }
+    }
 
     #[test]
     fn windows_parse_and_refuse_nonsense() {

@@ -40,7 +40,14 @@ pub fn serve(
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let data = web::Data::new(state.api);
-    let server = HttpServer::new(move || app::build(data.clone(), http.clone()))
+    let console = console::Console {
+        settings: console::ConsoleSettings {
+            cookie_secure: http.cookie_secure,
+            upload_limit: app::CONSOLE_UPLOAD_LIMIT,
+        },
+        live: std::sync::Arc::new(console::Live::default()),
+    };
+    let server = HttpServer::new(move || app::build(data.clone(), http.clone(), console.clone()))
         .workers(workers.max(1))
         .shutdown_timeout(8)
         .disable_signals()

@@ -257,6 +257,20 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
     }
 }
 
+/// The console's address for a browser on this machine (a wildcard address is reached at
+/// loopback).
+fn console_url(addr: std::net::SocketAddr) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    format!("http://{addr}/")
+}
+
 async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Result<()> {
     let mut password = String::new();
     std::io::stdin()
@@ -318,10 +332,12 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     let http = HttpSettings {
         body_limit: cfg.body_limit,
         cors_origins: cfg.cors_origins.clone(),
+        cookie_secure: cfg.cookie_secure,
     };
     let running = serve(state.clone(), http, listener, cfg.http_workers)?;
     state.workers.start(state.workers_execution.clone());
     tracing::info!(addr = %running.addr, "listening");
+    println!("console: {}", console_url(running.addr));
     let handle = running.handle.clone();
     let server = tokio::spawn(running.server);
     shutdown_signal().await;

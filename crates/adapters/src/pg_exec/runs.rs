@@ -152,6 +152,20 @@ impl RunRepository for PgRuns {
         row.map(to_run).transpose()
     }
 
+    async fn latest_run(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<RunRow> = query_execution_runs::table
+            .filter(query_execution_runs::task_id.eq(task.0))
+            .filter(query_execution_runs::org_id.eq_any(scope_ids(scope)))
+            .order(query_execution_runs::id.desc())
+            .select(run_columns())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        row.map(to_run).transpose()
+    }
+
     async fn lease_run(&self, worker: &str, lease_secs: i64) -> Result<Option<Run>, RepoError> {
         let mut c = conn(&self.pool).await?;
         #[derive(QueryableByName)]

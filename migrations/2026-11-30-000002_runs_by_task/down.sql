@@ -1,0 +1,1 @@
+DROP INDEX query_execution_runs_task_idx;
