@@ -5,6 +5,18 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# the console's browser tests drive Debian's chromium through chromedriver: install both when
+# they are missing and we may (root); without them those tests fail, they are never skipped
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium and chromium-driver for the console's browser tests" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+      || echo "could not install chromium: the browser tests will fail" >&2
+  else
+    echo "chromium and chromium-driver are missing: the console's browser tests will fail" >&2
+  fi
+fi
+
 # end-to-end tests drive the real binary too
 cargo build --bin outbound || exit 1
 

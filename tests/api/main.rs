@@ -4,6 +4,7 @@
 mod auth;
 mod budget;
 mod cli;
+mod console;
 mod demo;
 mod exec;
 mod failure;

@@ -118,6 +118,33 @@ pub fn return_path(req: &HttpRequest) -> String {
 mod tests {
     use super::*;
 
+    fn console(secure: bool) -> Console {
+        Console {
+            settings: crate::ConsoleSettings {
+                cookie_secure: secure,
+                upload_limit: 1,
+            },
+            live: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_strict_and_secure_when_configured() {
+        let c = cookie(&console(true), "t".into(), 60).to_string();
+        for flag in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+            "Path=/",
+            "Max-Age=60",
+        ] {
+            assert!(c.contains(flag), "{flag} missing: {c}");
+        }
+        let plain = cookie(&console(false), "t".into(), 60).to_string();
+        assert!(!plain.contains("Secure"), "{plain}");
+        assert!(removal(&console(true)).to_string().contains("Max-Age=0"));
+    }
+
     #[test]
     fn only_paths_of_this_site_are_returned_to() {
         assert_eq!(

@@ -96,9 +96,10 @@ pub async fn preview(
     session: Session,
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
+    let refused = |e: ConsoleError| html(e.status(), Preview::refused(e.message()));
     let input = match pairs(req.query_string()).and_then(|p| read(&p)) {
         Ok(i) => i,
-        Err(e) => return ok(Preview::refused(e.message())),
+        Err(e) => return refused(e),
     };
     let scope = &session.caller.scope;
     let described = state
@@ -107,7 +108,7 @@ pub async fn preview(
         .map(|(_, f)| f.describe(state.tz));
     let size_desc = match described {
         Ok(d) => d,
-        Err(e) => return ok(Preview::refused(ConsoleError::from(e).message())),
+        Err(e) => return refused(e.into()),
     };
     match state.leads.preview(scope, &input).await {
         Ok(p) => ok(Preview {
@@ -119,7 +120,7 @@ pub async fn preview(
             size_desc,
             error: None,
         }),
-        Err(e) => ok(Preview::refused(ConsoleError::from(e).message())),
+        Err(e) => refused(e.into()),
     }
 }
 

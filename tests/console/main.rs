@@ -1,0 +1,6 @@
+//! The console in a real browser (see `harness`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod flow;
+mod harness;
+mod safety;
