@@ -26,3 +26,9 @@ fuzz-api *ARGS:
 # the platform simulator on its own
 sim *ARGS:
     cargo run --bin outbound -- platform-sim {{ARGS}}
+
+# the screenshots of docs/console.md, taken in headless chromium (needs a CJK font:
+# apt-get install fonts-wqy-microhei)
+screenshots:
+    cargo build --bin outbound
+    SCREENSHOTS_DIR="$PWD/docs/console" cargo nextest run -p e2e --test console --run-ignored only -E 'test(screenshots)'

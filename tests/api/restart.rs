@@ -20,6 +20,18 @@ fn start_binary_paced(
     port: u16,
     max_qps: Option<u32>,
 ) -> Child {
+    start_binary_leased(db_url, sim_url, worker, port, max_qps, 3)
+}
+
+/// The binary with leases of `lease_secs`.
+fn start_binary_leased(
+    db_url: &str,
+    sim_url: &str,
+    worker: &str,
+    port: u16,
+    max_qps: Option<u32>,
+    lease_secs: u32,
+) -> Child {
     let mut cmd = Command::new(e2e::outbound_binary());
     cmd.arg("serve")
         .env_clear()
@@ -35,7 +47,7 @@ fn start_binary_paced(
         .env("PLATFORM_TIMEOUT_MS", "800")
         .env("CALL_WINDOWS", "00:00-24:00")
         .env("MONITOR_INTERVAL_SECS", "1")
-        .env("LEASE_SECS", "3")
+        .env("LEASE_SECS", lease_secs.to_string())
         .env("WORKER_ID", worker)
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
@@ -343,4 +355,59 @@ async fn a_slow_faulty_platform_and_four_kills_still_finish_the_task_exactly_onc
     );
     let exited = sigterm_and_wait(&mut last, 10).await;
     assert!(exited.success(), "exit status {exited:?}");
+}
+
+/// An instance killed in the middle of dispatch and started again under its name takes its task
+/// back at once: it does not wait for the leases its earlier process held (ten minutes here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_instance_takes_back_its_own_leases_at_once() {
+    let (_sim, sim_url) = spawn_sim(SimConfig {
+        call_ms: 50,
+        throttle_qps: Some(10),
+        ..SimConfig::default()
+    });
+    let setup = TestApp::spawn_with(TestOptions {
+        workers: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let setup = TestApp::spawn_on(
+        testkit::TestDb::attach(&setup.db),
+        &sim_url,
+        &TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        },
+    )
+    .await;
+    let (_, t) = setup.tenant("dealer").await;
+    let n = 1500;
+    let task = setup.task_with_leads(&t, n, "script-1").await;
+    setup
+        .post(Some(&t), "/api/start-call-task", json!({"task_id": task}))
+        .await
+        .expect(200, None);
+    let port = free_port();
+    let mut first = start_binary_leased(&setup.db.url, &sim_url, "the-one", port, Some(10), 600);
+    eventually(120, "dispatch under way", || async {
+        let s = setup.stats(&t, task).await;
+        (s["dispatched"].as_u64().unwrap_or(0) >= 200).then_some(())
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let held = setup.stats(&t, task).await["dispatched"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(held < n as u64, "killed before the end of dispatch");
+    let mut again = start_binary_leased(&setup.db.url, &sim_url, "the-one", port, Some(10), 600);
+    // far less than the 600 s lease: only a take-back lets dispatch go on
+    eventually(90, "dispatch resumed and finished", || async {
+        let s = setup.stats(&t, task).await;
+        (s["dispatched"].as_u64() == Some(n as u64)).then_some(())
+    })
+    .await;
+    assert_eq!(sim_stats(&sim_url).await["duplicate_reference_ids"], 0);
+    again.kill().unwrap();
+    again.wait().unwrap();
 }

@@ -221,7 +221,7 @@ impl TestApp {
             monitor_interval: Duration::from_millis(300),
         });
         if opts.workers {
-            state.workers.start(state.workers_execution.clone());
+            state.workers.start(state.workers_execution.clone()).await;
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let http = HttpSettings {

@@ -348,18 +348,20 @@ impl TaskRepository for PgTasks {
     }
 
     async fn stats(&self, scope: &OrgScope) -> Result<TaskStats, RepoError> {
+        use crate::schema::org_counts;
         let mut c = conn(&self.pool).await?;
-        // one grouped pass: per state, the number of tasks and the sums of the maintained counters
-        let grouped: Vec<(i16, i64, i64, i64, i64)> = call_tasks::table
-            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
-            .group_by(call_tasks::task_type)
-            .select((
-                call_tasks::task_type,
-                count_star(),
-                sum_int8(call_tasks::leads_count),
-                sum_int8(call_tasks::called_count),
-                sum_int8(call_tasks::connected_count),
-            ))
+        // the maintained per-organisation counters: tasks by state and the sums of their
+        // leads, called and connected counters, whatever the number of tasks
+        let kinds: Vec<String> = TaskState::ALL
+            .iter()
+            .map(|s| format!("tasks:{}", s.code()))
+            .chain(["task_leads", "task_called", "task_connected"].map(str::to_owned))
+            .collect();
+        let summed: Vec<(String, i64)> = org_counts::table
+            .filter(org_counts::org_id.eq_any(scope_ids(scope)))
+            .filter(org_counts::kind.eq_any(kinds))
+            .group_by(org_counts::kind)
+            .select((org_counts::kind, sum_int8(org_counts::n)))
             .load(&mut c)
             .await
             .map_err(db_error)?;
@@ -368,12 +370,18 @@ impl TaskRepository for PgTasks {
             .map(|s| (s.code().to_string(), 0))
             .collect();
         let (mut total_tasks, mut total_leads, mut called, mut connected) = (0, 0, 0, 0);
-        for (t, n, leads, cd, cn) in grouped {
-            by_type.insert(t.to_string(), n);
-            total_tasks += n;
-            total_leads += leads;
-            called += cd;
-            connected += cn;
+        for (kind, n) in summed {
+            match kind.as_str() {
+                "task_leads" => total_leads = n,
+                "task_called" => called = n,
+                "task_connected" => connected = n,
+                state => {
+                    if let Some(code) = state.strip_prefix("tasks:") {
+                        by_type.insert(code.to_owned(), n);
+                        total_tasks += n;
+                    }
+                }
+            }
         }
         Ok(TaskStats {
             total_tasks,

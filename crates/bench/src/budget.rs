@@ -262,10 +262,12 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
         ..SimConfig::default()
     })?;
     env.sql("DELETE FROM platform_budget").await?;
+    // one instance, restarted under its name after each kill (as a service manager does)
     let server_env = [
         ("MONITOR_INTERVAL_SECS", "1".to_owned()),
         ("PLATFORM_TIMEOUT_MS", "800".to_owned()),
         ("LEASE_SECS", "10".to_owned()),
+        ("WORKER_ID", "faulty-bench".to_owned()),
     ];
     let n = 2000;
     let mut server = env.server(&sim_url, &server_env).await?;
@@ -316,7 +318,7 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
         "## A slow, faulty account and four kills\n\n{n} leads at an account of 2 requests/s (the simulator throttles at 2; \
          15% of requests fail with a 500, 10% take effect and then time out), the rate not set, `LEASE_SECS=10`, \
          `MONITOR_INTERVAL_SECS=1`; the service is killed with SIGKILL when the platform has 300, 700, 1,100 and 1,500 jobs and \
-         started again each time. Timed from the start of the task until it is completed (every lead called and its \
+         started again each time under its name (`WORKER_ID`), as a service manager restarts it. Timed from the start of the task until it is completed (every lead called and its \
          result read). The platform-bound time is the account's time for the work itself: {} assignments of 99 and {} result \
          pages at 2 a second.\n\n\
          | time to completed (s) | after the last restart (s) | platform-bound (s) | time / bound | target | requests | of which refused or failed | duplicate reference ids | jobs |\n\

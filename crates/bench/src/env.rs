@@ -262,10 +262,22 @@ fn ms(v: &str) -> f64 {
 
 /// Run `wrk -t2 -c32 -d{secs}s --latency` against `url` with the token.
 pub fn wrk(url: &str, token: Option<&str>, secs: u32) -> anyhow::Result<Load> {
+    wrk_with(
+        url,
+        token
+            .map(|t| format!("access-token: {t}"))
+            .into_iter()
+            .collect(),
+        secs,
+    )
+}
+
+/// `wrk` with request headers (`Name: value`).
+pub fn wrk_with(url: &str, headers: Vec<String>, secs: u32) -> anyhow::Result<Load> {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", "-c32", &format!("-d{secs}s"), "--latency"]);
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("access-token: {t}")]);
+    for h in headers {
+        cmd.args(["-H", &h]);
     }
     let out = cmd.arg(url).output()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();

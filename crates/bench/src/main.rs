@@ -10,6 +10,7 @@
 )]
 
 mod budget;
+mod console;
 mod env;
 mod scenarios;
 
@@ -42,11 +43,11 @@ pub struct Args {
     /// Repetitions of each task-creation measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
-    /// Which benchmarks: create, list, dispatch, sync, budget (comma-separated).
+    /// Which benchmarks: create, list, dispatch, sync, budget, console (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "create,list,dispatch,sync,budget"
+        default_value = "create,list,dispatch,sync,budget,console"
     )]
     pub only: Vec<String>,
     /// A setting for every server the benchmarks start, `KEY=VALUE` (repeatable), e.g.
@@ -83,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
                 budget::retire_tasks(&env).await?;
                 budget::faulty(&env, &args, &mut report).await?;
             }
+            "console" => console::console(&env, &args, &mut report).await?,
             other => anyhow::bail!("unknown benchmark `{other}`"),
         }
     }

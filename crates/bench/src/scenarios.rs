@@ -40,7 +40,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn mib(kib: u64) -> f64 {
+pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
@@ -93,14 +93,14 @@ impl Report {
 
 /// Vacuum and analyze every table and write a checkpoint, so that the maintenance a bulk seeding
 /// triggers does not run during the measurements that follow it.
-async fn settle(env: &BenchEnv) -> anyhow::Result<()> {
+pub(crate) async fn settle(env: &BenchEnv) -> anyhow::Result<()> {
     env.sql("VACUUM ANALYZE").await?;
     env.sql("CHECKPOINT").await
 }
 
 /// Seed `n` leads in `org`: 30% of them level H or A, and among those 4 in 30 share their phone
 /// with the lead before them, so 1,000,000 leads give ~300,000 matches and ~260,000 phones.
-async fn seed_leads(env: &BenchEnv, org: i64, n: usize) -> anyhow::Result<()> {
+pub(crate) async fn seed_leads(env: &BenchEnv, org: i64, n: usize) -> anyhow::Result<()> {
     env.sql(&format!(
         "INSERT INTO dcc_leads (org_id, ident, external_id, customer_name, phone, level, source, vehicle_model, status, owner_name, create_time) \
          SELECT {org}, 'e:' || g, g::text, '客户' || g, \
@@ -125,7 +125,7 @@ pub(crate) async fn count(env: &BenchEnv, q: &str) -> anyhow::Result<i64> {
 }
 
 /// Sample a process's RSS while `f` runs; returns (result, peak KiB).
-async fn sampling_rss<T>(pid: u32, f: impl std::future::Future<Output = T>) -> (T, u64) {
+pub(crate) async fn sampling_rss<T>(pid: u32, f: impl std::future::Future<Output = T>) -> (T, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
     let (s2, p2) = (stop.clone(), peak.clone());

@@ -218,7 +218,7 @@ pub struct PlatformConfig {
     pub windows: Vec<tasks::platform::CallWindow>,
     /// `CALL_ATTEMPTS_PER_DAY`.
     pub attempts_per_day: u32,
-    /// `WORKER_ID` (default: host name, pid and a random suffix).
+    /// `WORKER_ID` (default: host name and the port of `BIND`).
     pub worker_id: String,
     /// `PLATFORM_MAX_QPS`: most requests per second to the platform (unset: no pacing).
     pub max_qps: Option<u32>,
@@ -300,12 +300,12 @@ impl PlatformConfig {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|_| "host".into());
+        // host and port: unique among live instances (two cannot listen on one port of one
+        // host) and the same after a restart, which then takes back its own leases at once
         let worker_id = var("WORKER_ID").unwrap_or_else(|| {
-            format!(
-                "{host}-{}-{:04x}",
-                std::process::id(),
-                rand::random::<u16>()
-            )
+            let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+            let port = bind.rsplit_once(':').map_or("8080", |(_, p)| p).to_owned();
+            format!("{host}:{port}")
         });
         Ok(PlatformConfig {
             url,

@@ -335,7 +335,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         cookie_secure: cfg.cookie_secure,
     };
     let running = serve(state.clone(), http, listener, cfg.http_workers)?;
-    state.workers.start(state.workers_execution.clone());
+    state.workers.start(state.workers_execution.clone()).await;
     tracing::info!(addr = %running.addr, "listening");
     println!("console: {}", console_url(running.addr));
     let handle = running.handle.clone();

@@ -86,7 +86,18 @@ impl Workers {
     }
 
     /// Start the dispatcher, monitor and run loops over `exec`.
-    pub fn start(self: &Arc<Self>, exec: Execution) {
+    pub async fn start(self: &Arc<Self>, exec: Execution) {
+        // what this worker's name still holds belongs to a process of that name that is gone
+        match exec.dispatcher.take_back_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                leases = n,
+                "took back the leases of an earlier process of this worker id"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "leases of an earlier process not taken back; they expire by themselves")
+            }
+        }
         *lock(&self.dispatcher) = Some(exec.dispatcher.clone());
         let mut handles = lock(&self.handles);
         handles.push(tokio::spawn(dispatcher(

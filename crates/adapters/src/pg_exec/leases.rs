@@ -68,6 +68,23 @@ WHERE id = $1 AND dispatch_locked_by = $2 RETURNING task_type";
 const RENEW_MONITOR: &str = "UPDATE call_tasks SET monitor_locked_until = now() + make_interval(secs => $3) \
 WHERE id = $1 AND monitor_locked_by = $2 RETURNING task_type";
 
+/// Both kinds of a task's leases in one UPDATE (a row cannot be updated twice by one
+/// statement); the count is read from the statement's snapshot, before the update.
+const RELEASE_ALL: &str = "WITH held AS ( \
+  SELECT count(*) FILTER (WHERE dispatch_locked_by = $1) + count(*) FILTER (WHERE monitor_locked_by = $1) AS n \
+  FROM call_tasks WHERE dispatch_locked_by = $1 OR monitor_locked_by = $1), \
+t AS ( \
+  UPDATE call_tasks SET \
+    dispatch_locked_until = CASE WHEN dispatch_locked_by = $1 THEN NULL ELSE dispatch_locked_until END, \
+    dispatch_locked_by = NULLIF(dispatch_locked_by, $1), \
+    monitor_locked_until = CASE WHEN monitor_locked_by = $1 THEN NULL ELSE monitor_locked_until END, \
+    monitor_locked_by = NULLIF(monitor_locked_by, $1) \
+  WHERE dispatch_locked_by = $1 OR monitor_locked_by = $1 RETURNING 1), \
+r AS ( \
+  UPDATE query_execution_runs SET locked_by = NULL, locked_until = NULL \
+  WHERE locked_by = $1 AND status IN ('pending', 'running') RETURNING 1) \
+SELECT (SELECT n FROM held) + (SELECT count(*) FROM r) AS n";
+
 const RELEASE_DISPATCH: &str = "UPDATE call_tasks SET dispatch_locked_by = NULL, dispatch_locked_until = NULL \
 WHERE id = $1 AND dispatch_locked_by = $2";
 const RELEASE_MONITOR: &str = "UPDATE call_tasks SET monitor_locked_by = NULL, monitor_locked_until = NULL \
@@ -147,5 +164,20 @@ impl LeaseRepository for PgLeases {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn release_all(&self, worker: &str) -> Result<u64, RepoError> {
+        #[derive(QueryableByName)]
+        struct Released {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut c = conn(&self.pool).await?;
+        let r: Released = diesel::sql_query(RELEASE_ALL)
+            .bind::<Text, _>(worker)
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(u64::try_from(r.n).unwrap_or(0))
     }
 }

@@ -3,16 +3,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use kernel::{LeadId, OrgScope, Page, PageRequest, RepoError, TaskId, TaskLeadId};
+use kernel::{LeadId, OrgScope, PageRequest, RepoError, TaskId, TaskLeadId};
 use tasks::CallTask;
 use tasks::call_status::{CallStatus, LeadResult};
-use tasks::execution::{ExecutionRow, Executions, LeadCount, ResultRepository};
+use tasks::execution::{ExecutionRow, LeadCount, ResultRepository};
 
-use super::{in_scope, names};
+use super::names;
 use crate::db::{DbPool, conn, db_error, scope_ids};
 use crate::pg_tasks::{TaskRow, task_columns, to_task};
 use crate::schema::{call_tasks, leads_task_list, task_lead_counts};
@@ -282,32 +281,26 @@ impl ResultRepository for PgResults {
         Ok(Some((task, counts)))
     }
 
-    async fn executions(
+    async fn rows(
         &self,
         scope: &OrgScope,
         task: TaskId,
         status: Option<CallStatus>,
         page: PageRequest,
-    ) -> Result<Option<Executions>, RepoError> {
+    ) -> Result<Vec<ExecutionRow>, RepoError> {
         let mut c = conn(&self.pool).await?;
-        if !in_scope(&mut c, scope, task).await? {
-            return Ok(None);
+        // the task's scope checked inside the statement: one round trip
+        let in_scope = call_tasks::table
+            .filter(call_tasks::id.eq(task.0))
+            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
+            .select(call_tasks::id);
+        let mut q = leads_task_list::table
+            .into_boxed()
+            .filter(leads_task_list::task_id.eq_any(in_scope));
+        if let Some(s) = status {
+            q = q.filter(leads_task_list::call_status.eq(s.as_str()));
         }
-        let base = || {
-            let mut q = leads_task_list::table
-                .into_boxed()
-                .filter(leads_task_list::task_id.eq(task.0));
-            if let Some(s) = status {
-                q = q.filter(leads_task_list::call_status.eq(s.as_str()));
-            }
-            q
-        };
-        let total: i64 = base()
-            .select(count_star())
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<ExecRow> = base()
+        let rows: Vec<ExecRow> = q
             .select((
                 leads_task_list::id,
                 leads_task_list::lead_id,
@@ -329,23 +322,6 @@ impl ResultRepository for PgResults {
             .load(&mut c)
             .await
             .map_err(db_error)?;
-        let summary: Vec<(String, i64)> = task_lead_counts::table
-            .filter(task_lead_counts::task_id.eq(task.0))
-            .group_by(task_lead_counts::call_status)
-            .select((
-                task_lead_counts::call_status,
-                crate::schema::sum_int8(task_lead_counts::n),
-            ))
-            .load(&mut c)
-            .await
-            .map_err(db_error)?;
-        let items = rows
-            .into_iter()
-            .map(execution_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some((
-            Page::new(items, page, total),
-            CallStatus::tally(summary),
-        )))
+        rows.into_iter().map(execution_row).collect()
     }
 }

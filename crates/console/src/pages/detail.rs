@@ -9,7 +9,7 @@ use askama::Template;
 use kernel::{PageRequest, TaskId, mask_phone};
 use serde::Deserialize;
 use tasks::call_status::CallStatus;
-use tasks::execution::{ExecutionRow, Run, TaskStatistics};
+use tasks::execution::{ExecutionRow, Run, TaskStatistics, TaskView};
 use tasks::{CallTask, TaskState};
 
 use crate::error::ConsoleError;
@@ -239,21 +239,9 @@ pub struct ResultsQuery {
     page: Option<i64>,
 }
 
-async fn results_of(
-    state: &ApiState,
-    session: &Session,
-    id: TaskId,
-    q: &ResultsQuery,
-    refresh: bool,
-) -> Result<Results, ConsoleError> {
-    let status = q.status.as_deref().filter(|s| !s.is_empty());
-    let page = PageRequest::new(Some(q.page.unwrap_or(1)), Some(RESULTS_PAGE))?;
-    let (found, counts) = state
-        .execution
-        .results
-        .executions(&session.caller.scope, id, status, page, refresh)
-        .await?;
-    Ok(Results {
+fn results_view(id: TaskId, status: Option<&str>, view: &TaskView, tz: chrono_tz::Tz) -> Results {
+    let counts = &view.statistics.by_call_status;
+    Results {
         id: id.0,
         status: status.unwrap_or_default().to_owned(),
         statuses: CallStatus::ALL
@@ -266,15 +254,47 @@ async fn results_of(
                 )
             })
             .collect(),
-        rows: found
+        rows: view
+            .rows
             .items
             .iter()
-            .map(|r| ResultRow::of(r, state.tz))
+            .map(|r| ResultRow::of(r, tz))
             .collect(),
-        page: i64::from(found.pagination.page),
-        pages: found.pagination.total_pages,
-        total: count(found.pagination.total),
-    })
+        page: i64::from(view.rows.pagination.page),
+        pages: view.rows.pagination.total_pages,
+        total: count(view.rows.pagination.total),
+    }
+}
+
+/// The task, its statistics and the asked page of its results.
+async fn view_of(
+    state: &ApiState,
+    session: &Session,
+    id: TaskId,
+    q: &ResultsQuery,
+    refresh: bool,
+) -> Result<(TaskView, Option<&'static str>), ConsoleError> {
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    let page = PageRequest::new(Some(q.page.unwrap_or(1)), Some(RESULTS_PAGE))?;
+    let view = state
+        .execution
+        .results
+        .view(&session.caller.scope, id, status, page, refresh)
+        .await?;
+    // the status as the domain knows it (it was checked by `view`)
+    let status = status.and_then(CallStatus::parse).map(CallStatus::as_str);
+    Ok((view, status))
+}
+
+async fn results_of(
+    state: &ApiState,
+    session: &Session,
+    id: TaskId,
+    q: &ResultsQuery,
+    refresh: bool,
+) -> Result<Results, ConsoleError> {
+    let (view, status) = view_of(state, session, id, q, refresh).await?;
+    Ok(results_view(id, status, &view, state.tz))
 }
 
 /// The drawer of task `id` (404 when it is not one of the caller's).
@@ -284,20 +304,23 @@ pub async fn drawer_html(
     id: TaskId,
     q: &ResultsQuery,
 ) -> Result<String, ConsoleError> {
-    let scope = &session.caller.scope;
-    let (task, stats) = state.execution.results.statistics(scope, id).await?;
-    let run = state.execution.runs.latest(scope, id).await?;
-    let results = results_of(state, session, id, q, false).await?;
+    let (view, status) = view_of(state, session, id, q, false).await?;
+    let run = state
+        .execution
+        .runs
+        .latest(&session.caller.scope, id)
+        .await?;
+    let task = &view.task;
     text(TaskDrawer {
         id: id.0,
         name: task.task_name.clone(),
         size_desc: task.size_desc.clone(),
         created: time(task.create_time, state.tz),
         job_group: task.job_group_id.clone().unwrap_or_default(),
-        actions: text(TaskActions::of(&task))?,
-        stats: text(TaskStats::of(&stats))?,
-        run: text(RunView::of(&task, run.as_ref()))?,
-        results: text(results)?,
+        actions: text(TaskActions::of(task))?,
+        stats: text(TaskStats::of(&view.statistics))?,
+        run: text(RunView::of(task, run.as_ref()))?,
+        results: text(results_view(id, status, &view, state.tz))?,
     })
 }
 

@@ -120,7 +120,10 @@ pub async fn with_drawer(
             .content_type("text/html; charset=utf-8")
             .body(drawer));
     }
+    // one after the other: under load, a request holding two pooled connections at once
+    // makes others wait longer than it saves
     let s = state.tasks.stats(&session.caller.scope).await?;
+    let rows = task_rows(state, session, &RowsQuery::default()).await?;
     let by = |st: TaskState| s.by_type.get(&st.code().to_string()).copied().unwrap_or(0);
     let cards = vec![
         ("任务", count(s.total_tasks)),
@@ -131,7 +134,7 @@ pub async fn with_drawer(
         ("已接通", count(s.connected)),
         ("接通率", percent(s.connect_rate)),
     ];
-    let rows = text(task_rows(state, session, &RowsQuery::default()).await?)?;
+    let rows = text(rows)?;
     ok(HomePage {
         layout: Layout::of(session, "home"),
         cards,

@@ -136,6 +136,13 @@ impl Dispatcher {
         }
     }
 
+    /// Give back what this worker's name still holds from an earlier process of the same name
+    /// (a restart after a crash): its tasks and runs are taken up again at once instead of after
+    /// their leases expire. Call before this process's loops start.
+    pub async fn take_back_leases(&self) -> Result<u64, ExecError> {
+        Ok(self.leases.release_all(&self.settings.worker_id).await?)
+    }
+
     /// Ask running turns to end after their current batch (shutdown): the batch is recorded and
     /// the lease released as usual.
     pub fn request_stop(&self) {

@@ -57,4 +57,8 @@ pub trait LeaseRepository: Send + Sync + 'static {
         id: TaskId,
         worker: &str,
     ) -> Result<(), RepoError>;
+    /// Give back every lease of either kind held under `worker`, and the leases of its query
+    /// execution runs; returns how many. Called when an instance starts: what its name still
+    /// holds was held by an earlier process of the same name, which is gone.
+    async fn release_all(&self, worker: &str) -> Result<u64, RepoError>;
 }

@@ -43,7 +43,9 @@ pub use dispatch::{Batch, DispatchLead, DispatchReport, DispatchRepository, Disp
 pub use leases::{LeaseKind, LeaseRepository, LeasedTask};
 pub use lifecycle::{Lifecycle, LifecycleRepository, Started};
 pub use monitor::{Monitor, TickReport};
-pub use results::{ExecutionRow, Executions, LeadCount, ResultRepository, Results, TaskStatistics};
+pub use results::{
+    ExecutionRow, Executions, LeadCount, ResultRepository, Results, TaskStatistics, TaskView,
+};
 pub use runs::{Run, RunRepository, RunStatus, Runs};
 
 #[cfg(any(test, feature = "mock"))]

@@ -170,14 +170,15 @@ pub trait ResultRepository: Send + Sync + 'static {
         scope: &OrgScope,
         task: TaskId,
     ) -> Result<Option<(CallTask, Vec<LeadCount>)>, RepoError>;
-    /// Rows of a task of `scope` (optionally one status) and counts per status.
-    async fn executions(
+    /// A page of a task's leads with their results, in id order (optionally of one status);
+    /// empty when the task is not one of `scope`'s.
+    async fn rows(
         &self,
         scope: &OrgScope,
         task: TaskId,
         status: Option<CallStatus>,
         page: PageRequest,
-    ) -> Result<Option<Executions>, RepoError>;
+    ) -> Result<Vec<ExecutionRow>, RepoError>;
 }
 
 /// Pulls and reads results.
@@ -282,8 +283,51 @@ impl Results {
         Ok((task, TaskStatistics::tally(counts)))
     }
 
-    /// Rows of a task, optionally of one call status (its wire name); with `refresh` the latest
-    /// results are pulled from the platform first.
+    /// A task, its statistics and a page of its rows, optionally of one call status (its wire
+    /// name); with `refresh` the latest results are pulled from the platform first. Two round
+    /// trips: the task with its counters, then the rows (their total is the counters').
+    pub async fn view(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        status: Option<&str>,
+        page: PageRequest,
+        refresh: bool,
+    ) -> Result<TaskView, ExecError> {
+        let status = match status {
+            None => None,
+            Some(s) => Some(
+                CallStatus::parse(s).ok_or_else(|| ExecError::UnknownCallStatus(s.to_owned()))?,
+            ),
+        };
+        if refresh {
+            let task = self
+                .tasks
+                .get(scope, id)
+                .await?
+                .ok_or(ExecError::NotFound(Entity::Task))?;
+            if let Some(group) = &task.job_group_id {
+                self.sync_task(id, group).await?;
+            }
+        }
+        let (task, statistics) = self.statistics(scope, id).await?;
+        let items = self.repo.rows(scope, id, status, page).await?;
+        let total = match status {
+            Some(s) => statistics
+                .by_call_status
+                .get(s.as_str())
+                .copied()
+                .unwrap_or(0),
+            None => statistics.leads_total,
+        };
+        Ok(TaskView {
+            task,
+            statistics,
+            rows: Page::new(items, page, total),
+        })
+    }
+
+    /// Rows of a task and its lead counts per call status (see [`Results::view`]).
     pub async fn executions(
         &self,
         scope: &OrgScope,
@@ -292,25 +336,20 @@ impl Results {
         page: PageRequest,
         refresh: bool,
     ) -> Result<Executions, ExecError> {
-        let status = match status {
-            None => None,
-            Some(s) => Some(
-                CallStatus::parse(s).ok_or_else(|| ExecError::UnknownCallStatus(s.to_owned()))?,
-            ),
-        };
-        let task = self
-            .tasks
-            .get(scope, id)
-            .await?
-            .ok_or(ExecError::NotFound(Entity::Task))?;
-        if refresh && let Some(group) = &task.job_group_id {
-            self.sync_task(id, group).await?;
-        }
-        self.repo
-            .executions(scope, id, status, page)
-            .await?
-            .ok_or(ExecError::NotFound(Entity::Task))
+        let v = self.view(scope, id, status, page, refresh).await?;
+        Ok((v.rows, v.statistics.by_call_status))
     }
+}
+
+/// What a task's page shows: the task, its statistics, a page of its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    /// The task.
+    pub task: CallTask,
+    /// Its statistics.
+    pub statistics: TaskStatistics,
+    /// A page of its leads with their results.
+    pub rows: Page<ExecutionRow>,
 }
 
 #[cfg(test)]

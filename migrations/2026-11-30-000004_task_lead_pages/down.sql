@@ -1,0 +1,1 @@
+DROP INDEX leads_task_list_task_id_idx;
