@@ -97,6 +97,17 @@ async fn an_operator_creates_starts_watches_and_reads_a_task_and_pauses_and_stop
     );
     assert_eq!(b.js("return window.__stayed === true;").await, json!(true));
 
+    // a query execution run pulls every result; its progress goes to the end, and a reload
+    // finds the run again
+    b.click("#task-actions button[hx-post$='/runs']").await;
+    b.wait_text(60, "#task-run .run-status", |t| t.starts_with("已完成"))
+        .await;
+    b.open(&path).await;
+    b.wait_text(20, "#task-run .run-status", |t| {
+        t.starts_with("已完成") && t.contains("200")
+    })
+    .await;
+
     // per-lead results, phones masked
     b.click("#task-results button[hx-post*='/refresh']").await;
     let results = b

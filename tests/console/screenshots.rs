@@ -71,7 +71,7 @@ async fn screenshots() {
     .await;
     shot(&b, &dir, "task-running").await;
     b.wait_text(180, "#task-state", |t| t == "已完成").await;
-    b.click("#task-run button").await;
+    b.click("#task-actions button[hx-post$='/runs']").await;
     b.wait_text(60, "#task-run .run-status", |t| t.starts_with("已完成"))
         .await;
     b.click("#task-results button[hx-post*='/refresh']").await;

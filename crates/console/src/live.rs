@@ -167,11 +167,7 @@ pub async fn run_stream(
             }
         };
         if run.status.is_finished() {
-            let part = match state.tasks.get(&scope, run.task_id).await {
-                Ok(task) => text(RunView::of(&task, Some(&run))),
-                Err(e) => Err(e.into()),
-            };
-            return Some((event("done", part), None));
+            return Some((event("done", text(RunView::of(Some(&run)))), None));
         }
         let line = text(RunLineView {
             line: RunLine::of(&run),

@@ -40,6 +40,8 @@ pub struct TaskActions {
     editable_script: bool,
     actions: Vec<Action>,
     confirm_stop: bool,
+    /// Whether its results can be pulled from the platform (it has a job group).
+    pull: bool,
 }
 
 impl TaskActions {
@@ -64,6 +66,7 @@ impl TaskActions {
             editable_script: t.state == TaskState::Created,
             actions,
             confirm_stop: false,
+            pull: t.job_group_id.is_some(),
         }
         .stoppable(t.state.can_become(TaskState::Stopped))
     }
@@ -125,9 +128,7 @@ impl TaskStats {
 #[derive(Template)]
 #[template(path = "task_run.html")]
 pub struct RunView {
-    task: i64,
     run: Option<RunLine>,
-    can_start: bool,
 }
 
 /// The line of a run.
@@ -142,11 +143,9 @@ pub struct RunLine {
 }
 
 impl RunView {
-    /// The run part of task `t` with its newest run.
-    pub fn of(t: &CallTask, run: Option<&Run>) -> Self {
+    /// The run part of a task with its newest run.
+    pub fn of(run: Option<&Run>) -> Self {
         RunView {
-            task: t.id.0,
-            can_start: t.job_group_id.is_some() && run.is_none_or(|r| r.status.is_finished()),
             run: run.map(RunLine::of),
         }
     }
@@ -319,7 +318,7 @@ pub async fn drawer_html(
         job_group: task.job_group_id.clone().unwrap_or_default(),
         actions: text(TaskActions::of(task))?,
         stats: text(TaskStats::of(&view.statistics))?,
-        run: text(RunView::of(task, run.as_ref()))?,
+        run: text(RunView::of(run.as_ref()))?,
         results: text(results_view(id, status, &view, state.tz))?,
     })
 }
@@ -450,9 +449,10 @@ pub async fn start_run(
     session: Session,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let scope = &session.caller.scope;
-    let id = TaskId(*id);
-    let task = state.tasks.get(scope, id).await?;
-    let run = state.execution.runs.start(scope, id).await?;
-    ok(RunView::of(&task, Some(&run)))
+    let run = state
+        .execution
+        .runs
+        .start(&session.caller.scope, TaskId(*id))
+        .await?;
+    ok(RunView::of(Some(&run)))
 }
