@@ -311,3 +311,74 @@ async fn another_organisations_task_is_404_in_every_console_route_and_admin_acti
     assert_eq!(req.send().await.unwrap().status(), StatusCode::FORBIDDEN);
     assert!(app.state.api.background.monitor_status().running);
 }
+
+/// Each `<input>` and `<select>` of `html` that is not hidden, with whether it has a label:
+/// a `<label for=…>` naming its id, or a `<label>` around it.
+fn fields_and_labels(html: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = html[at..].find(['<']).map(|i| at + i) {
+        at = i + 1;
+        let rest = &html[i..];
+        if !(rest.starts_with("<input") || rest.starts_with("<select")) {
+            continue;
+        }
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        if tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let id = tag
+            .split("id=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_owned);
+        let by_for = id
+            .as_ref()
+            .is_some_and(|id| html.contains(&format!("for=\"{id}\"")));
+        let before = &html[..i];
+        let wrapped = before.rfind("<label") > before.rfind("</label>");
+        out.push((tag.to_owned(), by_for || wrapped));
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_field_of_every_page_has_a_label() {
+    let app = TestApp::spawn().await;
+    let (org, admin) = app.tenant("dealer").await;
+    app.user(org, "op", Role::Operator).await;
+    app.import(&admin, e2e::leads(0, 30))
+        .await
+        .expect(200, None);
+    let task = app
+        .post(
+            Some(&admin),
+            "/api/create-autoCall-tasks",
+            serde_json::json!({"task_name": "t", "script_id": ""}),
+        )
+        .await
+        .expect(200, None)
+        .data()["task_id"]
+        .as_i64()
+        .unwrap();
+    let (cookie, _) = console_login(&app, "op").await;
+    let mut pages = vec![("/login".to_owned(), None)];
+    for p in [
+        "/",
+        "/?panel=create",
+        "/?panel=scenes",
+        "/leads",
+        "/test-env",
+    ] {
+        pages.push((p.to_owned(), Some(cookie.clone())));
+    }
+    pages.push((format!("/tasks/{task}"), Some(cookie.clone())));
+    for (path, c) in pages {
+        let html = get(&app, c.as_deref(), &path).await.text().await.unwrap();
+        let fields = fields_and_labels(&html);
+        assert!(!fields.is_empty(), "{path} has fields");
+        for (tag, labelled) in fields {
+            assert!(labelled, "{path}: {tag} has no label");
+        }
+    }
+}

@@ -519,6 +519,37 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
         .await
         .expect(200, None);
     api.get(t, "/api/config-check").await.expect(200, None);
+    // the console: its login (the password in a form) and a page with the session cookie
+    let console = api
+        .client
+        .post(format!("{}/login", api.base))
+        .header("HX-Request", "true")
+        .header("Origin", api.base.clone())
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[
+            ("username", "logger"),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status().as_u16(), 200);
+    let cookie = console.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = api
+        .client
+        .get(format!("{}/tasks/{task}", api.base))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
 
     // SIGTERM, then read everything it wrote
     e2e::sigterm_and_wait(&mut child.0, 15).await;
@@ -531,6 +562,10 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
     assert!(
         text.contains("/api/start-call-task"),
         "request logs were captured ({where_})"
+    );
+    assert!(
+        text.contains(&format!("console: http://127.0.0.1:{port}/")),
+        "the console's address was printed ({where_})"
     );
 
     let db_password = setup

@@ -3,5 +3,6 @@
 
 mod flow;
 mod harness;
+mod leads;
 mod safety;
 mod screenshots;

@@ -9,7 +9,6 @@
 //! database returns.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +16,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::db::{DbPool, conn, db_error};
-use crate::platform::budget::{BucketState, Class, LocalSlots, RateMode, SlotSource};
+use crate::platform::budget::{BucketState, Class, LocalSlots, RateMode, Reservation, SlotSource};
 use crate::schema::platform_budget;
 
 /// The account's budget row in PostgreSQL.
@@ -154,15 +153,18 @@ impl PgSlots {
 
 #[async_trait]
 impl SlotSource for PgSlots {
-    async fn reserve(&self, class: Class) -> Duration {
+    async fn reserve(&self, class: Class) -> Reservation {
         let mode = self.mode;
         match self
-            .update(move |state, now| state.reserve(class, now, mode))
+            .update(move |state, now| {
+                let slot = state.reserve(class, now, mode);
+                Reservation::of(slot, state, now)
+            })
             .await
         {
-            Ok((slot, now)) => {
+            Ok((reservation, _)) => {
                 *self.warned.lock().unwrap_or_else(|p| p.into_inner()) = false;
-                (slot - now).to_std().unwrap_or_default()
+                reservation
             }
             Err(e) => {
                 self.warn_once(&e);

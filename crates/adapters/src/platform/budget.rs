@@ -177,11 +177,31 @@ impl BucketState {
     }
 }
 
+/// A reserved slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reservation {
+    /// How long from now until the request may be sent.
+    pub wait: std::time::Duration,
+    /// How long from now until a result-reading request would get a slot of its share (before
+    /// that, its slot would be pushed out, and with it every later slot).
+    pub reads_after: std::time::Duration,
+}
+
+impl Reservation {
+    /// The reservation of `slot` made at `now` in `state`.
+    pub fn of(slot: DateTime<Utc>, state: &BucketState, now: DateTime<Utc>) -> Self {
+        Reservation {
+            wait: (slot - now).to_std().unwrap_or_default(),
+            reads_after: (state.sync_next_free - now).to_std().unwrap_or_default(),
+        }
+    }
+}
+
 /// Where slots come from.
 #[async_trait]
 pub trait SlotSource: Send + Sync + 'static {
-    /// Reserve the next slot for `class`: how long from now until the request may be sent.
-    async fn reserve(&self, class: Class) -> std::time::Duration;
+    /// Reserve the next slot for `class`.
+    async fn reserve(&self, class: Class) -> Reservation;
     /// The platform refused a request for its rate.
     async fn throttled(&self);
 }
@@ -213,10 +233,11 @@ impl LocalSlots {
 
 #[async_trait]
 impl SlotSource for LocalSlots {
-    async fn reserve(&self, class: Class) -> std::time::Duration {
+    async fn reserve(&self, class: Class) -> Reservation {
         let now = Utc::now();
-        let slot = self.lock().reserve(class, now, self.mode);
-        (slot - now).to_std().unwrap_or_default()
+        let mut state = self.lock();
+        let slot = state.reserve(class, now, self.mode);
+        Reservation::of(slot, &state, now)
     }
 
     async fn throttled(&self) {
@@ -297,9 +318,14 @@ impl Queues {
         })
     }
 
-    /// Grant a slot reserved for `reserved` to the highest waiter of that class or above.
+    /// Grant a slot reserved for `reserved`: to a control request if one waits (they go first),
+    /// else to a waiter of the class it was reserved for (a slot of the reads' share is theirs:
+    /// dispatch does not take it), else to the highest waiter.
     fn grant(&mut self, reserved: Class) -> bool {
-        for class in Class::ALL.into_iter().filter(|c| *c <= reserved) {
+        let order = [Class::Control, reserved]
+            .into_iter()
+            .chain(Class::ALL.into_iter().filter(|c| *c != reserved));
+        for class in order {
             while let Some(s) = self.0.get_mut(class as usize).and_then(VecDeque::pop_front) {
                 if s.send(()).is_ok() {
                     return true;
@@ -311,10 +337,14 @@ impl Queues {
 }
 
 /// Serve waiters one slot at a time: reserve a slot for the highest waiting class, sleep until
-/// it, and give it to the highest waiter of that class or above at that moment (a control
-/// request that arrives meanwhile takes a slot reserved for sync; never the other way round).
+/// it, and give it as [`Queues::grant`] says (a control request that arrives meanwhile takes
+/// any slot; a slot reserved for reading results goes to a reader).
+/// A result-reading waiter whose share is used up is not given a slot far ahead (which would push
+/// every later slot behind it): the scheduler waits until its share allows one, serving any
+/// higher waiter that comes meanwhile.
 async fn schedule(source: Arc<dyn SlotSource>, mut rx: mpsc::UnboundedReceiver<Waiter>) {
     let mut queues = Queues::default();
+    let mut reads_at = tokio::time::Instant::now();
     loop {
         while let Ok(w) = rx.try_recv() {
             queues.push(w);
@@ -328,8 +358,19 @@ async fn schedule(source: Arc<dyn SlotSource>, mut rx: mpsc::UnboundedReceiver<W
                 None => return,
             }
         };
-        let wait = source.reserve(class).await;
-        tokio::time::sleep(wait).await;
+        if class.reads_results() && tokio::time::Instant::now() < reads_at {
+            tokio::select! {
+                _ = tokio::time::sleep_until(reads_at) => {}
+                w = rx.recv() => match w {
+                    Some(w) => queues.push(w),
+                    None => return,
+                },
+            }
+            continue;
+        }
+        let r = source.reserve(class).await;
+        reads_at = tokio::time::Instant::now() + r.reads_after;
+        tokio::time::sleep(r.wait).await;
         while let Ok(w) = rx.try_recv() {
             queues.push(w);
         }
@@ -432,5 +473,73 @@ mod tests {
         let order = order.lock().unwrap_or_else(|p| p.into_inner()).clone();
         assert_eq!(order.first(), Some(&Class::Control), "{order:?}");
         assert_eq!(order.last(), Some(&Class::Sync), "{order:?}");
+    }
+
+    /// A budget on tokio's clock, so that a test can run it in paused (virtual) time.
+    struct VirtualSlots {
+        mode: RateMode,
+        start: tokio::time::Instant,
+        state: Mutex<BucketState>,
+    }
+
+    impl VirtualSlots {
+        fn now(&self) -> DateTime<Utc> {
+            let ms = self.start.elapsed().as_millis() as i64;
+            DateTime::<Utc>::UNIX_EPOCH + TimeDelta::milliseconds(ms)
+        }
+    }
+
+    #[async_trait]
+    impl SlotSource for VirtualSlots {
+        async fn reserve(&self, class: Class) -> Reservation {
+            let now = self.now();
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = state.reserve(class, now, self.mode);
+            Reservation::of(slot, &state, now)
+        }
+        async fn throttled(&self) {}
+    }
+
+    /// A dispatcher that works a while between its requests, beside a monitor that always has a
+    /// result read waiting: the reads take their share and no more, and the dispatcher is not
+    /// held behind a read slot reserved far ahead.
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_reader_does_not_hold_the_dispatcher_behind_its_share() {
+        let source = Arc::new(VirtualSlots {
+            mode: RateMode::Fixed(20.0),
+            start: tokio::time::Instant::now(),
+            state: Mutex::new(BucketState::new(DateTime::<Utc>::UNIX_EPOCH)),
+        });
+        let budget = Budget::new(source);
+        let reads = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let reader = {
+            let (b, reads) = (budget.clone(), reads.clone());
+            tokio::spawn(async move {
+                loop {
+                    b.acquire(Class::Sync).await;
+                    reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        };
+        let start = tokio::time::Instant::now();
+        for _ in 0..200 {
+            budget.acquire(Class::Dispatch).await;
+            // claiming and recording a batch in the database
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        reader.abort();
+        let dispatch_rate = 200.0 / secs;
+        let read_rate = reads.load(std::sync::atomic::Ordering::SeqCst) as f64 / secs;
+        // 20 a second: the dispatcher's own pace allows it all but its 20 ms of work per slot
+        assert!(
+            dispatch_rate >= 0.85 * 20.0,
+            "dispatch {dispatch_rate:.1}/s"
+        );
+        assert!(
+            read_rate <= SYNC_SHARE * 20.0 + 0.5,
+            "reads {read_rate:.1}/s"
+        );
+        assert!(read_rate > 0.0, "reads get their share");
     }
 }
