@@ -198,7 +198,8 @@ impl From<PlatformError> for ApiError {
         match p {
             PlatformError::Unavailable(_)
             | PlatformError::Busy(_)
-            | PlatformError::Ambiguous(_) => ApiError::new(
+            | PlatformError::Ambiguous(_)
+            | PlatformError::Unclear(_) => ApiError::new(
                 ErrorCode::PlatformUnavailable,
                 "外呼平台暂时不可用，请稍后重试",
             ),

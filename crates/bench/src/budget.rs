@@ -1,6 +1,7 @@
 //! Benchmarks of the platform account's request budget: dispatch beside heavy result reading,
 //! the rate found without `PLATFORM_MAX_QPS`, and a slow faulty account with kills.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use platform_sim::{FaultUpdate, SimConfig, SimStats};
@@ -146,7 +147,18 @@ pub async fn busy(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
     let before = sim.stats();
     let t0 = Instant::now();
     start(&server, &token, big).await?;
-    wait_dispatched(env, &[big], n as i64, Duration::from_secs(3600)).await?;
+    // the simulator's count first (polling the database all along would slow what it measures)
+    while sim.stats().jobs_total < before.jobs_total + n as u64 {
+        anyhow::ensure!(t0.elapsed() < Duration::from_secs(3600), "dispatch stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while with_job(env, &[big]).await? < n as i64 {
+        anyhow::ensure!(
+            t0.elapsed() < Duration::from_secs(3600),
+            "jobs not recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let secs = t0.elapsed().as_secs_f64();
     let after = sim.stats();
     let requests = after.requests - before.requests;
@@ -250,6 +262,28 @@ pub async fn discovery(env: &BenchEnv, args: &Args, report: &mut Report) -> anyh
     Ok(())
 }
 
+/// Every 2 s, what the platform has seen: for reading where the time of a slow run went.
+async fn print_timeline(sim: Arc<platform_sim::Simulator>, t0: Instant) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let s = sim.stats();
+        let actions: Vec<String> = s
+            .requests_by_action
+            .iter()
+            .map(|(a, n)| format!("{a}={n}"))
+            .collect();
+        println!(
+            "budget/faulty: {:>4.0} s: {} requests, {} faults, {} jobs, {} succeeded; {}",
+            t0.elapsed().as_secs_f64(),
+            s.requests,
+            s.faults_injected,
+            s.jobs_total,
+            s.jobs_by_status.get("Succeeded").copied().unwrap_or(0),
+            actions.join(" ")
+        );
+    }
+}
+
 /// The account of a bad day: 2 requests/s, 15% server errors, 10% timeouts after taking effect,
 /// the rate not set, and the service killed four times in the middle of dispatch.
 pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow::Result<()> {
@@ -274,6 +308,7 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
     let (id, token) = task(env, &server, "faulty", n, 30_000_000).await?;
     println!("budget/faulty: {n} leads at 2 requests/s with faults and four kills");
     let t0 = Instant::now();
+    let timeline = tokio::spawn(print_timeline(sim.clone(), t0));
     // the start may meet a fault: tried until it answers
     while start(&server, &token, id).await.is_err() {
         anyhow::ensure!(
@@ -308,6 +343,7 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
     }
     let total = t0.elapsed().as_secs_f64();
     let after_last = restarted.elapsed().as_secs_f64();
+    timeline.abort();
     let stats = sim.stats();
     // the platform's share of the work: the assignments and one reading of every result page
     let bound = (n as f64 / 99.0).ceil() / 2.0 + (n as f64 / 100.0).ceil() / 2.0;

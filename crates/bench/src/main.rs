@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
                 budget::retire_tasks(&env).await?;
                 budget::faulty(&env, &args, &mut report).await?;
             }
+            "faulty" => budget::faulty(&env, &args, &mut report).await?,
             "console" => console::console(&env, &args, &mut report).await?,
             other => anyhow::bail!("unknown benchmark `{other}`"),
         }

@@ -185,6 +185,12 @@ pub enum PlatformError {
     /// For `assign_jobs` the caller must reconcile before resending.
     #[error("platform outcome unknown: {0}")]
     Ambiguous(String),
+    /// The platform answered, but the answer does not say whether the work was done (a server
+    /// error, a success without the ids it should carry). Like [`PlatformError::Ambiguous`] the
+    /// caller must reconcile before resending; unlike it, the request is over (nothing can
+    /// still take effect later), so the caller may reconcile at once.
+    #[error("platform outcome unclear: {0}")]
+    Unclear(String),
     /// The job group does not exist on the platform.
     #[error("job group not found")]
     NotFound,
@@ -201,7 +207,7 @@ impl PlatformError {
 /// The outbound-call platform.
 ///
 /// The contract of the errors: [`PlatformError::Unavailable`] and [`PlatformError::Busy`] mean
-/// the request had no effect; [`PlatformError::Ambiguous`] means it may have had one. `create_job_group` and `assign_jobs`
+/// the request had no effect; [`PlatformError::Ambiguous`] and [`PlatformError::Unclear`] mean it may have had one. `create_job_group` and `assign_jobs`
 /// are not idempotent: an implementation never resends them on its own after they may have
 /// reached the platform, and answers `Ambiguous` then; the other operations may be retried.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]

@@ -10,8 +10,8 @@
 //!   the slots; otherwise they may use all of them.
 //! - **The rate**: with `PLATFORM_MAX_QPS` it is that, fixed. Without it the budget finds the
 //!   account's limit itself: it starts at [`START_RATE`] and, while every slot is taken, grows
-//!   by half a second (slow start) until the first throttling answer, which halves it (slow
-//!   start overshoots); then it grows by [`RAISE_PER_SECOND`] of itself a second and each
+//!   by half of itself a second (slow start) until the first throttling answer, which undoes a
+//!   second of that growth (divides it by 1.5); then it grows by [`RAISE_PER_SECOND`] of itself a second and each
 //!   throttling answer cuts it to [`CUT`] of itself (at most one cut a second). So it climbs
 //!   from 85% of the limit back to the limit in about 15 s, meeting one throttling answer per
 //!   climb: well under 1% of the requests.
@@ -168,7 +168,12 @@ impl BucketState {
         if mode != RateMode::Discovered || now - self.last_cut < TimeDelta::seconds(1) {
             return;
         }
-        let keep = if self.slow_start { 0.5 } else { CUT };
+        // slow start grew the rate by half of itself in the last second: that second is undone
+        let keep = if self.slow_start {
+            1.0 / (1.0 + SLOW_START_PER_SECOND)
+        } else {
+            CUT
+        };
         self.rate = (self.rate * keep).max(MIN_RATE);
         self.slow_start = false;
         self.last_cut = now;
@@ -428,7 +433,11 @@ mod tests {
         }
         assert_eq!(b.rate, START_RATE + 10.0 * SLOW_START_PER_SECOND);
         b.throttled(at(1000), mode);
-        assert!((b.rate - 3.5).abs() < 1e-9, "slow start overshoots: halved");
+        let undone = (START_RATE + 10.0 * SLOW_START_PER_SECOND) / 1.5;
+        assert!(
+            (b.rate - undone).abs() < 1e-9,
+            "slow start's last second undone"
+        );
         assert!(!b.slow_start);
         let before = b.rate;
         b.throttled(at(1500), mode); // within a second of the cut: no second cut

@@ -14,8 +14,11 @@
 //!   [`PlatformError::Unavailable`] once the retries are spent;
 //! - HTTP 5xx and timeouts *after sending* are retried for idempotent actions only (a 5xx
 //!   becomes [`PlatformError::Busy`] once the retries are spent); for
-//!   `CreateJobGroup` / `AssignJobs` they become [`PlatformError::Ambiguous`] at once, because the
-//!   work may have been done and the caller has to reconcile before resending;
+//!   `CreateJobGroup` / `AssignJobs` they end the call at once, because the work may have been
+//!   done and the caller has to reconcile before resending: [`PlatformError::Unclear`] when the
+//!   platform itself answered (HTTP 500, a success without ids; the request is over),
+//!   [`PlatformError::Ambiguous`] when it may still be at work (a timeout, a lost connection, a
+//!   gateway's 502, 503 or 504);
 //! - `Success: false` becomes [`PlatformError::Rejected`], or [`PlatformError::NotFound`] when the
 //!   job group does not exist.
 //!
@@ -154,12 +157,23 @@ impl Action {
         self != Action::CreateJobGroup
     }
 
-    /// The error for an outcome we cannot know: ambiguous if the action may have had an effect.
+    /// The error for an outcome we cannot know while the request may still be in flight (no
+    /// answer, or a gateway's): ambiguous if the action may have had an effect.
     fn unknown(self, what: &str) -> PlatformError {
         if self.idempotent() {
             PlatformError::Unavailable(format!("{}: {what}", self.name()))
         } else {
             PlatformError::Ambiguous(format!("{}: {what}", self.name()))
+        }
+    }
+
+    /// The error for an answer of the platform itself that does not say what was done: unclear
+    /// if the action may have had an effect (it can have no further effect now).
+    fn unclear(self, what: &str) -> PlatformError {
+        if self.idempotent() {
+            PlatformError::Unavailable(format!("{}: {what}", self.name()))
+        } else {
+            PlatformError::Unclear(format!("{}: {what}", self.name()))
         }
     }
 }
@@ -399,7 +413,7 @@ impl OutboundPlatform for HttpPlatform {
         field(&v, "JobGroup")
             .and_then(|g| str_at(g, "JobGroupId"))
             .filter(|id| !id.is_empty())
-            .ok_or_else(|| action.unknown("response without JobGroupId"))
+            .ok_or_else(|| action.unclear("response without JobGroupId"))
     }
 
     async fn assign_jobs(
@@ -427,12 +441,12 @@ impl OutboundPlatform for HttpPlatform {
         let v = self.call(action, &params).await?;
         let ids: Vec<String> = field(&v, "JobsId")
             .and_then(Value::as_array)
-            .ok_or_else(|| action.unknown("response without JobsId"))?
+            .ok_or_else(|| action.unclear("response without JobsId"))?
             .iter()
             .map(|id| as_string(id).unwrap_or_default())
             .collect();
         if ids.len() != contacts.len() || ids.iter().any(String::is_empty) {
-            return Err(action.unknown(&format!(
+            return Err(action.unclear(&format!(
                 "{} job ids for {} contacts",
                 ids.len(),
                 contacts.len()

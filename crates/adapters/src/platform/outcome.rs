@@ -42,13 +42,20 @@ pub(super) fn classify(action: Action, status: u16, body: &[u8]) -> Attempt {
         return if action.idempotent() {
             Attempt::Retry(Why::ServerError)
         } else {
-            Attempt::Done(Err(action.unknown(&format!("HTTP {status}"))))
+            // a gateway's answer leaves the platform possibly at work; the platform's own 500
+            // ends the request
+            let what = format!("HTTP {status}");
+            Attempt::Done(Err(if matches!(status, 502..=504) {
+                action.unknown(&what)
+            } else {
+                action.unclear(&what)
+            }))
         };
     }
     let ok_status = (200..300).contains(&status);
     let Some(v) = parsed else {
         return Attempt::Done(Err(if ok_status {
-            action.unknown("malformed response")
+            action.unclear("malformed response")
         } else {
             PlatformError::Rejected {
                 code: format!("HTTP{status}"),

@@ -327,18 +327,18 @@ async fn assign_jobs_batch_limits_are_checked_locally() {
         .assign_jobs("jg-1", (0..99).map(contact).collect())
         .await
         .unwrap_err();
-    assert!(matches!(err, PlatformError::Ambiguous(_)));
+    assert!(matches!(err, PlatformError::Unclear(_)));
     assert_eq!(fake.requests(), 1);
 }
 
 #[actix_web::test]
-async fn assign_jobs_id_count_mismatch_is_ambiguous() {
+async fn assign_jobs_id_count_mismatch_is_unclear() {
     let (_fake, url) = start(|_, _| ok(json!({"JobsId": ["only-one"]})));
     let err = platform(&url, 2, Duration::from_secs(5))
         .assign_jobs("jg-1", (0..2).map(contact).collect())
         .await
         .unwrap_err();
-    assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
+    assert!(matches!(err, PlatformError::Unclear(_)), "{err:?}");
 }
 
 #[actix_web::test]
@@ -392,14 +392,14 @@ async fn throttling_exhausted_is_busy() {
 }
 
 #[actix_web::test]
-async fn server_errors_are_ambiguous_for_assign_and_retried_for_describe() {
+async fn server_errors_are_unclear_for_assign_and_retried_for_describe() {
     let (fake, url) = start(|_, _| fail(500, "InternalError"));
     let platform = platform(&url, 3, Duration::from_secs(5));
     let err = platform
         .assign_jobs("jg-1", vec![contact(1)])
         .await
         .unwrap_err();
-    assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
+    assert!(matches!(err, PlatformError::Unclear(_)), "{err:?}");
     assert_eq!(fake.requests(), 1);
 
     let (fake, url) = start(|_, _| Reply {
@@ -523,7 +523,7 @@ async fn malformed_success_body() {
         .assign_jobs("jg-1", vec![contact(1)])
         .await
         .unwrap_err();
-    assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
+    assert!(matches!(err, PlatformError::Unclear(_)), "{err:?}");
     let err = platform.describe_job_group("jg-1").await.unwrap_err();
     assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
 }

@@ -268,6 +268,17 @@ impl Dispatcher {
                     self.batches.release_batch(batch.id).await?;
                     return Err(ExecError::Platform(e));
                 }
+                Err(e @ PlatformError::Unclear(_)) => {
+                    // the platform answered without saying what it did: nothing is in flight,
+                    // so the batch is settled now instead of after `reconcile_after`
+                    tracing::warn!(task = %task.id, batch = %batch.id, error = %e, "assign_jobs outcome unclear; reconciling at once");
+                    let (found, requeued) = self
+                        .reconcile(task.id, group, std::slice::from_ref(&batch))
+                        .await?;
+                    report.reconciled += found;
+                    report.requeued += requeued;
+                    sent |= found > 0;
+                }
                 Err(e) => {
                     // ambiguous: leave the batch open; a later turn reconciles it
                     tracing::warn!(task = %task.id, batch = %batch.id, error = %e, "assign_jobs outcome unknown");

@@ -105,6 +105,85 @@ async fn ambiguous_assign_leaves_the_batch_open() {
 }
 
 #[tokio::test]
+async fn an_unclear_answer_is_reconciled_at_once_and_the_leads_without_a_job_are_sent_again() {
+    let mut m = turn_mocks(TaskState::Running);
+    let batch = |id: i64, leads: Vec<_>| Batch {
+        id: BatchId(id),
+        created_at: Utc::now(),
+        leads,
+    };
+    // open at the reconciliation, not at the start of the turn
+    let opened = Arc::new(Mutex::new(false));
+    let o2 = opened.clone();
+    m.batches.expect_open_batches().returning(move |_| {
+        Ok(if *o2.lock().unwrap() {
+            vec![batch(1, leads(1, 3))]
+        } else {
+            vec![]
+        })
+    });
+    let claims = Arc::new(Mutex::new(vec![
+        Some(batch(1, leads(1, 3))),
+        None,
+        Some(batch(2, leads(2, 1))),
+        None,
+    ]));
+    m.batches.expect_claim_batch().returning(move |_, _, _, _| {
+        let mut c = claims.lock().unwrap();
+        Ok(if c.is_empty() { None } else { c.remove(0) })
+    });
+    let calls = Arc::new(Mutex::new(0));
+    m.platform
+        .expect_assign_jobs()
+        .times(2)
+        .returning(move |_, contacts| {
+            let mut n = calls.lock().unwrap();
+            *n += 1;
+            if *n == 1 {
+                *opened.lock().unwrap() = true;
+                Err(PlatformError::Unclear("HTTP 500".into()))
+            } else {
+                assert_eq!(contacts.len(), 1, "only the lead without a job");
+                Ok(jobs_for(contacts))
+            }
+        });
+    m.batches.expect_jobs_recorded().returning(|_| Ok(0));
+    m.platform.expect_describe_job_group().returning(|_| {
+        Ok(GroupProgress {
+            total: 2,
+            ..Default::default()
+        })
+    });
+    // the 500 came after jobs for leads 1 and 3 were made
+    m.platform
+        .expect_query_job_results()
+        .returning(|_, page, size| Ok(page_of(&[scheduled("1"), scheduled("3")], page, size)));
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let r2 = recorded.clone();
+    m.batches.expect_record_batch().returning(move |b, jobs| {
+        r2.lock().unwrap().push((b, jobs.len()));
+        Ok(())
+    });
+    m.lifecycle
+        .expect_task_group()
+        .returning(|_| Ok(Some((TaskState::Running, Some("g".into())))));
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!(
+        (
+            report.assigned,
+            report.reconciled,
+            report.requeued,
+            report.done
+        ),
+        (1, 2, 1, true)
+    );
+    assert_eq!(
+        *recorded.lock().unwrap(),
+        vec![(BatchId(1), 2), (BatchId(2), 1)]
+    );
+}
+
+#[tokio::test]
 async fn an_unavailable_platform_sent_nothing_so_the_batch_goes_back_to_pending() {
     let mut m = turn_mocks(TaskState::Running);
     m.batches.expect_open_batches().returning(|_| Ok(vec![]));
