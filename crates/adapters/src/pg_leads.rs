@@ -181,7 +181,7 @@ pub fn split_total<R>(rows: Vec<(R, Option<i64>)>) -> Option<(Vec<R>, i64)> {
 
 /// Sum of maintained per-organisation counters (`org_counts`) of these kinds over a scope.
 pub async fn org_count(
-    c: &mut crate::db::DbConn,
+    mut c: &diesel_async::AsyncPgConnection,
     scope: &OrgScope,
     kinds: Vec<String>,
 ) -> Result<i64, RepoError> {
@@ -190,7 +190,7 @@ pub async fn org_count(
         .filter(org_counts::org_id.eq_any(scope_ids(scope)))
         .filter(org_counts::kind.eq_any(kinds))
         .select(crate::schema::sum_int8(org_counts::n))
-        .get_result(c)
+        .get_result(&mut c)
         .await
         .map_err(db_error)
 }
@@ -477,7 +477,7 @@ impl LeadRepository for PgLeads {
                 .load(&mut c)
                 .await
                 .map_err(db_error)?;
-                (rows, org_count(&mut c, scope, vec!["leads".into()]).await?)
+                (rows, org_count(&c, scope, vec!["leads".into()]).await?)
             } else if filter.is_unrestricted() {
                 // the whole scope: the page, and next to it the maintained per-organisation counter;
                 // past the end, the counter alone
@@ -493,7 +493,7 @@ impl LeadRepository for PgLeads {
                     Some(page) => page,
                     None => (
                         Vec::new(),
-                        org_count(&mut c, scope, vec!["leads".into()]).await?,
+                        org_count(&c, scope, vec!["leads".into()]).await?,
                     ),
                 }
             } else {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::{OrgId, OrgScope, Page, PageRequest, RepoError, SceneId, TaskId, UserId};
 use leads::{LeadFilter, LeadFilterInput};
 use tasks::{
@@ -258,80 +258,8 @@ impl TaskRepository for PgTasks {
         f: &TaskListFilter,
         page: PageRequest,
     ) -> Result<Page<CallTask>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let query = || {
-            // one organisation: `=` (PostgreSQL 15 cannot walk an index in order under `= ANY`)
-            let ids = scope_ids(scope);
-            let mut q = match ids.as_slice() {
-                [one] => call_tasks::table
-                    .into_boxed()
-                    .filter(call_tasks::org_id.eq(*one)),
-                _ => call_tasks::table
-                    .into_boxed()
-                    .filter(call_tasks::org_id.eq_any(ids)),
-            };
-            if let Some(s) = f.state {
-                q = q.filter(call_tasks::task_type.eq(s.code()));
-            }
-            if let Some(k) = &f.keyword {
-                q = q.filter(strpos(call_tasks::task_name, k.clone()).gt(0));
-            }
-            q
-        };
-        let page_of = || {
-            query()
-                .order(call_tasks::id.desc())
-                .limit(page.limit())
-                .offset(page.offset())
-        };
-        let (rows, total): (Vec<TaskRow>, i64) = match &f.keyword {
-            // no keyword: the maintained per-organisation counters, not a scan, selected next to
-            // the page (one round trip); past the end, the counters alone
-            None => {
-                let states = f
-                    .state
-                    .map(|s| vec![s])
-                    .unwrap_or_else(|| TaskState::ALL.to_vec());
-                let kinds: Vec<String> = states
-                    .iter()
-                    .map(|s| format!("tasks:{}", s.code()))
-                    .collect();
-                let rows: Vec<(TaskRow, Option<i64>)> = page_of()
-                    .select((task_columns!(), org_count_subquery(scope, kinds.clone())))
-                    .load(&mut c)
-                    .await
-                    .map_err(db_error)?;
-                match split_total(rows) {
-                    Some(page) => page,
-                    None => (Vec::new(), org_count(&mut c, scope, kinds).await?),
-                }
-            }
-            // a keyword: the page, and its total counted by a subquery beside it (one round
-            // trip); past the end, the count apart
-            Some(_) => {
-                let rows: Vec<(TaskRow, Option<i64>)> = page_of()
-                    .select((task_columns!(), query().select(count_star()).single_value()))
-                    .load(&mut c)
-                    .await
-                    .map_err(db_error)?;
-                match split_total(rows) {
-                    Some(page) => page,
-                    None => (
-                        Vec::new(),
-                        query()
-                            .select(count_star())
-                            .get_result(&mut c)
-                            .await
-                            .map_err(db_error)?,
-                    ),
-                }
-            }
-        };
-        let items = rows
-            .into_iter()
-            .map(to_task)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::new(items, page, total))
+        let c = conn(&self.pool).await?;
+        list_on(&c, scope, f, page).await
     }
 
     async fn recent(&self, scope: &OrgScope, limit: i64) -> Result<Vec<CallTask>, RepoError> {
@@ -348,53 +276,19 @@ impl TaskRepository for PgTasks {
     }
 
     async fn stats(&self, scope: &OrgScope) -> Result<TaskStats, RepoError> {
-        use crate::schema::org_counts;
-        let mut c = conn(&self.pool).await?;
-        // the maintained per-organisation counters: tasks by state and the sums of their
-        // leads, called and connected counters, whatever the number of tasks
-        let kinds: Vec<String> = TaskState::ALL
-            .iter()
-            .map(|s| format!("tasks:{}", s.code()))
-            .chain(["task_leads", "task_called", "task_connected"].map(str::to_owned))
-            .collect();
-        let summed: Vec<(String, i64)> = org_counts::table
-            .filter(org_counts::org_id.eq_any(scope_ids(scope)))
-            .filter(org_counts::kind.eq_any(kinds))
-            .group_by(org_counts::kind)
-            .select((org_counts::kind, sum_int8(org_counts::n)))
-            .load(&mut c)
-            .await
-            .map_err(db_error)?;
-        let mut by_type: BTreeMap<String, i64> = TaskState::ALL
-            .iter()
-            .map(|s| (s.code().to_string(), 0))
-            .collect();
-        let (mut total_tasks, mut total_leads, mut called, mut connected) = (0, 0, 0, 0);
-        for (kind, n) in summed {
-            match kind.as_str() {
-                "task_leads" => total_leads = n,
-                "task_called" => called = n,
-                "task_connected" => connected = n,
-                state => {
-                    if let Some(code) = state.strip_prefix("tasks:") {
-                        by_type.insert(code.to_owned(), n);
-                        total_tasks += n;
-                    }
-                }
-            }
-        }
-        Ok(TaskStats {
-            total_tasks,
-            by_type,
-            total_leads,
-            called,
-            connected,
-            connect_rate: if called > 0 {
-                connected as f64 / called as f64
-            } else {
-                0.0
-            },
-        })
+        let c = conn(&self.pool).await?;
+        stats_on(&c, scope).await
+    }
+
+    async fn overview(
+        &self,
+        scope: &OrgScope,
+        f: &TaskListFilter,
+        page: PageRequest,
+    ) -> Result<(TaskStats, Page<CallTask>), RepoError> {
+        let c = conn(&self.pool).await?;
+        // both statements sent at once on one connection (pipelined): one wait, one checkout
+        futures::try_join!(stats_on(&c, scope), list_on(&c, scope, f, page))
     }
 
     async fn update_script(
@@ -499,4 +393,136 @@ fn scene_columns() -> (
         scenes::filters,
         scenes::create_time,
     )
+}
+
+/// A page of tasks, newest first, with its total.
+async fn list_on(
+    mut c: &AsyncPgConnection,
+    scope: &OrgScope,
+    f: &TaskListFilter,
+    page: PageRequest,
+) -> Result<Page<CallTask>, RepoError> {
+    let query = || {
+        // one organisation: `=` (PostgreSQL 15 cannot walk an index in order under `= ANY`)
+        let ids = scope_ids(scope);
+        let mut q = match ids.as_slice() {
+            [one] => call_tasks::table
+                .into_boxed()
+                .filter(call_tasks::org_id.eq(*one)),
+            _ => call_tasks::table
+                .into_boxed()
+                .filter(call_tasks::org_id.eq_any(ids)),
+        };
+        if let Some(s) = f.state {
+            q = q.filter(call_tasks::task_type.eq(s.code()));
+        }
+        if let Some(k) = &f.keyword {
+            q = q.filter(strpos(call_tasks::task_name, k.clone()).gt(0));
+        }
+        q
+    };
+    let page_of = || {
+        query()
+            .order(call_tasks::id.desc())
+            .limit(page.limit())
+            .offset(page.offset())
+    };
+    let (rows, total): (Vec<TaskRow>, i64) = match &f.keyword {
+        // no keyword: the maintained per-organisation counters, not a scan, selected next to
+        // the page (one round trip); past the end, the counters alone
+        None => {
+            let states = f
+                .state
+                .map(|s| vec![s])
+                .unwrap_or_else(|| TaskState::ALL.to_vec());
+            let kinds: Vec<String> = states
+                .iter()
+                .map(|s| format!("tasks:{}", s.code()))
+                .collect();
+            let rows: Vec<(TaskRow, Option<i64>)> = page_of()
+                .select((task_columns!(), org_count_subquery(scope, kinds.clone())))
+                .load(&mut c)
+                .await
+                .map_err(db_error)?;
+            match split_total(rows) {
+                Some(page) => page,
+                None => (Vec::new(), org_count(c, scope, kinds).await?),
+            }
+        }
+        // a keyword: the page, and its total counted by a subquery beside it (one round
+        // trip); past the end, the count apart
+        Some(_) => {
+            let rows: Vec<(TaskRow, Option<i64>)> = page_of()
+                .select((task_columns!(), query().select(count_star()).single_value()))
+                .load(&mut c)
+                .await
+                .map_err(db_error)?;
+            match split_total(rows) {
+                Some(page) => page,
+                None => (
+                    Vec::new(),
+                    query()
+                        .select(count_star())
+                        .get_result(&mut c)
+                        .await
+                        .map_err(db_error)?,
+                ),
+            }
+        }
+    };
+    let items = rows
+        .into_iter()
+        .map(to_task)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::new(items, page, total))
+}
+
+/// Counts over the scope's tasks, from the maintained per-organisation counters.
+async fn stats_on(mut c: &AsyncPgConnection, scope: &OrgScope) -> Result<TaskStats, RepoError> {
+    use crate::schema::org_counts;
+    // the maintained per-organisation counters: tasks by state and the sums of their
+    // leads, called and connected counters, whatever the number of tasks
+    let kinds: Vec<String> = TaskState::ALL
+        .iter()
+        .map(|s| format!("tasks:{}", s.code()))
+        .chain(["task_leads", "task_called", "task_connected"].map(str::to_owned))
+        .collect();
+    let summed: Vec<(String, i64)> = org_counts::table
+        .filter(org_counts::org_id.eq_any(scope_ids(scope)))
+        .filter(org_counts::kind.eq_any(kinds))
+        .group_by(org_counts::kind)
+        .select((org_counts::kind, sum_int8(org_counts::n)))
+        .load(&mut c)
+        .await
+        .map_err(db_error)?;
+    let mut by_type: BTreeMap<String, i64> = TaskState::ALL
+        .iter()
+        .map(|s| (s.code().to_string(), 0))
+        .collect();
+    let (mut total_tasks, mut total_leads, mut called, mut connected) = (0, 0, 0, 0);
+    for (kind, n) in summed {
+        match kind.as_str() {
+            "task_leads" => total_leads = n,
+            "task_called" => called = n,
+            "task_connected" => connected = n,
+            state => {
+                if let Some(code) = state.strip_prefix("tasks:") {
+                    by_type.insert(code.to_owned(), n);
+                    total_tasks += n;
+                }
+            }
+        }
+    }
+    Ok(TaskStats {
+        total_tasks,
+        by_type,
+        total_leads,
+        called,
+        connected,
+        connect_rate: if called > 0 {
+            connected as f64 / called as f64
+        } else {
+            0.0
+        },
+    })
 }

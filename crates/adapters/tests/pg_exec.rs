@@ -1483,6 +1483,53 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
         None
     );
 
+    // the view: the same statistics and rows in one wait, the newest run only when asked
+    let (task, counts) = f
+        .exec
+        .results
+        .statistics(&f.scope, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let v = f
+        .exec
+        .results
+        .view(&f.scope, id, Some(CallStatus::Connected), page(1, 10), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((v.task, v.counts, v.rows), (task, counts, conn_rows));
+    assert_eq!(v.newest_run, None);
+    let run = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
+    let newer = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
+    assert_eq!(run.id, newer.id, "the unfinished run is returned again");
+    let v = f
+        .exec
+        .results
+        .view(&f.scope, id, None, page(1, 3), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.newest_run.map(|r| r.id), Some(run.id));
+    assert_eq!(v.rows, p);
+    let v = f
+        .exec
+        .results
+        .view(&f.scope, id, None, page(1, 3), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.newest_run, None, "not asked for");
+    assert_eq!(
+        f.exec
+            .results
+            .view(&f.other, id, None, page(1, 3), true)
+            .await
+            .unwrap(),
+        None,
+        "another organisation's task is not there"
+    );
+
     // an untouched task: zeros, no division by zero
     let fresh = f.task(2).await;
     let (task, counts) = f

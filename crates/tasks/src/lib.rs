@@ -75,6 +75,14 @@ pub trait TaskRepository: Send + Sync + 'static {
     async fn recent(&self, scope: &OrgScope, limit: i64) -> Result<Vec<CallTask>, RepoError>;
     /// Counts over the scope's tasks.
     async fn stats(&self, scope: &OrgScope) -> Result<TaskStats, RepoError>;
+    /// [`TaskRepository::stats`] and [`TaskRepository::list`] together, in one wait for the
+    /// database.
+    async fn overview(
+        &self,
+        scope: &OrgScope,
+        filter: &TaskListFilter,
+        page: PageRequest,
+    ) -> Result<(TaskStats, Page<CallTask>), RepoError>;
     /// Set the script of a task that is in state `created`.
     async fn update_script(
         &self,

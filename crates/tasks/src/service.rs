@@ -158,6 +158,23 @@ impl TaskService {
         filter: TaskListFilter,
         page: PageRequest,
     ) -> Result<Page<CallTask>, TaskError> {
+        let filter = Self::list_filter(filter)?;
+        Ok(self.repo.list(scope, &filter, page).await?)
+    }
+
+    /// The counts over the scope's tasks beside a page of them (what an overview shows).
+    pub async fn overview(
+        &self,
+        scope: &OrgScope,
+        filter: TaskListFilter,
+        page: PageRequest,
+    ) -> Result<(TaskStats, Page<CallTask>), TaskError> {
+        let filter = Self::list_filter(filter)?;
+        Ok(self.repo.overview(scope, &filter, page).await?)
+    }
+
+    /// The filter with its keyword trimmed (none when blank) and checked.
+    fn list_filter(filter: TaskListFilter) -> Result<TaskListFilter, TaskError> {
         let keyword = filter
             .keyword
             .map(|k| k.trim().to_owned())
@@ -165,8 +182,7 @@ impl TaskService {
         if let Some(k) = &keyword {
             check_len("keyword", k, 0, 100)?;
         }
-        let filter = TaskListFilter { keyword, ..filter };
-        Ok(self.repo.list(scope, &filter, page).await?)
+        Ok(TaskListFilter { keyword, ..filter })
     }
 
     /// The newest 200 tasks.

@@ -5,16 +5,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::{LeadId, OrgScope, PageRequest, RepoError, TaskId, TaskLeadId};
 use tasks::CallTask;
 use tasks::call_status::{CallStatus, LeadResult};
-use tasks::execution::{ExecutionRow, LeadCount, ResultRepository};
+use tasks::execution::{ExecutionRow, LeadCount, ResultRepository, StoredView};
 
 use super::names;
+use super::runs::{RunRow, run_columns, to_run};
 use crate::db::{DbPool, conn, db_error, scope_ids};
 use crate::pg_tasks::{TaskRow, task_columns, to_task};
-use crate::schema::{call_tasks, leads_task_list, task_lead_counts};
+use crate::schema::{call_tasks, leads_task_list, query_execution_runs, task_lead_counts};
 
 /// [`ResultRepository`] on PostgreSQL.
 #[derive(Clone)]
@@ -233,52 +234,8 @@ impl ResultRepository for PgResults {
         scope: &OrgScope,
         task: TaskId,
     ) -> Result<Option<(CallTask, Vec<LeadCount>)>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        // from the maintained counters (the cost does not grow with the task), joined to the task
-        // in the caller's scope: no row at all means no such task here, one row of NULLs a task
-        // without counters; the task beside each row; one round trip either way
-        let rows: Vec<(TaskRow, Option<CountsRow>)> = call_tasks::table
-            .left_join(
-                task_lead_counts::table.on(task_lead_counts::task_id
-                    .eq(call_tasks::id)
-                    .and(task_lead_counts::n.ne(0))),
-            )
-            .filter(call_tasks::id.eq(task.0))
-            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
-            .select((
-                task_columns!(),
-                (
-                    task_lead_counts::call_status,
-                    task_lead_counts::intent_level,
-                    task_lead_counts::has_job,
-                    task_lead_counts::n,
-                    task_lead_counts::duration_sum,
-                    task_lead_counts::duration_n,
-                )
-                    .nullable(),
-            ))
-            .load(&mut c)
-            .await
-            .map_err(db_error)?;
-        let Some((task, _)) = <[_]>::first(&rows) else {
-            return Ok(None);
-        };
-        let task = to_task(task.clone())?;
-        let counts = rows
-            .into_iter()
-            .filter_map(|(_, counts)| counts)
-            .map(
-                |(call_status, intent_level, has_job, n, duration_sum, duration_n)| LeadCount {
-                    call_status,
-                    intent_level,
-                    has_job,
-                    n,
-                    duration_sum,
-                    duration_n,
-                },
-            )
-            .collect();
-        Ok(Some((task, counts)))
+        let c = conn(&self.pool).await?;
+        task_and_counts(load_statistics(&c, scope, task).await.map_err(db_error)?)
     }
 
     async fn rows(
@@ -288,40 +245,159 @@ impl ResultRepository for PgResults {
         status: Option<CallStatus>,
         page: PageRequest,
     ) -> Result<Vec<ExecutionRow>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        // the task's scope checked inside the statement: one round trip
-        let in_scope = call_tasks::table
-            .filter(call_tasks::id.eq(task.0))
-            .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
-            .select(call_tasks::id);
-        let mut q = leads_task_list::table
-            .into_boxed()
-            .filter(leads_task_list::task_id.eq_any(in_scope));
-        if let Some(s) = status {
-            q = q.filter(leads_task_list::call_status.eq(s.as_str()));
-        }
-        let rows: Vec<ExecRow> = q
-            .select((
-                leads_task_list::id,
-                leads_task_list::lead_id,
-                leads_task_list::customer_name,
-                leads_task_list::phone,
-                leads_task_list::call_status,
-                leads_task_list::attempts,
-                leads_task_list::last_call_time,
-                leads_task_list::duration_seconds,
-                leads_task_list::intent_level,
-                leads_task_list::job_id,
-                leads_task_list::intent_tags,
-                leads_task_list::summary,
-                leads_task_list::follow_suggestion,
-            ))
-            .order(leads_task_list::id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .load(&mut c)
+        let c = conn(&self.pool).await?;
+        let rows = load_rows(&c, scope, task, status, page)
             .await
             .map_err(db_error)?;
         rows.into_iter().map(execution_row).collect()
     }
+
+    async fn view(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+        status: Option<CallStatus>,
+        page: PageRequest,
+        newest_run: bool,
+    ) -> Result<Option<StoredView>, RepoError> {
+        let c = conn(&self.pool).await?;
+        // the statements sent at once on one connection (pipelined): one wait, one checkout
+        let run = async {
+            if newest_run {
+                load_newest_run(&c, scope, task).await
+            } else {
+                Ok(None)
+            }
+        };
+        let (stats, rows, run) = futures::try_join!(
+            load_statistics(&c, scope, task),
+            load_rows(&c, scope, task, status, page),
+            run
+        )
+        .map_err(db_error)?;
+        let Some((task, counts)) = task_and_counts(stats)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredView {
+            task,
+            counts,
+            rows: rows
+                .into_iter()
+                .map(execution_row)
+                .collect::<Result<_, _>>()?,
+            newest_run: run.map(to_run).transpose()?,
+        }))
+    }
+}
+
+/// A task of `scope` beside each of its counters (one row of NULLs for a task without counters;
+/// no row at all for no such task here), from the maintained counters: the cost does not grow
+/// with the task.
+async fn load_statistics(
+    mut c: &AsyncPgConnection,
+    scope: &OrgScope,
+    task: TaskId,
+) -> QueryResult<Vec<(TaskRow, Option<CountsRow>)>> {
+    call_tasks::table
+        .left_join(
+            task_lead_counts::table.on(task_lead_counts::task_id
+                .eq(call_tasks::id)
+                .and(task_lead_counts::n.ne(0))),
+        )
+        .filter(call_tasks::id.eq(task.0))
+        .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
+        .select((
+            task_columns!(),
+            (
+                task_lead_counts::call_status,
+                task_lead_counts::intent_level,
+                task_lead_counts::has_job,
+                task_lead_counts::n,
+                task_lead_counts::duration_sum,
+                task_lead_counts::duration_n,
+            )
+                .nullable(),
+        ))
+        .load(&mut c)
+        .await
+}
+
+fn task_and_counts(
+    rows: Vec<(TaskRow, Option<CountsRow>)>,
+) -> Result<Option<(CallTask, Vec<LeadCount>)>, RepoError> {
+    let Some((task, _)) = <[_]>::first(&rows) else {
+        return Ok(None);
+    };
+    let task = to_task(task.clone())?;
+    let counts = rows
+        .into_iter()
+        .filter_map(|(_, counts)| counts)
+        .map(
+            |(call_status, intent_level, has_job, n, duration_sum, duration_n)| LeadCount {
+                call_status,
+                intent_level,
+                has_job,
+                n,
+                duration_sum,
+                duration_n,
+            },
+        )
+        .collect();
+    Ok(Some((task, counts)))
+}
+
+/// A page of a task's leads in id order, the task's scope checked inside the statement.
+async fn load_rows(
+    mut c: &AsyncPgConnection,
+    scope: &OrgScope,
+    task: TaskId,
+    status: Option<CallStatus>,
+    page: PageRequest,
+) -> QueryResult<Vec<ExecRow>> {
+    let in_scope = call_tasks::table
+        .filter(call_tasks::id.eq(task.0))
+        .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
+        .select(call_tasks::id);
+    let mut q = leads_task_list::table
+        .into_boxed()
+        .filter(leads_task_list::task_id.eq_any(in_scope));
+    if let Some(s) = status {
+        q = q.filter(leads_task_list::call_status.eq(s.as_str()));
+    }
+    q.select((
+        leads_task_list::id,
+        leads_task_list::lead_id,
+        leads_task_list::customer_name,
+        leads_task_list::phone,
+        leads_task_list::call_status,
+        leads_task_list::attempts,
+        leads_task_list::last_call_time,
+        leads_task_list::duration_seconds,
+        leads_task_list::intent_level,
+        leads_task_list::job_id,
+        leads_task_list::intent_tags,
+        leads_task_list::summary,
+        leads_task_list::follow_suggestion,
+    ))
+    .order(leads_task_list::id)
+    .limit(page.limit())
+    .offset(page.offset())
+    .load(&mut c)
+    .await
+}
+
+/// The newest query execution run of a task of `scope`.
+pub(super) async fn load_newest_run(
+    mut c: &AsyncPgConnection,
+    scope: &OrgScope,
+    task: TaskId,
+) -> QueryResult<Option<RunRow>> {
+    query_execution_runs::table
+        .filter(query_execution_runs::task_id.eq(task.0))
+        .filter(query_execution_runs::org_id.eq_any(scope_ids(scope)))
+        .order(query_execution_runs::id.desc())
+        .select(run_columns())
+        .first(&mut c)
+        .await
+        .optional()
 }

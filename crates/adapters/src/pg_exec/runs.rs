@@ -30,7 +30,7 @@ fn unfinished() -> [&'static str; 2] {
     [RunStatus::Pending.as_str(), RunStatus::Running.as_str()]
 }
 
-type RunRow = (
+pub(super) type RunRow = (
     i64,
     i64,
     String,
@@ -42,7 +42,7 @@ type RunRow = (
     Option<String>,
 );
 
-fn run_columns() -> (
+pub(super) fn run_columns() -> (
     query_execution_runs::id,
     query_execution_runs::task_id,
     query_execution_runs::status,
@@ -66,7 +66,7 @@ fn run_columns() -> (
     )
 }
 
-fn to_run(r: RunRow) -> Result<Run, RepoError> {
+pub(super) fn to_run(r: RunRow) -> Result<Run, RepoError> {
     let status = RunStatus::parse(&r.2)
         .ok_or_else(|| RepoError::Other(anyhow::anyhow!("unknown run status {}", r.2)))?;
     Ok(Run {
@@ -144,20 +144,6 @@ impl RunRepository for PgRuns {
         let row: Option<RunRow> = query_execution_runs::table
             .filter(query_execution_runs::id.eq(run.0))
             .filter(query_execution_runs::org_id.eq_any(scope_ids(scope)))
-            .select(run_columns())
-            .first(&mut c)
-            .await
-            .optional()
-            .map_err(db_error)?;
-        row.map(to_run).transpose()
-    }
-
-    async fn latest_run(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let row: Option<RunRow> = query_execution_runs::table
-            .filter(query_execution_runs::task_id.eq(task.0))
-            .filter(query_execution_runs::org_id.eq_any(scope_ids(scope)))
-            .order(query_execution_runs::id.desc())
             .select(run_columns())
             .first(&mut c)
             .await

@@ -265,24 +265,16 @@ fn results_view(id: TaskId, status: Option<&str>, view: &TaskView, tz: chrono_tz
     }
 }
 
-/// The task, its statistics and the asked page of its results.
-async fn view_of(
-    state: &ApiState,
-    session: &Session,
-    id: TaskId,
-    q: &ResultsQuery,
-    refresh: bool,
-) -> Result<(TaskView, Option<&'static str>), ConsoleError> {
+/// The results to read: the status as given, and the page.
+fn asked(q: &ResultsQuery) -> Result<(Option<&str>, PageRequest), ConsoleError> {
     let status = q.status.as_deref().filter(|s| !s.is_empty());
     let page = PageRequest::new(Some(q.page.unwrap_or(1)), Some(RESULTS_PAGE))?;
-    let view = state
-        .execution
-        .results
-        .view(&session.caller.scope, id, status, page, refresh)
-        .await?;
-    // the status as the domain knows it (it was checked by `view`)
-    let status = status.and_then(CallStatus::parse).map(CallStatus::as_str);
-    Ok((view, status))
+    Ok((status, page))
+}
+
+/// The status as the domain knows it (checked by the read that took it).
+fn known(status: Option<&str>) -> Option<&'static str> {
+    status.and_then(CallStatus::parse).map(CallStatus::as_str)
 }
 
 async fn results_of(
@@ -292,8 +284,13 @@ async fn results_of(
     q: &ResultsQuery,
     refresh: bool,
 ) -> Result<Results, ConsoleError> {
-    let (view, status) = view_of(state, session, id, q, refresh).await?;
-    Ok(results_view(id, status, &view, state.tz))
+    let (status, page) = asked(q)?;
+    let view = state
+        .execution
+        .results
+        .view(&session.caller.scope, id, status, page, refresh)
+        .await?;
+    Ok(results_view(id, known(status), &view, state.tz))
 }
 
 /// The drawer of task `id` (404 when it is not one of the caller's).
@@ -303,11 +300,11 @@ pub async fn drawer_html(
     id: TaskId,
     q: &ResultsQuery,
 ) -> Result<String, ConsoleError> {
-    let (view, status) = view_of(state, session, id, q, false).await?;
-    let run = state
+    let (status, page) = asked(q)?;
+    let (view, run) = state
         .execution
-        .runs
-        .latest(&session.caller.scope, id)
+        .results
+        .detail(&session.caller.scope, id, status, page, false)
         .await?;
     let task = &view.task;
     text(TaskDrawer {
@@ -319,7 +316,7 @@ pub async fn drawer_html(
         actions: text(TaskActions::of(task))?,
         stats: text(TaskStats::of(&view.statistics))?,
         run: text(RunView::of(run.as_ref()))?,
-        results: text(results_view(id, status, &view, state.tz))?,
+        results: text(results_view(id, known(status), &view, state.tz))?,
     })
 }
 

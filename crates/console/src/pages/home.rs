@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use api::ApiState;
 use askama::Template;
-use kernel::PageRequest;
+use kernel::{Page, PageRequest};
 use serde::Deserialize;
 use tasks::{CallTask, TaskListFilter, TaskState};
 
@@ -120,10 +120,12 @@ pub async fn with_drawer(
             .content_type("text/html; charset=utf-8")
             .body(drawer));
     }
-    // one after the other: under load, a request holding two pooled connections at once
-    // makes others wait longer than it saves
-    let s = state.tasks.stats(&session.caller.scope).await?;
-    let rows = task_rows(state, session, &RowsQuery::default()).await?;
+    let (filter, page) = asked(&RowsQuery::default())?;
+    let (s, found) = state
+        .tasks
+        .overview(&session.caller.scope, filter.clone(), page)
+        .await?;
+    let rows = task_rows(&found, &filter, state.tz);
     let by = |st: TaskState| s.by_type.get(&st.code().to_string()).copied().unwrap_or(0);
     let cards = vec![
         ("任务", count(s.total_tasks)),
@@ -154,19 +156,15 @@ pub struct RowsQuery {
     state: Option<String>,
 }
 
-async fn task_rows(
-    state: &ApiState,
-    session: &Session,
-    q: &RowsQuery,
-) -> Result<TaskRows, ConsoleError> {
-    let page = q.page.unwrap_or(1);
+/// The list's filter and page as asked.
+fn asked(q: &RowsQuery) -> Result<(TaskListFilter, PageRequest), ConsoleError> {
     let keyword = q
         .keyword
         .as_deref()
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .map(str::to_owned);
-    let task_state = match q.state.as_deref().filter(|s| !s.is_empty()) {
+    let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(code) => Some(
             code.parse()
@@ -175,37 +173,28 @@ async fn task_rows(
                 .ok_or_else(|| ConsoleError::bad_input("任务状态无效"))?,
         ),
     };
-    let filter = TaskListFilter {
-        state: task_state,
-        keyword: keyword.clone(),
-    };
-    let found = state
-        .tasks
-        .list(
-            &session.caller.scope,
-            filter,
-            PageRequest::new(Some(page), Some(PAGE))?,
-        )
-        .await?;
-    let more = (i64::from(found.pagination.page) < found.pagination.total_pages).then(|| {
+    let page = PageRequest::new(Some(q.page.unwrap_or(1)), Some(PAGE))?;
+    Ok((TaskListFilter { state, keyword }, page))
+}
+
+/// The rows of a page of tasks found with `filter`, with the query of the next page.
+fn task_rows(found: &Page<CallTask>, filter: &TaskListFilter, tz: chrono_tz::Tz) -> TaskRows {
+    let page = i64::from(found.pagination.page);
+    let more = (page < found.pagination.total_pages).then(|| {
         let mut q = vec![("page", (page + 1).to_string())];
-        if let Some(k) = &keyword {
+        if let Some(k) = &filter.keyword {
             q.push(("keyword", k.clone()));
         }
-        if let Some(s) = task_state {
+        if let Some(s) = filter.state {
             q.push(("state", s.code().to_string()));
         }
         serde_urlencoded::to_string(q).unwrap_or_default()
     });
-    Ok(TaskRows {
+    TaskRows {
         empty: found.items.is_empty() && page == 1,
-        rows: found
-            .items
-            .iter()
-            .map(|t| TaskRow::of(t, state.tz))
-            .collect(),
+        rows: found.items.iter().map(|t| TaskRow::of(t, tz)).collect(),
         more,
-    })
+    }
 }
 
 /// Rows of the task list: a search, or the next page.
@@ -214,5 +203,10 @@ pub async fn rows(
     session: Session,
     q: web::Query<RowsQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    ok(task_rows(&state, &session, &q).await?)
+    let (filter, page) = asked(&q)?;
+    let found = state
+        .tasks
+        .list(&session.caller.scope, filter.clone(), page)
+        .await?;
+    ok(task_rows(&found, &filter, state.tz))
 }

@@ -44,7 +44,8 @@ pub use leases::{LeaseKind, LeaseRepository, LeasedTask};
 pub use lifecycle::{Lifecycle, LifecycleRepository, Started};
 pub use monitor::{Monitor, TickReport};
 pub use results::{
-    ExecutionRow, Executions, LeadCount, ResultRepository, Results, TaskStatistics, TaskView,
+    ExecutionRow, Executions, LeadCount, ResultRepository, Results, StoredView, TaskStatistics,
+    TaskView,
 };
 pub use runs::{Run, RunRepository, RunStatus, Runs};
 

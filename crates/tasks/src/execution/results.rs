@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use kernel::{Entity, LeadId, OrgScope, Page, PageRequest, RepoError, TaskId, TaskLeadId};
 
 use super::ExecError;
+use super::runs::Run;
 use crate::call_status::{CallStatus, LeadResult, interpret};
 use crate::platform::OutboundPlatform;
 use crate::{CallTask, TaskRepository};
@@ -179,6 +180,29 @@ pub trait ResultRepository: Send + Sync + 'static {
         status: Option<CallStatus>,
         page: PageRequest,
     ) -> Result<Vec<ExecutionRow>, RepoError>;
+    /// [`ResultRepository::statistics`] and [`ResultRepository::rows`] together, with the
+    /// task's newest query execution run when `newest_run`, in one wait for the database.
+    async fn view(
+        &self,
+        scope: &OrgScope,
+        task: TaskId,
+        status: Option<CallStatus>,
+        page: PageRequest,
+        newest_run: bool,
+    ) -> Result<Option<StoredView>, RepoError>;
+}
+
+/// What [`ResultRepository::view`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredView {
+    /// The task.
+    pub task: CallTask,
+    /// Its lead counters.
+    pub counts: Vec<LeadCount>,
+    /// The asked page of its rows.
+    pub rows: Vec<ExecutionRow>,
+    /// Its newest query execution run, when asked for and there is one.
+    pub newest_run: Option<Run>,
 }
 
 /// Pulls and reads results.
@@ -284,8 +308,8 @@ impl Results {
     }
 
     /// A task, its statistics and a page of its rows, optionally of one call status (its wire
-    /// name); with `refresh` the latest results are pulled from the platform first. Two round
-    /// trips: the task with its counters, then the rows (their total is the counters').
+    /// name); with `refresh` the latest results are pulled from the platform first. One wait for
+    /// the database: the task with its counters and the rows (their total is the counters').
     pub async fn view(
         &self,
         scope: &OrgScope,
@@ -294,6 +318,31 @@ impl Results {
         page: PageRequest,
         refresh: bool,
     ) -> Result<TaskView, ExecError> {
+        Ok(self.read(scope, id, status, page, refresh, false).await?.0)
+    }
+
+    /// [`Results::view`] and the task's newest query execution run (what its detail shows),
+    /// still in one wait for the database.
+    pub async fn detail(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        status: Option<&str>,
+        page: PageRequest,
+        refresh: bool,
+    ) -> Result<(TaskView, Option<Run>), ExecError> {
+        self.read(scope, id, status, page, refresh, true).await
+    }
+
+    async fn read(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        status: Option<&str>,
+        page: PageRequest,
+        refresh: bool,
+        newest_run: bool,
+    ) -> Result<(TaskView, Option<Run>), ExecError> {
         let status = match status {
             None => None,
             Some(s) => Some(
@@ -310,8 +359,12 @@ impl Results {
                 self.sync_task(id, group).await?;
             }
         }
-        let (task, statistics) = self.statistics(scope, id).await?;
-        let items = self.repo.rows(scope, id, status, page).await?;
+        let stored = self
+            .repo
+            .view(scope, id, status, page, newest_run)
+            .await?
+            .ok_or(ExecError::NotFound(Entity::Task))?;
+        let statistics = TaskStatistics::tally(stored.counts);
         let total = match status {
             Some(s) => statistics
                 .by_call_status
@@ -320,14 +373,14 @@ impl Results {
                 .unwrap_or(0),
             None => statistics.leads_total,
         };
-        Ok(TaskView {
-            task,
+        let view = TaskView {
+            task: stored.task,
             statistics,
-            rows: Page::new(items, page, total),
-        })
+            rows: Page::new(stored.rows, page, total),
+        };
+        Ok((view, stored.newest_run))
     }
 
-    /// Rows of a task and its lead counts per call status (see [`Results::view`]).
     pub async fn executions(
         &self,
         scope: &OrgScope,

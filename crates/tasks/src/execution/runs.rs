@@ -102,8 +102,6 @@ pub trait RunRepository: Send + Sync + 'static {
     async fn create_run(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, RepoError>;
     /// A run of a task of `scope`.
     async fn get_run(&self, scope: &OrgScope, run: RunId) -> Result<Option<Run>, RepoError>;
-    /// The newest run of a task of `scope`, if it has one.
-    async fn latest_run(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, RepoError>;
     /// Lease one unfinished run (free or expired lease); marks it running.
     async fn lease_run(&self, worker: &str, lease_secs: i64) -> Result<Option<Run>, RepoError>;
     /// Persist a run's progress and extend its lease; false when the lease was lost.
@@ -173,11 +171,6 @@ impl Runs {
             .get_run(scope, run)
             .await?
             .ok_or(ExecError::NotFound(Entity::Run))
-    }
-
-    /// The newest run of a task (what a console shows again after a reload).
-    pub async fn latest(&self, scope: &OrgScope, task: TaskId) -> Result<Option<Run>, ExecError> {
-        Ok(self.repo.latest_run(scope, task).await?)
     }
 
     /// Work one leased run to its end (or until its lease is lost). `Ok(false)` when no run
