@@ -604,10 +604,13 @@ fn prepare_for_postgres_user(dir: &Path) -> anyhow::Result<()> {
     if !postgres_can(parent, false)? {
         bail!("the postgres user cannot enter {}", parent.display());
     }
-    if !dir.exists() {
-        fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot set permissions of {}", dir.display()))?;
+    // another start (a thread, a process) may create it at the same moment: that is no reason
+    // to fall back to another directory, and so to a second cluster
+    match fs::create_dir(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot set permissions of {}", dir.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
     }
     let recursive = !dir.join("PG_VERSION").exists();
     chown_to_postgres(dir, recursive)?;
