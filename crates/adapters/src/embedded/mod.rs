@@ -11,11 +11,12 @@
 //!
 //! Everything here is synchronous; async callers wrap it in `spawn_blocking`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+mod files;
+
+use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -24,6 +25,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
+
+use files::{
+    Secret, append_conf, lock_file, read_secret, sidecar_path, write_private, write_secret,
+};
 
 /// Message returned when no usable PostgreSQL server binaries exist on the machine.
 const NOT_FOUND: &str = "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under \
@@ -56,12 +61,6 @@ pub struct EmbeddedPostgres {
     started_by_us: bool,
     /// Whether binaries run as the `postgres` user through `runuser` (we are root).
     run_as_postgres: bool,
-}
-
-/// Connection secrets kept in the sidecar file next to the data directory.
-struct Secret {
-    port: u16,
-    password: String,
 }
 
 impl EmbeddedPostgres {
@@ -166,12 +165,12 @@ impl EmbeddedPostgres {
                         return Ok(pg);
                     }
                     if Instant::now() >= deadline {
+                        let (dir, port) = (pg.data_dir.display(), pg.port);
                         bail!(
-                            "embedded PostgreSQL in {} is reported running but does not accept                              connections on 127.0.0.1:{} after {} s; stop it (pg_ctl -D {} stop)                              or end its process; last lines of its log:\n{}",
-                            pg.data_dir.display(),
-                            pg.port,
+                            "embedded PostgreSQL in {dir} is reported running but does not accept \
+                             connections on 127.0.0.1:{port} after {} s; stop it (pg_ctl -D {dir} \
+                             stop) or end its process; last lines of its log:\n{}",
                             READY_TIMEOUT.as_secs(),
-                            pg.data_dir.display(),
                             tail(&pg.data_dir.join(LOG_FILE), 20)
                         );
                     }
@@ -604,13 +603,12 @@ fn prepare_for_postgres_user(dir: &Path) -> anyhow::Result<()> {
     if !postgres_can(parent, false)? {
         bail!("the postgres user cannot enter {}", parent.display());
     }
-    // another start (a thread, a process) may create it at the same moment: that is no reason
-    // to fall back to another directory, and so to a second cluster
-    match fs::create_dir(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot set permissions of {}", dir.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    // another start (a thread, a process) may create it at the same moment: no reason to fall
+    // back to another directory, and so to a second cluster
+    if let Err(e) = fs::DirBuilder::new().mode(0o700).create(dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(e).with_context(|| format!("cannot create {}", dir.display()));
     }
     let recursive = !dir.join("PG_VERSION").exists();
     chown_to_postgres(dir, recursive)?;
@@ -664,98 +662,6 @@ fn chown_to_postgres(path: &Path, recursive: bool) -> anyhow::Result<()> {
             output_text(&out)
         );
     }
-    Ok(())
-}
-
-/// `<parent>/<name>.<ext>` for data directory `<parent>/<name>`.
-fn sidecar_path(data_dir: &Path, ext: &str) -> anyhow::Result<PathBuf> {
-    let name = data_dir
-        .file_name()
-        .ok_or_else(|| anyhow!("data directory {} has no name", data_dir.display()))?;
-    let parent = data_dir
-        .parent()
-        .ok_or_else(|| anyhow!("data directory {} has no parent", data_dir.display()))?;
-    let mut file = name.to_os_string();
-    file.push(".");
-    file.push(ext);
-    Ok(parent.join(file))
-}
-
-/// Opens `path` and takes an exclusive lock on it, released when the file is dropped.
-fn lock_file(path: &Path) -> anyhow::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
-    file.lock()
-        .with_context(|| format!("cannot lock {}", path.display()))?;
-    Ok(file)
-}
-
-/// Writes `contents` to `path` with mode 0600, atomically (temporary file and rename).
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    // a leftover of a crashed earlier write, if any; the create below fails if it stays
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    drop(file);
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// Writes the sidecar secret file.
-fn write_secret(path: &Path, secret: &Secret) -> anyhow::Result<()> {
-    write_private(
-        path,
-        format!("port={}\npassword={}\n", secret.port, secret.password).as_bytes(),
-    )
-}
-
-/// Reads and validates the sidecar secret file.
-fn read_secret(path: &Path) -> anyhow::Result<Secret> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut port = None;
-    let mut password = None;
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("port=") {
-            port = v.trim().parse::<u16>().ok();
-        } else if let Some(v) = line.strip_prefix("password=") {
-            password = Some(v.trim().to_owned());
-        }
-    }
-    let port = port
-        .filter(|p| *p != 0)
-        .ok_or_else(|| anyhow!("{} has no valid port= line", path.display()))?;
-    let password = password
-        .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
-        .ok_or_else(|| anyhow!("{} has no valid password= line", path.display()))?;
-    Ok(Secret { port, password })
-}
-
-/// Appends `text` to `<data_dir>/postgresql.conf`.
-fn append_conf(data_dir: &Path, text: &str) -> anyhow::Result<()> {
-    let path = data_dir.join("postgresql.conf");
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
