@@ -85,6 +85,7 @@ async fn each_page_answers_with_its_status_and_without_a_session_leads_to_login(
         &format!("/tasks/{task}"),
         &format!("/tasks/{task}/results?status=pending"),
         "/task-rows?page=2",
+        "/overview",
         "/preview?levels=H",
     ] {
         let r = get(&app, c, path).await;

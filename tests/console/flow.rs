@@ -70,6 +70,9 @@ async fn an_operator_creates_starts_watches_and_reads_a_task_and_pauses_and_stop
     assert!(path.starts_with("/tasks/"), "{path}");
     b.wait_text(20, "#task-rows", |t| t.contains("H 级首呼"))
         .await;
+    // the overview follows: two tasks before, three now
+    b.wait_text(20, "#overview .card:first-child .value", |t| t == "3")
+        .await;
 
     // start needs a script
     let start = b.wait_for("#task-actions button[hx-post$='/start']").await;

@@ -8,7 +8,7 @@ use api::ApiState;
 use askama::Template;
 use kernel::{Page, PageRequest};
 use serde::Deserialize;
-use tasks::{CallTask, TaskListFilter, TaskState};
+use tasks::{CallTask, TaskListFilter, TaskState, TaskStats};
 
 use crate::error::ConsoleError;
 use crate::pages::{create, ok, scenes, text, wants_drawer};
@@ -107,6 +107,35 @@ pub async fn home(
     with_drawer(&req, &state, &session, drawer).await
 }
 
+/// The overview's cards: counts over the caller's tasks.
+fn cards(s: &TaskStats) -> Vec<(&'static str, String)> {
+    let by = |st: TaskState| s.by_type.get(&st.code().to_string()).copied().unwrap_or(0);
+    vec![
+        ("任务", count(s.total_tasks)),
+        ("进行中", count(by(TaskState::Running))),
+        ("已完成", count(by(TaskState::Completed))),
+        ("任务线索", count(s.total_leads)),
+        ("已外呼", count(s.called)),
+        ("已接通", count(s.connected)),
+        ("接通率", percent(s.connect_rate)),
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct Overview {
+    cards: Vec<(&'static str, String)>,
+}
+
+/// The overview alone, read again when a task is created or changes state.
+pub async fn overview(
+    state: web::Data<ApiState>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    let s = state.tasks.stats(&session.caller.scope).await?;
+    ok(Overview { cards: cards(&s) })
+}
+
 /// The answer to a drawer's URL: the drawer alone when htmx asks for it from a page, else the
 /// home page with the drawer open.
 pub async fn with_drawer(
@@ -126,16 +155,7 @@ pub async fn with_drawer(
         .overview(&session.caller.scope, filter.clone(), page)
         .await?;
     let rows = task_rows(&found, &filter, state.tz);
-    let by = |st: TaskState| s.by_type.get(&st.code().to_string()).copied().unwrap_or(0);
-    let cards = vec![
-        ("任务", count(s.total_tasks)),
-        ("进行中", count(by(TaskState::Running))),
-        ("已完成", count(by(TaskState::Completed))),
-        ("任务线索", count(s.total_leads)),
-        ("已外呼", count(s.called)),
-        ("已接通", count(s.connected)),
-        ("接通率", percent(s.connect_rate)),
-    ];
+    let cards = cards(&s);
     let rows = text(rows)?;
     ok(HomePage {
         layout: Layout::of(session, "home"),

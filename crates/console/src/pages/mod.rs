@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/", web::get().to(home::home))
         .route("/task-rows", web::get().to(home::rows))
+        .route("/overview", web::get().to(home::overview))
         .route("/preview", web::get().to(create::preview))
         .route("/tasks", web::post().to(create::create))
         .route("/scenes", web::post().to(scenes::create))
