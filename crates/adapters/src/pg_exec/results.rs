@@ -238,20 +238,6 @@ impl ResultRepository for PgResults {
         task_and_counts(load_statistics(&c, scope, task).await.map_err(db_error)?)
     }
 
-    async fn rows(
-        &self,
-        scope: &OrgScope,
-        task: TaskId,
-        status: Option<CallStatus>,
-        page: PageRequest,
-    ) -> Result<Vec<ExecutionRow>, RepoError> {
-        let c = conn(&self.pool).await?;
-        let rows = load_rows(&c, scope, task, status, page)
-            .await
-            .map_err(db_error)?;
-        rows.into_iter().map(execution_row).collect()
-    }
-
     async fn view(
         &self,
         scope: &OrgScope,

@@ -171,17 +171,9 @@ pub trait ResultRepository: Send + Sync + 'static {
         scope: &OrgScope,
         task: TaskId,
     ) -> Result<Option<(CallTask, Vec<LeadCount>)>, RepoError>;
-    /// A page of a task's leads with their results, in id order (optionally of one status);
-    /// empty when the task is not one of `scope`'s.
-    async fn rows(
-        &self,
-        scope: &OrgScope,
-        task: TaskId,
-        status: Option<CallStatus>,
-        page: PageRequest,
-    ) -> Result<Vec<ExecutionRow>, RepoError>;
-    /// [`ResultRepository::statistics`] and [`ResultRepository::rows`] together, with the
-    /// task's newest query execution run when `newest_run`, in one wait for the database.
+    /// A task of `scope` with its lead counters and a page of its leads with their results, in
+    /// id order (optionally of one status), with the task's newest query execution run when
+    /// `newest_run`: one wait for the database. `None` when the task is not one of `scope`'s.
     async fn view(
         &self,
         scope: &OrgScope,
