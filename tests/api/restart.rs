@@ -8,6 +8,17 @@ use e2e::{
 };
 use serde_json::json;
 
+/// The test's own app on a fresh database, talking to the simulator at `sim_url`, without
+/// workers: the binaries the test starts do the work.
+async fn setup_on(sim_url: &str) -> TestApp {
+    let db = testkit::TestDb::new().await.expect("test database");
+    let opts = TestOptions {
+        workers: false,
+        ..TestOptions::default()
+    };
+    TestApp::spawn_on(db, sim_url, &opts).await
+}
+
 fn start_binary(db_url: &str, sim_url: &str, worker: &str, port: u16) -> Child {
     start_binary_paced(db_url, sim_url, worker, port, Some(10))
 }
@@ -67,22 +78,7 @@ async fn kill_9_mid_dispatch_then_restart_loses_and_repeats_nothing() {
         throttle_qps: Some(10),
         ..SimConfig::default()
     });
-    // the test app prepares data only: no workers of its own
-    let setup = TestApp::spawn_with(TestOptions {
-        workers: false,
-        ..TestOptions::default()
-    })
-    .await;
-    let db = testkit::TestDb::attach(&setup.db);
-    let setup = TestApp::spawn_on(
-        db,
-        &sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let setup = setup_on(&sim_url).await;
     let (_, t) = setup.tenant("dealer").await;
     let n = 1500;
     let task = setup.task_with_leads(&t, n, "script-1").await;
@@ -122,21 +118,7 @@ async fn sigterm_mid_dispatch_records_the_batch_releases_leases_and_exits_prompt
         throttle_qps: Some(10),
         ..SimConfig::default()
     });
-    let setup = TestApp::spawn_with(TestOptions {
-        workers: false,
-        ..TestOptions::default()
-    })
-    .await;
-    let db = testkit::TestDb::attach(&setup.db);
-    let setup = TestApp::spawn_on(
-        db,
-        &sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let setup = setup_on(&sim_url).await;
     let (_, t) = setup.tenant("dealer").await;
     let n = 3000;
     let task = setup.task_with_leads(&t, n, "script-1").await;
@@ -297,20 +279,7 @@ async fn a_slow_faulty_platform_and_four_kills_still_finish_the_task_exactly_onc
         timeout_delay_ms: 2_000,
         ..SimConfig::default()
     });
-    let setup = TestApp::spawn_with(TestOptions {
-        workers: false,
-        ..TestOptions::default()
-    })
-    .await;
-    let setup = TestApp::spawn_on(
-        testkit::TestDb::attach(&setup.db),
-        &sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let setup = setup_on(&sim_url).await;
     let (_, t) = setup.tenant("dealer").await;
     let n = 2000;
     let task = setup.task_with_leads(&t, n, "script-1").await;
@@ -366,20 +335,7 @@ async fn a_restarted_instance_takes_back_its_own_leases_at_once() {
         throttle_qps: Some(10),
         ..SimConfig::default()
     });
-    let setup = TestApp::spawn_with(TestOptions {
-        workers: false,
-        ..TestOptions::default()
-    })
-    .await;
-    let setup = TestApp::spawn_on(
-        testkit::TestDb::attach(&setup.db),
-        &sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let setup = setup_on(&sim_url).await;
     let (_, t) = setup.tenant("dealer").await;
     let n = 1500;
     let task = setup.task_with_leads(&t, n, "script-1").await;
