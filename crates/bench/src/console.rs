@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::Args;
 use crate::env::{BenchEnv, rss_kib, sim, wrk, wrk_with};
-use crate::scenarios::{Report, count, mib, sampling_rss, seed_leads, settle};
+use crate::scenarios::{
+    Report, count, mib, sampling_rss, seed_leads, seed_task_leads, seed_tasks, settle,
+};
 
 /// CPU time (user + system) of a process so far, in seconds.
 fn cpu_secs(pid: u32) -> f64 {
@@ -73,21 +75,9 @@ pub async fn console(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow
     let (tasks, leads) = (10_000usize, args.dispatch_leads);
     println!("console: seeding {tasks} tasks and a task of {leads} leads");
     seed_leads(env, org, leads).await?;
-    env.sql(&format!(
-        "INSERT INTO call_tasks (org_id, task_name, task_type, script_id, size_desc, leads_count, called_count, connected_count, create_time) \
-         SELECT {org}, '任务' || g, 1 + g % 5, 's', '意向级别: H/A', g % 500, g % 300, g % 100, now() - g * interval '1 minute' \
-         FROM generate_series(1, {tasks}) AS g"
-    ))
-    .await?;
+    seed_tasks(env, org, tasks).await?;
     let big = count(env, &format!("INSERT INTO call_tasks (org_id, task_name, task_type, script_id, job_group_id) VALUES ({org}, '大任务', 3, 's', 'jg-big') RETURNING id AS n")).await?;
-    env.sql(&format!(
-        "INSERT INTO leads_task_list (task_id, org_id, lead_id, phone, customer_name, call_status, job_id, duration_seconds, intent_level) \
-         SELECT DISTINCT ON (l.phone) {big}, l.org_id, l.id, l.phone, l.customer_name, \
-           (ARRAY['connected','no_answer','busy','unreachable','failed'])[1 + l.id % 5], 'job-' || l.id, \
-           CASE WHEN l.id % 5 = 0 THEN 30 + l.id % 120 END, CASE WHEN l.id % 5 = 0 THEN (ARRAY['A','B','C','D'])[1 + l.id % 4] END \
-         FROM dcc_leads l WHERE l.org_id = {org} ORDER BY l.phone, l.id"
-    ))
-    .await?;
+    seed_task_leads(env, org, big).await?;
     let big_leads = count(
         env,
         &format!("SELECT count(*) AS n FROM leads_task_list WHERE task_id = {big}"),

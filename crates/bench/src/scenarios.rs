@@ -113,6 +113,28 @@ pub(crate) async fn seed_leads(env: &BenchEnv, org: i64, n: usize) -> anyhow::Re
     env.sql("ANALYZE dcc_leads").await
 }
 
+/// `n` tasks of the organisation in every state, with counters, a minute apart.
+pub(crate) async fn seed_tasks(env: &BenchEnv, org: i64, n: usize) -> anyhow::Result<()> {
+    env.sql(&format!(
+        "INSERT INTO call_tasks (org_id, task_name, task_type, script_id, size_desc, leads_count, called_count, connected_count, create_time) \
+         SELECT {org}, '任务' || g, 1 + g % 5, 's', '意向级别: H/A', g % 500, g % 300, g % 100, now() - g * interval '1 minute' \
+         FROM generate_series(1, {n}) AS g"
+    ))
+    .await
+}
+
+/// The organisation's leads (one a phone) as task `task`'s, with results of every call status.
+pub(crate) async fn seed_task_leads(env: &BenchEnv, org: i64, task: i64) -> anyhow::Result<()> {
+    env.sql(&format!(
+        "INSERT INTO leads_task_list (task_id, org_id, lead_id, phone, customer_name, call_status, job_id, duration_seconds, intent_level) \
+         SELECT DISTINCT ON (l.phone) {task}, l.org_id, l.id, l.phone, l.customer_name, \
+           (ARRAY['connected','no_answer','busy','unreachable','failed'])[1 + l.id % 5], 'job-' || l.id, \
+           CASE WHEN l.id % 5 = 0 THEN 30 + l.id % 120 END, CASE WHEN l.id % 5 = 0 THEN (ARRAY['A','B','C','D'])[1 + l.id % 4] END \
+         FROM dcc_leads l WHERE l.org_id = {org} ORDER BY l.phone, l.id"
+    ))
+    .await
+}
+
 #[derive(diesel::QueryableByName)]
 struct N {
     #[diesel(sql_type = BigInt)]
@@ -256,21 +278,9 @@ pub async fn lists(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::
         let org = env.tenant(&name).await?;
         println!("lists: seeding {n} tasks and leads");
         seed_leads(env, org, n).await?;
-        env.sql(&format!(
-            "INSERT INTO call_tasks (org_id, task_name, task_type, script_id, size_desc, leads_count, called_count, connected_count, create_time) \
-             SELECT {org}, '任务' || g, 1 + g % 5, 's', '意向级别: H/A', g % 500, g % 300, g % 100, now() - g * interval '1 minute' \
-             FROM generate_series(1, {n}) AS g"
-        ))
-        .await?;
+        seed_tasks(env, org, n).await?;
         let task = count(env, &format!("INSERT INTO call_tasks (org_id, task_name, task_type, script_id) VALUES ({org}, 'stats', 3, 's') RETURNING id AS n")).await?;
-        env.sql(&format!(
-            "INSERT INTO leads_task_list (task_id, org_id, lead_id, phone, customer_name, call_status, job_id, duration_seconds, intent_level) \
-             SELECT DISTINCT ON (l.phone) {task}, l.org_id, l.id, l.phone, l.customer_name, \
-               (ARRAY['connected','no_answer','busy','unreachable','failed'])[1 + l.id % 5], 'job-' || l.id, \
-               CASE WHEN l.id % 5 = 0 THEN 30 + l.id % 120 END, CASE WHEN l.id % 5 = 0 THEN (ARRAY['A','B','C','D'])[1 + l.id % 4] END \
-             FROM dcc_leads l WHERE l.org_id = {org} ORDER BY l.phone, l.id"
-        ))
-        .await?;
+        seed_task_leads(env, org, task).await?;
         // measure the steady state, not the seeding's aftermath: autovacuum of the new rows
         // and a checkpoint of their WAL would otherwise run during the measurements
         settle(env).await?;
