@@ -170,6 +170,17 @@ diesel::table! {
         role -> Text,
         org_id -> Int8,
         create_time -> Timestamptz,
+        enabled -> Bool,
+        must_change_password -> Bool,
+        token_version -> Int4,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (token_id) {
+        token_id -> Text,
+        user_id -> Int8,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -184,6 +195,7 @@ diesel::joinable!(leads_task_list -> call_tasks (task_id));
 diesel::joinable!(scenes -> organizations (org_id));
 diesel::joinable!(scenes -> users (created_by));
 diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(revoked_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     call_tasks,
@@ -192,6 +204,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     leads_task_list,
     query_execution_runs,
     org_counts,
+    revoked_tokens,
     organizations,
     scenes,
     service_settings,

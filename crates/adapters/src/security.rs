@@ -85,6 +85,8 @@ impl PasswordHasher for Argon2Hasher {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct JwtClaims {
+    jti: String,
+    ver: i32,
     sub: String,
     org: i64,
     iat: i64,
@@ -110,6 +112,8 @@ impl JwtCodec {
 impl TokenCodec for JwtCodec {
     fn issue(&self, c: &Claims) -> anyhow::Result<String> {
         let claims = JwtClaims {
+            jti: c.token_id.clone(),
+            ver: c.version,
             sub: c.user_id.to_string(),
             org: c.org_id.0,
             iat: c.issued_at,
@@ -135,6 +139,8 @@ impl TokenCodec for JwtCodec {
             .map(kernel::UserId)
             .map_err(|_| TokenError::Invalid)?;
         Ok(Claims {
+            token_id: c.jti,
+            version: c.ver,
             user_id,
             org_id: kernel::OrgId(c.org),
             issued_at: c.iat,
@@ -152,6 +158,8 @@ mod tests {
 
     fn claims(exp: i64) -> Claims {
         Claims {
+            token_id: "abc".into(),
+            version: 3,
             user_id: kernel::UserId(5),
             org_id: kernel::OrgId(2),
             issued_at: 1000,
@@ -178,7 +186,7 @@ mod tests {
         let t = other.issue(&claims(i64::MAX / 2)).unwrap();
         assert!(codec.decode(&t, 0).is_err(), "wrong key");
 
-        let payload = serde_json::json!({"sub":"5","org":2,"iat":1000,"exp":i64::MAX / 2});
+        let payload = serde_json::json!({"jti":"abc","ver":3,"sub":"5","org":2,"iat":1000,"exp":i64::MAX / 2});
         let none = format!(
             "{}.{}.",
             b64(&serde_json::json!({"alg":"none","typ":"JWT"})),
@@ -196,7 +204,7 @@ mod tests {
 
         let good = codec.issue(&claims(i64::MAX / 2)).unwrap();
         let parts: Vec<&str> = good.split('.').collect();
-        let changed = serde_json::json!({"sub":"6","org":2,"iat":1000,"exp":i64::MAX / 2});
+        let changed = serde_json::json!({"jti":"abc","ver":3,"sub":"6","org":2,"iat":1000,"exp":i64::MAX / 2});
         let forged = format!("{}.{}.{}", parts[0], b64(&changed), parts[2]);
         assert!(codec.decode(&forged, 0).is_err(), "changed payload");
     }

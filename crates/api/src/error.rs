@@ -20,6 +20,12 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// 403: authenticated but not allowed (role).
     Forbidden,
+    /// 403: the user must change a password an admin reset (`POST /api/me/password`) first.
+    PasswordChangeRequired,
+    /// 403: the right password of a disabled account.
+    AccountDisabled,
+    /// 400: the current password given to change it is wrong.
+    WrongPassword,
     /// 404: unknown id, an id of another organisation, or an unknown path.
     NotFound,
     /// 405: the path exists for other methods (see `Allow`).
@@ -30,6 +36,12 @@ pub enum ErrorCode {
     TaskNotStartable,
     /// 409: the username exists already.
     UsernameTaken,
+    /// 409: the change would leave an organisation without an enabled admin.
+    LastAdmin,
+    /// 409: an admin cannot disable, demote or move their own account.
+    OwnAccount,
+    /// 409: a sibling organisation has that name.
+    OrgNameTaken,
     /// 413: request body too large.
     PayloadTooLarge,
     /// 422: no lead matches the filter; no task was created.
@@ -50,16 +62,22 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::InvalidCredentials,
         ErrorCode::Forbidden,
+        ErrorCode::PasswordChangeRequired,
+        ErrorCode::AccountDisabled,
+        ErrorCode::WrongPassword,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::InvalidTaskState,
         ErrorCode::TaskNotStartable,
         ErrorCode::UsernameTaken,
+        ErrorCode::LastAdmin,
+        ErrorCode::OwnAccount,
+        ErrorCode::OrgNameTaken,
         ErrorCode::PayloadTooLarge,
         ErrorCode::NoMatchingLeads,
         ErrorCode::ScriptNotSet,
@@ -77,6 +95,12 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::PasswordChangeRequired => "password_change_required",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::WrongPassword => "wrong_password",
+            ErrorCode::LastAdmin => "last_admin",
+            ErrorCode::OwnAccount => "own_account",
+            ErrorCode::OrgNameTaken => "org_name_taken",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::InvalidTaskState => "invalid_task_state",
@@ -96,14 +120,19 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest | ErrorCode::WrongPassword => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden
+            | ErrorCode::PasswordChangeRequired
+            | ErrorCode::AccountDisabled => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::InvalidTaskState
             | ErrorCode::TaskNotStartable
-            | ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+            | ErrorCode::UsernameTaken
+            | ErrorCode::LastAdmin
+            | ErrorCode::OwnAccount
+            | ErrorCode::OrgNameTaken => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NoMatchingLeads | ErrorCode::ScriptNotSet => {
                 StatusCode::UNPROCESSABLE_ENTITY

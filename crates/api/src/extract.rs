@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{FromRequest, HttpRequest, web};
-use auth::User;
+use auth::{Claims, User};
 use kernel::{Caller, Role};
 
 use crate::error::{ApiError, ErrorCode};
@@ -73,13 +73,27 @@ pub struct Auth {
     pub user: User,
     /// Token expiry (unix seconds).
     pub expires_at: i64,
+    /// The token's claims (what logout revokes).
+    pub claims: Claims,
 }
 
 impl Auth {
     /// The caller behind a token (the API's headers, the console's cookie): 401 when the token
-    /// is not valid or its user is gone.
+    /// is not valid or its user is gone, 403 `password_change_required` when they must change a
+    /// reset password first.
     pub async fn of_token(state: &ApiState, token: &str) -> Result<Auth, ApiError> {
         let (claims, user) = state.auth.authenticate(token).await?;
+        Self::of(state, claims, user).await
+    }
+
+    /// As [`Auth::of_token`], but a user who must change their password passes: for changing
+    /// it, logging out, and seeing who they are.
+    pub async fn of_token_pending(state: &ApiState, token: &str) -> Result<Auth, ApiError> {
+        let (claims, user) = state.auth.authenticate_pending(token).await?;
+        Self::of(state, claims, user).await
+    }
+
+    async fn of(state: &ApiState, claims: Claims, user: User) -> Result<Auth, ApiError> {
         let scope = state.orgs.scope_of(user.org_id).await?;
         Ok(Auth {
             caller: Caller {
@@ -89,6 +103,7 @@ impl Auth {
                 scope,
             },
             expires_at: claims.expires_at,
+            claims,
             user,
         })
     }
@@ -101,6 +116,13 @@ impl Auth {
             Err(ApiError::forbidden())
         }
     }
+}
+
+/// The client's address (the peer's), for the login throttle and logs.
+pub fn client_addr(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The token of a request: `access-token`, else `Authorization: Bearer`.
@@ -134,6 +156,26 @@ impl FromRequest for Auth {
             let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
             let token = token.ok_or_else(ApiError::unauthorized)?;
             Auth::of_token(&state, &token).await
+        })
+    }
+}
+
+/// The authenticated caller, who may have a password change pending ([`Auth::of_token_pending`]).
+pub struct PendingAuth(pub Auth);
+
+impl FromRequest for PendingAuth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<ApiState>>().cloned();
+        let token = token_of(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
+            let token = token.ok_or_else(ApiError::unauthorized)?;
+            Auth::of_token_pending(&state, &token)
+                .await
+                .map(PendingAuth)
         })
     }
 }

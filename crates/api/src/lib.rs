@@ -17,6 +17,7 @@
 //! It depends on the domain crates only: a handler never reaches an adapter (the state holds
 //! services and ports, never a database pool).
 
+pub mod accounts;
 pub mod auth;
 pub mod envelope;
 pub mod error;

@@ -82,9 +82,27 @@ error_responses! {
     /// 401 `invalid_credentials` (login).
     InvalidCredentials = [InvalidCredentials], "用户名或密码错误",
         "Wrong username or password (the same answer, and the same work, for both).";
-    /// 403 `forbidden`.
-    Forbidden = [Forbidden], "没有权限执行此操作",
-        "Authenticated, but the role does not allow this (admin only).";
+    /// 403 `forbidden` or `password_change_required`.
+    Forbidden = [Forbidden, PasswordChangeRequired], "没有权限执行此操作",
+        "Authenticated, but the role does not allow this (admin only), or the user must change a reset password first (`password_change_required`).";
+    /// 403 `password_change_required`.
+    PasswordChangeRequired = [PasswordChangeRequired], "请先修改密码",
+        "The user must change the password an admin reset (`POST /api/me/password`) before anything else.";
+    /// 403 `account_disabled` (login).
+    AccountDisabled = [AccountDisabled], "账号已停用",
+        "The right password of a disabled account.";
+    /// 400 `invalid_request` or `wrong_password`.
+    BadPasswordChange = [InvalidRequest, WrongPassword], "当前密码错误",
+        "Malformed request, a new password outside 8..=256 characters or equal to the current one (`invalid_request`), or a wrong current password (`wrong_password`).";
+    /// 409 `username_taken`.
+    UsernameTaken = [UsernameTaken], "用户名已存在",
+        "Another user has that username.";
+    /// 409 `last_admin` or `own_account`.
+    AccountConflict = [LastAdmin, OwnAccount], "该组织至少需要保留一名启用的管理员",
+        "The change would leave an organisation without an enabled admin (`last_admin`), or an admin tried to disable, demote or move their own account (`own_account`); nothing changed.";
+    /// 409 `org_name_taken`.
+    OrgNameTaken = [OrgNameTaken], "同级组织中已有同名组织",
+        "A sibling organisation has that name.";
     /// 404 `not_found`.
     NotFound = [NotFound], "任务不存在",
         "Unknown id, or an id owned by another organisation (its existence is never revealed).";

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, Route, web};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{json_error, path_error, query_error};
-use crate::{auth, execution, health, leads, openapi, tasks};
+use crate::{accounts, auth, execution, health, leads, openapi, tasks};
 
 /// Prefix of every route of the API.
 pub const PREFIX: &str = "/api";
@@ -59,6 +59,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
     post("/login", |r| r.to(auth::login)),
     get("/auth/verify", |r| r.to(auth::verify)),
     get("/organizations", |r| r.to(auth::organizations)),
+    post("/organizations", |r| r.to(auth::create_organization)),
+    post("/logout", |r| r.to(accounts::logout)),
+    post("/me/password", |r| r.to(accounts::change_password)),
+    get("/users", |r| r.to(accounts::list)),
+    post("/users", |r| r.to(accounts::create)),
+    post("/users/update", |r| r.to(accounts::update)),
+    post("/users/disable", |r| r.to(accounts::disable)),
+    post("/users/enable", |r| r.to(accounts::enable)),
+    post("/users/reset-password", |r| r.to(accounts::reset_password)),
     post("/leads/import", |r| r.to(leads::import)),
     get("/leads", |r| r.to(leads::list)),
     get("/leads/statistics", |r| r.to(leads::statistics)),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use auth::AuthService;
+use auth::{AccountService, AuthService};
 use chrono_tz::Tz;
 use leads::LeadService;
 use ops::Ops;
@@ -15,6 +15,8 @@ use tasks::execution::{Background, Execution};
 pub struct ApiState {
     /// Login and tokens.
     pub auth: Arc<AuthService>,
+    /// Admins' management of accounts.
+    pub accounts: AccountService,
     /// Organisations.
     pub orgs: OrgService,
     /// Leads.

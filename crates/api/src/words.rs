@@ -2,7 +2,7 @@
 //! message for people, in Chinese like the rest of the contract. The domain keeps its errors
 //! typed ([`kernel::Invalid`], [`kernel::Entity`], ...); the wording is this module's alone.
 
-use auth::{AuthError, CreateUserError, LoginError};
+use auth::{AccountError, AuthError, CreateUserError, LoginError, PasswordChangeError};
 use kernel::{Entity, Invalid, PageError, RepoError};
 use leads::LeadError;
 use org::CreateOrgError;
@@ -79,6 +79,9 @@ pub fn invalid(i: &Invalid) -> String {
         Invalid::Reversed { from, to } => format!("{from} 不能晚于 {to}"),
         Invalid::TooSmall { field, min } => format!("{field} 不能小于 {min}"),
         Invalid::TooManyRows { max } => format!("每次最多 {max} 条"),
+        Invalid::Username => {
+            "username 须为 3 到 64 个字符，只能包含字母、数字和 . _ - @".to_owned()
+        }
     };
     format!("请求参数无效: {what}")
 }
@@ -126,6 +129,7 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => {
                 ApiError::new(ErrorCode::InvalidCredentials, "用户名或密码错误")
             }
+            LoginError::Disabled => ApiError::new(ErrorCode::AccountDisabled, "账号已停用"),
             LoginError::TooManyAttempts { retry_after } => ApiError {
                 retry_after: Some(retry_after),
                 ..ApiError::new(ErrorCode::TooManyAttempts, "登录失败次数过多，请稍后再试")
@@ -140,7 +144,57 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Unauthenticated => ApiError::unauthorized(),
+            AuthError::PasswordChangeRequired => ApiError::new(
+                ErrorCode::PasswordChangeRequired,
+                "密码已被管理员重置，请先修改密码",
+            ),
             AuthError::Repo(r) => r.into(),
+        }
+    }
+}
+
+/// 429 after too many wrong passwords (login and password change share the throttle).
+fn too_many_attempts(retry_after: i64) -> ApiError {
+    ApiError {
+        retry_after: Some(retry_after),
+        ..ApiError::new(ErrorCode::TooManyAttempts, "密码错误次数过多，请稍后再试")
+    }
+}
+
+impl From<PasswordChangeError> for ApiError {
+    fn from(e: PasswordChangeError) -> Self {
+        match e {
+            PasswordChangeError::WrongPassword => {
+                ApiError::new(ErrorCode::WrongPassword, "当前密码错误")
+            }
+            PasswordChangeError::Invalid(i) => i.into(),
+            PasswordChangeError::Unchanged => {
+                ApiError::bad_request("请求参数无效: 新密码不能与当前密码相同")
+            }
+            PasswordChangeError::TooManyAttempts { retry_after } => too_many_attempts(retry_after),
+            PasswordChangeError::Unauthenticated => ApiError::unauthorized(),
+            PasswordChangeError::Repo(r) => r.into(),
+            PasswordChangeError::Unknown(e) => ApiError::internal(format!("{e:#}")),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Forbidden => ApiError::forbidden(),
+            AccountError::Invalid(i) => i.into(),
+            AccountError::NotFound(what) => not_found(what),
+            AccountError::UsernameTaken => ApiError::new(ErrorCode::UsernameTaken, "用户名已存在"),
+            AccountError::OwnAccount => ApiError::new(
+                ErrorCode::OwnAccount,
+                "不能停用、降级、移动自己的账号或重置自己的密码（修改自己的密码请到账号设置）",
+            ),
+            AccountError::LastAdmin => {
+                ApiError::new(ErrorCode::LastAdmin, "该组织至少需要保留一名启用的管理员")
+            }
+            AccountError::Repo(r) => r.into(),
+            AccountError::Unknown(e) => ApiError::internal(format!("{e:#}")),
         }
     }
 }
@@ -175,6 +229,10 @@ impl From<CreateOrgError> for ApiError {
         match e {
             CreateOrgError::InvalidName => ApiError::bad_request("组织名称须为 1 到 100 个字符"),
             CreateOrgError::ParentNotFound => ApiError::new(ErrorCode::NotFound, "上级组织不存在"),
+            CreateOrgError::NameTaken => {
+                ApiError::new(ErrorCode::OrgNameTaken, "同级组织中已有同名组织")
+            }
+            CreateOrgError::Forbidden => ApiError::forbidden(),
             CreateOrgError::Repo(r) => r.into(),
         }
     }

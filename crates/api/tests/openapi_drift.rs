@@ -39,6 +39,13 @@ const METHODS: [&str; 8] = [
     "get", "post", "put", "delete", "patch", "head", "options", "trace",
 ];
 const PUBLIC: [(&str, &str); 2] = [("post", "/api/login"), ("get", "/api/health")];
+/// What a user who must change a reset password may still do (every other authenticated
+/// operation answers 403 `password_change_required`).
+const PENDING_ALLOWED: [(&str, &str); 3] = [
+    ("post", "/api/me/password"),
+    ("post", "/api/logout"),
+    ("get", "/api/auth/verify"),
+];
 
 fn doc() -> Value {
     serde_json::to_value(document()).unwrap()
@@ -145,6 +152,17 @@ fn openapi_operations_declare_security_and_errors() {
             assert!(
                 statuses.contains(&401),
                 "{method} {path}: authenticated but no 401"
+            );
+            let pending = PENDING_ALLOWED.contains(&(method.as_str(), path.as_str()));
+            let codes_403 = response_schema(&doc, &method, &path, 403)
+                .map(|s| s["allOf"][1]["properties"]["error"]["enum"].clone())
+                .unwrap_or_default();
+            assert_eq!(
+                codes_403
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c == "password_change_required")),
+                !pending,
+                "{method} {path}: 403 password_change_required documented wrongly"
             );
         }
         if path != "/api/health" {
@@ -354,6 +372,9 @@ fn user() -> auth::User {
         role: Role::Admin,
         org_id: OrgId(1),
         org_name: "总部".into(),
+        enabled: true,
+        password_change_required: false,
+        created_at: time(9),
     }
 }
 
@@ -410,7 +431,76 @@ fn openapi_schemas_match_auth_and_health_json() {
         "get",
         "/api/organizations",
         200,
-        &success(to_json(Items::of(tree, OrgNodeDto::from))),
+        &success(to_json(Items::of(tree.clone(), OrgNodeDto::from))),
+    );
+    let child = tree[0].children[0].clone();
+    assert_matches(
+        &doc,
+        "post",
+        "/api/organizations",
+        200,
+        &success(to_json(OrgNodeDto::from(child))),
+    );
+}
+
+#[test]
+fn openapi_schemas_match_account_json() {
+    use api::accounts::dto::{AccountDto, LogoutData, ResetPasswordData};
+    let doc = doc();
+    let pending = auth::User {
+        password_change_required: true,
+        enabled: false,
+        ..user()
+    };
+    let account = to_json(AccountDto::new(&pending, TZ));
+    assert_eq!(account["password_change_required"], true);
+    assert!(account.get("password_hash").is_none());
+    for (method, path) in [
+        ("post", "/api/users"),
+        ("post", "/api/users/update"),
+        ("post", "/api/users/disable"),
+        ("post", "/api/users/enable"),
+    ] {
+        assert_matches(&doc, method, path, 200, &success(account.clone()));
+    }
+    assert_matches(
+        &doc,
+        "get",
+        "/api/users",
+        200,
+        &success(to_json(Paged::of(
+            page(vec![user(), pending.clone()]),
+            |u| AccountDto::new(&u, TZ),
+        ))),
+    );
+    assert_matches(
+        &doc,
+        "post",
+        "/api/users/reset-password",
+        200,
+        &success(to_json(ResetPasswordData {
+            user: AccountDto::new(&pending, TZ),
+            temporary_password: "Kq7mXwR2pTz9Hc".into(),
+        })),
+    );
+    let session = auth::Session {
+        access_token: "t.o.k".into(),
+        expires_in: 3600,
+        user: user(),
+    };
+    assert_matches(
+        &doc,
+        "post",
+        "/api/me/password",
+        200,
+        &success(to_json(LoginData::from(&session))),
+    );
+    assert_matches(
+        &doc,
+        "post",
+        "/api/logout",
+        200,
+        &success(to_json(LogoutData { logged_out: true })),
     );
 }
 

@@ -54,6 +54,9 @@ pub enum Invalid {
         /// The smallest allowed.
         min: i64,
     },
+    /// A username that breaks the rule: 3 to 64 letters, digits, `.`, `_`, `-` or `@`.
+    #[error("username must be 3 to 64 characters of letters, digits, '.', '_', '-' or '@'")]
+    Username,
     /// More rows than one request may carry.
     #[error("at most {max} rows per request")]
     TooManyRows {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kernel::{OrgId, OrgScope, RepoError};
+use kernel::{Caller, OrgId, OrgScope, RepoError, Role};
 use serde::Serialize;
 
 /// One organisation.
@@ -51,9 +51,15 @@ pub enum CreateOrgError {
     /// Name empty or longer than 100 characters.
     #[error("organisation name must be 1 to 100 characters")]
     InvalidName,
-    /// The parent does not exist.
+    /// The parent does not exist (or is outside the caller's subtree).
     #[error("parent organisation not found")]
     ParentNotFound,
+    /// A sibling has that name.
+    #[error("a sibling organisation has that name")]
+    NameTaken,
+    /// Only admins create organisations.
+    #[error("admins only")]
+    Forbidden,
     /// Storage failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -65,6 +71,8 @@ pub enum CreateOrgError {
 pub trait OrgRepository: Send + Sync + 'static {
     /// `org` and all its descendants (empty when `org` does not exist).
     async fn subtree(&self, org: OrgId) -> Result<Vec<Organization>, RepoError>;
+    /// Every organisation (for the server's own command line).
+    async fn all(&self) -> Result<Vec<Organization>, RepoError>;
     /// Create an organisation.
     async fn create(
         &self,
@@ -122,7 +130,38 @@ impl OrgService {
         Ok(build_tree(scope.root(), orgs))
     }
 
-    /// Create an organisation under `parent` (or a new root).
+    /// Every tree of organisations, by root id (for the server's own command line).
+    pub async fn forest(&self) -> Result<Vec<OrgNode>, RepoError> {
+        let orgs = self.repo.all().await?;
+        let mut roots: Vec<OrgId> = orgs
+            .iter()
+            .filter(|o| o.parent_id.is_none())
+            .map(|o| o.id)
+            .collect();
+        roots.sort();
+        Ok(roots
+            .into_iter()
+            .flat_map(|root| build_tree(root, orgs.clone()))
+            .collect())
+    }
+
+    /// Create an organisation under `parent`, which an admin caller must have in their subtree.
+    pub async fn create_child(
+        &self,
+        caller: &Caller,
+        name: &str,
+        parent: OrgId,
+    ) -> Result<Organization, CreateOrgError> {
+        if caller.role != Role::Admin {
+            return Err(CreateOrgError::Forbidden);
+        }
+        if !caller.scope.contains(parent) {
+            return Err(CreateOrgError::ParentNotFound);
+        }
+        self.create(name, Some(parent)).await
+    }
+
+    /// Create an organisation under `parent` (or a new root), for the server's own command line.
     pub async fn create(
         &self,
         name: &str,

@@ -6,6 +6,7 @@
 //! ([`app`]: the JSON API of the `api` crate). The command line (`main.rs`) adds the
 //! administrative commands ([`csv_import`]) and the demo data ([`demo`]).
 
+pub mod accounts_cli;
 pub mod app;
 pub mod boot;
 pub mod config;

@@ -99,12 +99,35 @@ enum OrgCmd {
         #[arg(long)]
         parent: Option<i64>,
     },
+    /// Show every organisation as a tree, with ids.
+    List,
 }
 
 #[derive(Subcommand)]
 enum UserCmd {
     /// Create a user; the password is read from standard input, never from the command line.
     Create(UserCreate),
+    /// List users (id, username, name, role, organisation, state).
+    List {
+        /// Only the users of this organisation.
+        #[arg(long)]
+        org: Option<i64>,
+    },
+    /// Disable a user: they cannot log in, and their tokens are refused.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        username: String,
+    },
+    /// Give a user a temporary password (printed once); they must change it at next login.
+    ResetPassword {
+        /// Login name.
+        username: String,
+    },
 }
 
 #[derive(Args)]
@@ -228,9 +251,34 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             println!("{}", org.id);
             Ok(())
         }
+        Command::Org { cmd: OrgCmd::List } => {
+            print!("{}", accounts(db).await?.org_tree().await?);
+            Ok(())
+        }
         Command::User {
             cmd: UserCmd::Create(u),
         } => create_user(cfg, db, u).await,
+        Command::User { cmd } => {
+            let cli = accounts(db).await?;
+            match cmd {
+                UserCmd::Create(_) => unreachable!("handled above"),
+                UserCmd::List { org } => print!("{}", cli.list(org).await?),
+                UserCmd::Disable { username } => {
+                    cli.set_enabled(&username, false).await?;
+                    println!("disabled {username}");
+                }
+                UserCmd::Enable { username } => {
+                    cli.set_enabled(&username, true).await?;
+                    println!("enabled {username}");
+                }
+                UserCmd::ResetPassword { username } => {
+                    let password = cli.reset_password(&username).await?;
+                    println!("temporary password for {username}: {password}");
+                    println!("(shown once; {username} must change it at next login)");
+                }
+            }
+            Ok(())
+        }
         Command::PlatformSim(_) => Ok(()),
         Command::Leads {
             cmd: LeadsCmd::Import { org, file },
@@ -271,14 +319,18 @@ fn console_url(addr: std::net::SocketAddr) -> String {
     format!("http://{addr}/")
 }
 
+async fn accounts(db: &Database) -> anyhow::Result<server::accounts_cli::AccountsCli> {
+    server::accounts_cli::AccountsCli::new(boot::migrate_and_pool(db, 4).await?)
+}
+
 async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Result<()> {
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    auth::validate_username(&u.username).map_err(anyhow::Error::msg)?;
-    auth::validate_password(&password).map_err(anyhow::Error::msg)?;
+    auth::validate_username(&u.username)?;
+    auth::validate_password("password", &password)?;
     let role: Role = u.role.parse().map_err(anyhow::Error::msg)?;
     let pool = admin(cfg, db).await?.pool;
     let hash = boot::hasher()?.hash_blocking(&password)?;

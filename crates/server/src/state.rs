@@ -12,7 +12,7 @@ use adapters::pg_tasks::PgTasks;
 use adapters::probe::Probe;
 use adapters::security::{Argon2Hasher, JwtCodec};
 use api::ApiState;
-use auth::{AuthService, LoginThrottle, ThrottleLimits};
+use auth::{AccountService, AuthService, LoginThrottle, ThrottleLimits};
 use chrono_tz::Tz;
 use kernel::{Clock, SystemClock};
 use leads::LeadService;
@@ -117,6 +117,7 @@ impl AppState {
         .with_user_cache(
             chrono::Duration::from_std(o.auth_cache).unwrap_or_else(|_| chrono::Duration::zero()),
         );
+        let auth = Arc::new(auth);
         let leads = LeadService::new(Arc::new(PgLeads::new(pool.clone())), o.tz);
         let tasks = TaskService::new(Arc::new(PgTasks::new(pool.clone())), leads.clone(), o.tz);
         let ops = Ops::new(
@@ -133,7 +134,8 @@ impl AppState {
             },
         );
         let api = ApiState {
-            auth: Arc::new(auth),
+            accounts: AccountService::new(auth.clone()),
+            auth,
             orgs: OrgService::new(Arc::new(PgOrgs::new(pool.clone()))),
             leads,
             tasks,

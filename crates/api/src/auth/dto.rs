@@ -80,6 +80,9 @@ pub struct LoginData {
     pub expires_in: i64,
     /// Who logged in.
     pub user: UserDto,
+    /// Whether the user must change a password an admin reset (`POST /api/me/password`) before
+    /// anything else; until then every other endpoint answers 403 `password_change_required`.
+    pub password_change_required: bool,
 }
 
 impl From<&auth::Session> for LoginData {
@@ -89,6 +92,7 @@ impl From<&auth::Session> for LoginData {
             token_type: TokenType::Bearer,
             expires_in: s.expires_in,
             user: UserDto::from(&s.user),
+            password_change_required: s.user.password_change_required,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct VerifyData {
     /// When the token expires, `YYYY-MM-DD HH:MM:SS`.
     #[schema(example = "2025-11-02 10:00:00")]
     pub expires_at: String,
+    /// Whether the user must change a reset password before anything else.
+    pub password_change_required: bool,
 }
 
 impl VerifyData {
@@ -115,6 +121,7 @@ impl VerifyData {
             valid: true,
             user: UserDto::from(user),
             expires_at,
+            password_change_required: user.password_change_required,
         }
     }
 }
@@ -143,4 +150,19 @@ impl From<org::OrgNode> for OrgNodeDto {
             children: n.children.into_iter().map(OrgNodeDto::from).collect(),
         }
     }
+}
+
+/// `POST /api/organizations` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgBody {
+    /// Name, 1..=100 characters, unique among its siblings.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
+    pub name: String,
+    /// The parent (of the caller's subtree).
+    pub parent_id: i64,
 }

@@ -6,13 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::envelope::{Envelope, Items, ok};
 use crate::error::ApiError;
-use crate::extract::{Auth, Json, NoQuery, Query};
+use crate::extract::{Auth, Json, NoQuery, PendingAuth, Query, client_addr};
 use crate::responses::{
-    BadRequest, DatabaseUnavailable, InvalidCredentials, PayloadTooLarge, TooManyAttempts,
-    Unauthorized,
+    AccountDisabled, BadRequest, DatabaseUnavailable, Forbidden, InvalidCredentials, NotFound,
+    OrgNameTaken, PasswordChangeRequired, PayloadTooLarge, TooManyAttempts, Unauthorized,
 };
 use crate::state::ApiState;
-use dto::{LoginBody, LoginData, OrgNodeDto, VerifyData};
+use dto::{LoginBody, LoginData, NewOrgBody, OrgNodeDto, VerifyData};
 
 /// Log in: exchange username and password for a token.
 ///
@@ -28,6 +28,7 @@ use dto::{LoginBody, LoginData, OrgNodeDto, VerifyData};
         (status = 200, description = "Logged in.", body = Envelope<LoginData>),
         (status = 400, response = BadRequest),
         (status = 401, response = InvalidCredentials),
+        (status = 403, response = AccountDisabled),
         (status = 413, response = PayloadTooLarge),
         (status = 429, response = TooManyAttempts),
         (status = 503, response = DatabaseUnavailable),
@@ -47,13 +48,9 @@ pub async fn login(
             "用户名须为 1 到 128 个字符，密码须为 1 到 1024 个字符",
         ));
     }
-    let addr = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
     let session = state
         .auth
-        .login(&body.username, &body.password, &addr)
+        .login(&body.username, &body.password, &client_addr(&req))
         .await?;
     Ok(ok("登录成功", LoginData::from(&session)))
 }
@@ -75,7 +72,7 @@ pub async fn login(
 pub async fn verify(
     state: web::Data<ApiState>,
     _: Query<NoQuery>,
-    auth: Auth,
+    PendingAuth(auth): PendingAuth,
 ) -> Result<HttpResponse, ApiError> {
     Ok(ok(
         "令牌有效",
@@ -94,6 +91,7 @@ pub async fn verify(
         (status = 200, description = "The tree (one root: the caller's organisation).", body = Envelope<Items<OrgNodeDto>>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
@@ -104,4 +102,44 @@ pub async fn organizations(
 ) -> Result<HttpResponse, ApiError> {
     let tree = state.orgs.tree(&auth.caller.scope).await?;
     Ok(ok("获取组织列表成功", Items::of(tree, OrgNodeDto::from)))
+}
+
+/// Create a child organisation of one in the caller's subtree (admins); names are unique among
+/// siblings.
+#[utoipa::path(
+    post,
+    path = "/api/organizations",
+    request_body = NewOrgBody,
+    operation_id = "create_organization",
+    tag = "auth",
+    security(("access_token" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The new organisation (no children yet).", body = Envelope<OrgNodeDto>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = OrgNameTaken),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
+pub async fn create_organization(
+    state: web::Data<ApiState>,
+    _: Query<NoQuery>,
+    auth: Auth,
+    body: Json<NewOrgBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let created = state
+        .orgs
+        .create_child(&auth.caller, &b.name, kernel::OrgId(b.parent_id))
+        .await?;
+    let node = org::OrgNode {
+        id: created.id,
+        name: created.name,
+        parent_id: created.parent_id,
+        children: Vec::new(),
+    };
+    Ok(ok("创建组织成功", OrgNodeDto::from(node)))
 }

@@ -9,8 +9,8 @@ use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, Query};
 use crate::responses::{
-    BadRequest, DatabaseUnavailable, Forbidden, InvalidTaskState, NotFound, PayloadTooLarge,
-    PlatformFailed, ScriptNotSet, TaskNotStartable, Unauthorized, Unavailable,
+    BadRequest, DatabaseUnavailable, Forbidden, InvalidTaskState, NotFound, PasswordChangeRequired,
+    PayloadTooLarge, PlatformFailed, ScriptNotSet, TaskNotStartable, Unauthorized, Unavailable,
 };
 use crate::state::ApiState;
 use crate::tasks::dto::TaskDto;
@@ -42,6 +42,7 @@ use dto::{
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 409, response = TaskNotStartable),
         (status = 413, response = PayloadTooLarge),
@@ -80,6 +81,7 @@ pub async fn start(
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 409, response = InvalidTaskState),
         (status = 413, response = PayloadTooLarge),
@@ -112,6 +114,7 @@ pub async fn suspend_resume(
         (status = 200, description = "The updated task (state 5).", body = Envelope<TaskDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 409, response = InvalidTaskState),
         (status = 413, response = PayloadTooLarge),
@@ -143,6 +146,7 @@ pub async fn stop(
         (status = 200, description = "A page of rows plus `summary`.", body = Envelope<ExecutionPageDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 502, response = PlatformFailed),
@@ -196,6 +200,7 @@ pub async fn executions(
         (status = 200, description = "A page of follow-up rows.", body = Envelope<Paged<FollowRowDto>>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 503, response = DatabaseUnavailable),
     ),
@@ -231,6 +236,7 @@ pub async fn follow(
         (status = 200, description = "Statistics.", body = Envelope<TaskStatisticsDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 503, response = DatabaseUnavailable),
     ),
@@ -266,6 +272,7 @@ pub async fn statistics(
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 503, response = DatabaseUnavailable),
@@ -296,6 +303,7 @@ pub async fn start_run(
         (status = 200, description = "The run.", body = Envelope<RunDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 503, response = DatabaseUnavailable),
     ),

@@ -9,7 +9,10 @@ use leads::LeadInput;
 use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NUL_TEXT, NoQuery, Query, contains_nul};
-use crate::responses::{BadRequest, DatabaseUnavailable, NotFound, PayloadTooLarge, Unauthorized};
+use crate::responses::{
+    BadRequest, DatabaseUnavailable, NotFound, PasswordChangeRequired, PayloadTooLarge,
+    Unauthorized,
+};
 use crate::state::ApiState;
 use dto::{
     ImportBody, ImportResultDto, LeadDto, LeadListQuery, LeadStatisticsDto, PreviewBody, PreviewDto,
@@ -30,6 +33,7 @@ use dto::{
         (status = 200, description = "Counts, and the rejected rows with their reasons.", body = Envelope<ImportResultDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 503, response = DatabaseUnavailable),
@@ -74,6 +78,7 @@ pub async fn import(
         (status = 200, description = "A page of leads, phones masked.", body = Envelope<Paged<LeadDto>>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 503, response = DatabaseUnavailable),
     ),
@@ -103,6 +108,7 @@ pub async fn list(
         (status = 200, description = "Counts.", body = Envelope<LeadStatisticsDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
@@ -126,6 +132,7 @@ pub async fn statistics(
         (status = 200, description = "Counts; `deduplicated` is the `leads_count` a task created now would get.", body = Envelope<PreviewDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 503, response = DatabaseUnavailable),

@@ -10,8 +10,8 @@ use crate::envelope::{Envelope, Items, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NoQuery, Query};
 use crate::responses::{
-    BadRequest, DatabaseUnavailable, InvalidTaskState, NoMatchingLeads, NotFound, PayloadTooLarge,
-    Unauthorized,
+    BadRequest, DatabaseUnavailable, InvalidTaskState, NoMatchingLeads, NotFound,
+    PasswordChangeRequired, PayloadTooLarge, Unauthorized,
 };
 use crate::state::ApiState;
 use dto::{
@@ -43,6 +43,7 @@ use dto::{
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 422, response = NoMatchingLeads),
@@ -94,6 +95,7 @@ pub async fn create(
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
@@ -134,6 +136,7 @@ pub async fn task_list(
         (status = 200, description = "Tasks, newest first.", body = Envelope<Items<TaskDto>>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
@@ -161,6 +164,7 @@ pub async fn recent(
         (status = 200, description = "Counts.", body = Envelope<TaskStatsDto>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
@@ -190,6 +194,7 @@ pub async fn stats(
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 409, response = InvalidTaskState),
         (status = 413, response = PayloadTooLarge),
@@ -224,6 +229,7 @@ pub async fn update_script(
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 404, response = NotFound),
         (status = 413, response = PayloadTooLarge),
         (status = 503, response = DatabaseUnavailable),
@@ -259,6 +265,7 @@ pub async fn create_scene(
         (status = 200, description = "Scenes.", body = Envelope<Items<SceneDto>>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = PasswordChangeRequired),
         (status = 503, response = DatabaseUnavailable),
     ),
 )]
