@@ -11,7 +11,7 @@ CREATE INDEX users_org_idx ON users (org_id);
 -- Tokens ended by logout, kept until they would have expired anyway.
 CREATE TABLE revoked_tokens (
     token_id   TEXT        PRIMARY KEY,
-    user_id    BIGINT      NOT NULL REFERENCES users (id),
+    user_id    BIGINT      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     expires_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX revoked_tokens_user_idx ON revoked_tokens (user_id);

@@ -208,3 +208,109 @@ async fn out_of_range_settings_are_refused_by_name() {
         assert!(stderr.contains(var), "{var}={value}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_list_disable_enable_reset_password_and_org_list_commands() {
+    let app = TestApp::spawn_with(TestOptions {
+        workers: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let url = app.db.url.clone();
+    let parent = app.org("集团", None).await;
+    let child = app.org("门店", Some(parent)).await;
+    app.org("另一集团", None).await;
+    app.user(parent, "boss", kernel::Role::Admin).await;
+    app.user(child, "clerk", kernel::Role::Operator).await;
+
+    let (ok, out, err) = outbound(&url, &["org", "list"], None);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "集团 ({parent})\n└── 门店 ({child})\n另一集团 ({})\n",
+            child + 1
+        )
+    );
+    let (ok, _, err) = outbound(
+        &url,
+        &[
+            "org",
+            "create",
+            "--name",
+            "门店",
+            "--parent",
+            &parent.to_string(),
+        ],
+        None,
+    );
+    assert!(
+        !ok && err.contains("sibling"),
+        "a sibling's name is refused: {err}"
+    );
+
+    let (ok, out, err) = outbound(&url, &["user", "list"], None);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].contains("boss") && lines[1].contains("admin") && lines[1].ends_with("enabled")
+    );
+    assert!(lines[2].contains("clerk") && lines[2].contains(&format!("门店 ({child})")));
+    let (ok, out, _) = outbound(&url, &["user", "list", "--org", &child.to_string()], None);
+    assert!(
+        ok && out.lines().count() == 2 && out.contains("clerk"),
+        "{out}"
+    );
+
+    let token = app.login("clerk").await;
+    let (ok, out, err) = outbound(&url, &["user", "disable", "clerk"], None);
+    assert!(ok && out.contains("disabled clerk"), "{err}");
+    app.post(
+        None,
+        "/api/login",
+        json!({"username": "clerk", "password": "password123"}),
+    )
+    .await
+    .expect(403, Some("account_disabled"));
+    let (_, out, _) = outbound(&url, &["user", "list"], None);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("clerk") && l.ends_with("disabled")),
+        "{out}"
+    );
+    // the last enabled admin of an organisation stays, on the command line too
+    let (ok, _, err) = outbound(&url, &["user", "disable", "boss"], None);
+    assert!(!ok && err.contains("last enabled admin"), "{err}");
+    let (ok, _, err) = outbound(&url, &["user", "enable", "clerk"], None);
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = outbound(&url, &["user", "reset-password", "clerk"], None);
+    assert!(ok, "{err}");
+    let temporary = out
+        .lines()
+        .find_map(|l| l.strip_prefix("temporary password for clerk: "))
+        .expect("the temporary password is printed")
+        .to_owned();
+    // the token from before the reset is refused once the user cache's second has passed
+    e2e::eventually(5, "the old token is refused", || async {
+        (app.get(Some(&token), "/api/task_list")
+            .await
+            .status
+            .as_u16()
+            == 401)
+            .then_some(())
+    })
+    .await;
+    let login = app
+        .post(
+            None,
+            "/api/login",
+            json!({"username": "clerk", "password": temporary}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(login.data()["password_change_required"], true);
+    let (ok, _, err) = outbound(&url, &["user", "disable", "nobody"], None);
+    assert!(!ok && err.contains("no user named `nobody`"), "{err}");
+}

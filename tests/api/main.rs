@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP against the real app and real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod accounts;
 mod auth;
 mod budget;
 mod cli;

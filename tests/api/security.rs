@@ -48,7 +48,7 @@ async fn forged_foreign_and_expired_tokens_are_401() {
     let real = payload_of(&token);
     assert_eq!(real["sub"], alice.to_string(), "sub is the user id: {real}");
 
-    let live = json!({"sub": alice.to_string(), "org": org, "iat": now(), "exp": now() + 600});
+    let live = json!({"jti": "crafted", "ver": 0, "sub": alice.to_string(), "org": org, "iat": now(), "exp": now() + 600});
     // the crafting itself is right: a token made here with the right key and algorithm is accepted
     let control = sign(Algorithm::HS256, &live, JWT_SECRET);
     let r = app
@@ -102,7 +102,7 @@ async fn forged_foreign_and_expired_tokens_are_401() {
             "expired",
             sign(
                 Algorithm::HS256,
-                &json!({"sub": alice.to_string(), "org": org, "iat": now() - 3600, "exp": now() - 60}),
+                &json!({"jti": "crafted", "ver": 0, "sub": alice.to_string(), "org": org, "iat": now() - 3600, "exp": now() - 60}),
                 JWT_SECRET,
             ),
         ),
@@ -110,7 +110,7 @@ async fn forged_foreign_and_expired_tokens_are_401() {
             "no exp claim",
             sign(
                 Algorithm::HS256,
-                &json!({"sub": alice.to_string(), "org": org, "iat": now()}),
+                &json!({"jti": "crafted", "ver": 0, "sub": alice.to_string(), "org": org, "iat": now()}),
                 JWT_SECRET,
             ),
         ),
