@@ -281,3 +281,12 @@ impl Drop for Browser {
 pub async fn pause(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
+
+/// Wait until the browser shows `path` (after a redirect), and the page is ready.
+pub async fn eventually_path(b: &Browser, path: &str) {
+    eventually(20, &format!("the browser shows {path}"), || async {
+        (b.path().await == path).then_some(())
+    })
+    .await;
+    b.wait_ready().await;
+}

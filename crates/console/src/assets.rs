@@ -21,6 +21,7 @@ pub const HTMX: &str = "htmx-2.0.11.min.js";
 pub const HTMX_SSE: &str = "htmx-ext-sse-2.2.4.js";
 
 const CSS: &[u8] = include_bytes!("../static/console.css");
+const JS: &[u8] = include_bytes!("../static/console.js");
 
 /// A short fingerprint of the stylesheet, so that its URL changes with its content.
 const fn fingerprint(bytes: &[u8]) -> u32 {
@@ -41,9 +42,20 @@ pub fn css_path() -> &'static str {
     PATH.get_or_init(|| format!("/static/console.{:08x}.css", fingerprint(CSS)))
 }
 
+/// The console's own script's URL path.
+pub fn js_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| format!("/static/console.{:08x}.js", fingerprint(JS)))
+}
+
 /// Every served file.
-pub fn all() -> [Asset; 3] {
+pub fn all() -> [Asset; 4] {
     [
+        Asset {
+            name: js_path().trim_start_matches("/static/"),
+            content_type: "text/javascript; charset=utf-8",
+            bytes: JS,
+        },
         Asset {
             name: HTMX,
             content_type: "text/javascript; charset=utf-8",

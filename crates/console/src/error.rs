@@ -21,6 +21,9 @@ pub enum ConsoleError {
     /// No valid session: log in (again).
     #[error("not logged in")]
     LoggedOut,
+    /// A session of a user who must change a reset password first: to `/account`.
+    #[error("password change required")]
+    PasswordChange,
     /// A state-changing request that did not come from the console's pages.
     #[error("cross-site request refused")]
     CrossSite,
@@ -45,6 +48,7 @@ impl From<ApiError> for ConsoleError {
             StatusCode::UNAUTHORIZED if e.code == api::ErrorCode::Unauthorized => {
                 ConsoleError::LoggedOut
             }
+            _ if e.code == api::ErrorCode::PasswordChangeRequired => ConsoleError::PasswordChange,
             _ => ConsoleError::Api(e),
         }
     }
@@ -69,6 +73,9 @@ worded_by_the_api!(
     kernel::PageError,
     kernel::Invalid,
     auth::LoginError,
+    auth::AccountError,
+    auth::PasswordChangeError,
+    org::CreateOrgError,
 );
 
 impl ConsoleError {
@@ -81,6 +88,7 @@ impl ConsoleError {
     pub fn status(&self) -> StatusCode {
         match self {
             ConsoleError::LoggedOut => StatusCode::UNAUTHORIZED,
+            ConsoleError::PasswordChange => StatusCode::FORBIDDEN,
             ConsoleError::CrossSite | ConsoleError::AdminsOnly => StatusCode::FORBIDDEN,
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
             ConsoleError::Api(e) => e.status(),
@@ -92,6 +100,7 @@ impl ConsoleError {
     pub fn message(&self) -> String {
         match self {
             ConsoleError::LoggedOut => "请先登录".to_owned(),
+            ConsoleError::PasswordChange => "密码已被管理员重置，请先修改密码".to_owned(),
             ConsoleError::CrossSite => {
                 "请求被拒绝：只接受来自本控制台页面的操作（CSRF 防护）".to_owned()
             }
@@ -125,6 +134,9 @@ impl ConsoleError {
             }
             return res;
         }
+        if let ConsoleError::PasswordChange = self {
+            return redirect(htmx, "/account");
+        }
         let mut b = HttpResponse::build(self.status());
         if let ConsoleError::Api(ApiError {
             retry_after: Some(s),
@@ -156,6 +168,20 @@ impl ConsoleError {
                 HttpResponse::InternalServerError().finish()
             }
         }
+    }
+}
+
+/// Send the browser to `to`: htmx follows `HX-Redirect` with a full navigation; a page request
+/// gets 303.
+pub fn redirect(htmx: bool, to: &str) -> HttpResponse {
+    if htmx {
+        HttpResponse::Ok()
+            .insert_header(("HX-Redirect", to))
+            .finish()
+    } else {
+        HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, to))
+            .finish()
     }
 }
 

@@ -35,26 +35,54 @@ impl std::ops::Deref for Session {
     }
 }
 
+/// The session of a request, with (`pending`) or without a password change pending.
+fn extract(
+    req: &HttpRequest,
+    pending: bool,
+) -> Pin<Box<dyn Future<Output = Result<Auth, ConsoleError>>>> {
+    let state = req.app_data::<web::Data<ApiState>>().cloned();
+    let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
+    Box::pin(async move {
+        let state = state.ok_or(ConsoleError::Internal)?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ConsoleError::LoggedOut)?;
+        let auth = if pending {
+            Auth::of_token_pending(&state, &token).await
+        } else {
+            Auth::of_token(&state, &token).await
+        };
+        match auth {
+            Ok(auth) => Ok(auth),
+            Err(e) if e.status() == actix_web::http::StatusCode::UNAUTHORIZED => {
+                Err(ConsoleError::LoggedOut)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
 impl FromRequest for Session {
     type Error = ConsoleError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<ApiState>>().cloned();
-        let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
-        Box::pin(async move {
-            let state = state.ok_or(ConsoleError::Internal)?;
-            let token = token
-                .filter(|t| !t.is_empty())
-                .ok_or(ConsoleError::LoggedOut)?;
-            match Auth::of_token(&state, &token).await {
-                Ok(auth) => Ok(Session(auth)),
-                Err(e) if e.status() == actix_web::http::StatusCode::UNAUTHORIZED => {
-                    Err(ConsoleError::LoggedOut)
-                }
-                Err(e) => Err(e.into()),
-            }
-        })
+        let auth = extract(req, false);
+        Box::pin(async move { auth.await.map(Session) })
+    }
+}
+
+/// A session that may have a password change pending: for the account page (where it is
+/// changed) and logging out.
+pub struct PendingSession(pub Auth);
+
+impl FromRequest for PendingSession {
+    type Error = ConsoleError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let auth = extract(req, true);
+        Box::pin(async move { auth.await.map(PendingSession) })
     }
 }
 

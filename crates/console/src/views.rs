@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use tasks::TaskState;
 
 use crate::assets;
-use crate::session::Session;
+use api::extract::Auth;
 
 /// The signed-in operator, as the header shows them.
 pub struct Operator {
@@ -17,30 +17,36 @@ pub struct Operator {
     pub org: String,
     /// Whether they are an admin.
     pub admin: bool,
+    /// Whether they must change a reset password (then the navigation leads nowhere else).
+    pub must_change_password: bool,
 }
 
 /// The frame of every page: the stylesheet and scripts, the header with its navigation.
 pub struct Layout {
     /// Who is signed in (none on the login and error pages).
     pub operator: Option<Operator>,
-    /// Which navigation entry is the current page (`home`, `leads`, `test-env`).
+    /// Which navigation entry is the current page (`home`, `leads`, `test-env`, `users`,
+    /// `organizations`, `account`).
     pub active: &'static str,
     /// The stylesheet's URL.
     pub css: &'static str,
     /// htmx's URL.
     pub htmx: String,
+    /// The console's own script's URL.
+    pub js: &'static str,
     /// The SSE extension's URL.
     pub sse: String,
 }
 
 impl Layout {
     /// The frame of a page of a signed-in operator.
-    pub fn of(session: &Session, active: &'static str) -> Self {
+    pub fn of(session: &Auth, active: &'static str) -> Self {
         Layout {
             operator: Some(Operator {
                 name: session.user.display_name.clone(),
                 org: session.user.org_name.clone(),
-                admin: session.is_admin(),
+                admin: session.caller.role == kernel::Role::Admin,
+                must_change_password: session.user.password_change_required,
             }),
             ..Layout::anonymous_at(active)
         }
@@ -56,6 +62,7 @@ impl Layout {
             operator: None,
             active,
             css: assets::css_path(),
+            js: assets::js_path(),
             htmx: format!("/static/{}", assets::HTMX),
             sse: format!("/static/{}", assets::HTMX_SSE),
         }

@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use api::extract::client_addr;
 use api::{ApiError, ApiState};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use crate::Console;
 use crate::error::ConsoleError;
 use crate::pages::html;
-use crate::session::{cookie, removal, safe_next};
+use crate::session::{PendingSession, cookie, removal, safe_next};
 use crate::views::Layout;
 
 #[derive(Template, WebTemplate)]
@@ -88,14 +89,20 @@ pub async fn login(
             None,
         );
     }
-    let addr = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    match state.auth.login(&f.username, &f.password, &addr).await {
+    match state
+        .auth
+        .login(&f.username, &f.password, &client_addr(&req))
+        .await
+    {
         Ok(session) => {
+            // a reset password is changed first
+            let to = if session.user.password_change_required {
+                "/account"
+            } else {
+                next.as_str()
+            };
             let mut res = HttpResponse::Ok()
-                .insert_header(("HX-Redirect", next.as_str()))
+                .insert_header(("HX-Redirect", to))
                 .finish();
             res.add_cookie(&cookie(&console, session.access_token, session.expires_in))
                 .map_err(|_| ConsoleError::Internal)?;
@@ -112,8 +119,16 @@ pub async fn login(
     }
 }
 
-/// Log out: the cookie goes, the browser goes to `/login`.
-pub async fn logout(console: web::Data<Console>) -> Result<HttpResponse, ConsoleError> {
+/// Log out: the session's token is refused from then on (the API's logout), the cookie goes,
+/// the browser goes to `/login`.
+pub async fn logout(
+    state: web::Data<ApiState>,
+    console: web::Data<Console>,
+    session: Option<PendingSession>,
+) -> Result<HttpResponse, ConsoleError> {
+    if let Some(PendingSession(auth)) = session {
+        state.auth.logout(&auth.claims).await?;
+    }
     let mut res = HttpResponse::Ok()
         .insert_header(("HX-Redirect", "/login"))
         .finish();

@@ -1,14 +1,17 @@
 //! The pages, one module each, and what they share: rendering a template into an answer, and
 //! the home page around a drawer ([`with_drawer`]).
 
+mod account;
 mod create;
 mod detail;
 mod filter_form;
 mod home;
 mod leads;
 mod login;
+mod orgs;
 mod scenes;
 mod test_env;
+mod users;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -44,6 +47,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/leads", web::get().to(leads::page))
         .route("/lead-rows", web::get().to(leads::rows))
         .route("/leads/import", web::post().to(leads::import))
+        .route("/account", web::get().to(account::page))
+        .route("/account/password", web::post().to(account::change))
+        .route("/users", web::get().to(users::page))
+        .route("/users", web::post().to(users::create))
+        .route("/users/table", web::get().to(users::rows))
+        .route("/users/{id}/update", web::post().to(users::update))
+        .route("/users/{id}/{action}", web::post().to(users::act))
+        .route("/organizations", web::get().to(orgs::page))
+        .route("/organizations", web::post().to(orgs::create))
         .route("/test-env", web::get().to(test_env::page))
         .route(
             "/test-env/login-check",
