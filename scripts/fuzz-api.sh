@@ -98,6 +98,12 @@ token=$(curl -sf "$base/api/login" -H 'content-type: application/json' \
   -d "{\"username\":\"admin\",\"password\":\"$password\"}" |
   python3 -c 'import sys,json; print(json.load(sys.stdin)["data"]["access_token"])') ||
   fail "login with the demo account failed"
+# a second token for logout, fuzzed on its own at the end: logging out the main run's token
+# would leave every later request of that run a 401
+token2=$(curl -sf "$base/api/login" -H 'content-type: application/json' \
+  -d "{\"username\":\"admin\",\"password\":\"$password\"}" |
+  python3 -c 'import sys,json; print(json.load(sys.stdin)["data"]["access_token"])') ||
+  fail "the second login with the demo account failed"
 
 # ---- the run: exits non-zero on any failed check (or an error); warnings do not fail it
 # the budgets per phase (a command-line --max-examples would override the stateful phase's)
@@ -113,9 +119,18 @@ max-examples = $stateful_scenarios
 EOF
 "${st[@]}" --config-file "$data/schemathesis.toml" run "$base/api/openapi.json" \
   --header "access-token: $token" \
+  --exclude-operation-id logout \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --seed "$seed" \
   --workers 1 \
   --request-timeout 30 \
   --no-color \
   "$@"
+"${st[@]}" --config-file "$data/schemathesis.toml" run "$base/api/openapi.json" \
+  --header "access-token: $token2" \
+  --include-operation-id logout \
+  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  --seed "$seed" \
+  --workers 1 \
+  --request-timeout 30 \
+  --no-color

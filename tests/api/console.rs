@@ -374,6 +374,11 @@ async fn every_field_of_every_page_has_a_label() {
         pages.push((p.to_owned(), Some(cookie.clone())));
     }
     pages.push((format!("/tasks/{task}"), Some(cookie.clone())));
+    pages.push(("/account".to_owned(), Some(cookie.clone())));
+    let (admin_cookie, _) = console_login(&app, "dealer-admin").await;
+    for p in ["/users", "/organizations"] {
+        pages.push((p.to_owned(), Some(admin_cookie.clone())));
+    }
     for (path, c) in pages {
         let html = get(&app, c.as_deref(), &path).await.text().await.unwrap();
         let fields = fields_and_labels(&html);

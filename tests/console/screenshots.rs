@@ -98,5 +98,21 @@ async fn screenshots() {
     shot(&b, &dir, "leads").await;
     b.open("/test-env").await;
     shot(&b, &dir, "test-env").await;
+    b.open("/account").await;
+    shot(&b, &dir, "account").await;
+
+    // the admin's pages
+    let store = s.app.org("天河二号店", Some(org)).await;
+    s.app.user(store, "zhang", Role::Admin).await;
+    b.click("header .who button").await;
+    b.wait_for("#login-form").await;
+    b.log_in("东风日产广州店-admin", "password123").await;
+    b.open("/users").await;
+    b.click("#users tr:nth-child(2) .actions button:last-child")
+        .await;
+    b.wait_for("#temporary-password").await;
+    shot(&b, &dir, "users").await;
+    b.open("/organizations").await;
+    shot(&b, &dir, "organizations").await;
     b.close().await;
 }
