@@ -324,6 +324,8 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
     const JWT: &str = "Jwt-S3cret-for-the-log-test-0123456789abcdef";
     const PASSWORD: &str = "Pa55word-log-test-7731";
     const WRONG_PASSWORD: &str = "Wr0ng-pa55word-log-test-4410";
+    const NEW_PASSWORD: &str = "N3w-user-pa55word-log-test-1207";
+    const CHANGED_PASSWORD: &str = "Chang3d-pa55word-log-test-5521";
     let phones: Vec<String> = (1..=6).map(|i| format!("1391234{:04}", 7000 + i)).collect();
 
     let (_sim, sim_url) = spawn_sim(SimConfig {
@@ -551,6 +553,44 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
         .unwrap();
     assert_eq!(page.status().as_u16(), 200);
 
+    // accounts: a user created with a password, reset, logged in with the temporary one, which
+    // is changed, then logged out
+    let r = api
+        .post(
+            t,
+            "/api/users",
+            json!({"org_id": org, "username": "newbie", "role": "operator", "password": NEW_PASSWORD}),
+        )
+        .await
+        .expect(200, None);
+    let newbie = r.data()["id"].as_i64().unwrap();
+    let r = api
+        .post(t, "/api/users/reset-password", json!({"user_id": newbie}))
+        .await
+        .expect(200, None);
+    let temporary = r.data()["temporary_password"].as_str().unwrap().to_owned();
+    let r = api
+        .post(
+            None,
+            "/api/login",
+            json!({"username": "newbie", "password": temporary}),
+        )
+        .await
+        .expect(200, None);
+    let pending = r.data()["access_token"].as_str().unwrap().to_owned();
+    let r = api
+        .post(
+            Some(&pending),
+            "/api/me/password",
+            json!({"current_password": temporary, "new_password": CHANGED_PASSWORD}),
+        )
+        .await
+        .expect(200, None);
+    let fresh = r.data()["access_token"].as_str().unwrap().to_owned();
+    api.post(Some(&fresh), "/api/logout", json!(null))
+        .await
+        .expect(200, None);
+
     // SIGTERM, then read everything it wrote
     e2e::sigterm_and_wait(&mut child.0, 15).await;
     let text = std::fs::read_to_string(&log_path).unwrap();
@@ -585,6 +625,11 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
         ("a wrong password".into(), WRONG_PASSWORD.into()),
         ("the access token".into(), token.clone()),
         ("the access token's signature".into(), signature),
+        ("a new user's password".into(), NEW_PASSWORD.into()),
+        ("a temporary password".into(), temporary.clone()),
+        ("a changed password".into(), CHANGED_PASSWORD.into()),
+        ("a password hash".into(), "$argon2".into()),
+        ("a logged-out token".into(), fresh.clone()),
     ];
     if let Some(pw) = db_password {
         secrets.push(("the database password".into(), pw));
