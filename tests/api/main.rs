@@ -8,6 +8,7 @@ mod cli;
 mod console;
 mod demo;
 mod exec;
+mod export;
 mod failure;
 mod leads;
 mod openapi;

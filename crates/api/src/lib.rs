@@ -22,6 +22,7 @@ pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod execution;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod leads;

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, Route, web};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{json_error, path_error, query_error};
-use crate::{accounts, auth, execution, health, leads, openapi, tasks};
+use crate::{accounts, auth, execution, export, health, leads, openapi, tasks};
 
 /// Prefix of every route of the API.
 pub const PREFIX: &str = "/api";
@@ -83,6 +83,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     post("/suspend-resume-task", |r| r.to(execution::suspend_resume)),
     post("/stop-call-task", |r| r.to(execution::stop)),
     post("/query-task-execution", |r| r.to(execution::executions)),
+    get("/export-task-results", |r| r.to(export::export)),
     get("/get-leads-follow", |r| r.to(execution::follow)),
     get("/task-statistics", |r| r.to(execution::statistics)),
     post("/start-query-execution-run", |r| r.to(execution::start_run)),

@@ -9,13 +9,16 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use kernel::{LeadId, OrgScope, PageRequest, RepoError, TaskId, TaskLeadId};
 use tasks::CallTask;
 use tasks::call_status::{CallStatus, LeadResult};
+use tasks::execution::export::ExportRow;
 use tasks::execution::{ExecutionRow, LeadCount, ResultRepository, StoredView};
 
 use super::names;
 use super::runs::{RunRow, run_columns, to_run};
 use crate::db::{DbPool, conn, db_error, scope_ids};
 use crate::pg_tasks::{TaskRow, task_columns, to_task};
-use crate::schema::{call_tasks, leads_task_list, query_execution_runs, task_lead_counts};
+use crate::schema::{
+    call_tasks, dcc_leads, leads_task_list, query_execution_runs, task_lead_counts,
+};
 
 /// [`ResultRepository`] on PostgreSQL.
 #[derive(Clone)]
@@ -273,6 +276,65 @@ impl ResultRepository for PgResults {
                 .collect::<Result<_, _>>()?,
             newest_run: run.map(to_run).transpose()?,
         }))
+    }
+
+    async fn export_page(
+        &self,
+        task: TaskId,
+        statuses: &[CallStatus],
+        after: Option<TaskLeadId>,
+        limit: i64,
+    ) -> Result<Vec<ExportRow>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let mut q = leads_task_list::table
+            .inner_join(dcc_leads::table.on(dcc_leads::id.eq(leads_task_list::lead_id)))
+            .into_boxed()
+            .filter(leads_task_list::task_id.eq(task.0))
+            .filter(leads_task_list::id.gt(after.map_or(0, |a| a.0)));
+        if !statuses.is_empty() {
+            q = q.filter(
+                leads_task_list::call_status
+                    .eq_any(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            );
+        }
+        let rows: Vec<(ExecRow, (String, String, String))> = q
+            .select((
+                (
+                    leads_task_list::id,
+                    leads_task_list::lead_id,
+                    leads_task_list::customer_name,
+                    leads_task_list::phone,
+                    leads_task_list::call_status,
+                    leads_task_list::attempts,
+                    leads_task_list::last_call_time,
+                    leads_task_list::duration_seconds,
+                    leads_task_list::intent_level,
+                    leads_task_list::job_id,
+                    leads_task_list::intent_tags,
+                    leads_task_list::summary,
+                    leads_task_list::follow_suggestion,
+                ),
+                (
+                    dcc_leads::level,
+                    dcc_leads::source,
+                    dcc_leads::vehicle_model,
+                ),
+            ))
+            .order(leads_task_list::id)
+            .limit(limit)
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(r, (level, source, vehicle_model))| {
+                Ok(ExportRow {
+                    result: execution_row(r)?,
+                    level,
+                    source,
+                    vehicle_model,
+                })
+            })
+            .collect()
     }
 }
 

@@ -21,6 +21,7 @@
 
 pub mod background;
 pub mod dispatch;
+pub mod export;
 pub mod leases;
 pub mod lifecycle;
 pub mod monitor;

@@ -182,6 +182,15 @@ pub trait ResultRepository: Send + Sync + 'static {
         page: PageRequest,
         newest_run: bool,
     ) -> Result<Option<StoredView>, RepoError>;
+    /// Up to `limit` leads of task `task` (whose scope the caller checked) after `after`, in id
+    /// order, of the `statuses` (none: all), with the leads' own fields, for an export.
+    async fn export_page(
+        &self,
+        task: TaskId,
+        statuses: &[CallStatus],
+        after: Option<TaskLeadId>,
+        limit: i64,
+    ) -> Result<Vec<super::export::ExportRow>, RepoError>;
 }
 
 /// What [`ResultRepository::view`] reads.
@@ -371,6 +380,25 @@ impl Results {
             rows: Page::new(stored.rows, page, total),
         };
         Ok((view, stored.newest_run))
+    }
+
+    /// Start exporting task `id` of `scope` (see [`super::export`]).
+    pub async fn export(
+        &self,
+        scope: &OrgScope,
+        id: TaskId,
+        statuses: &[&str],
+        unmasked: bool,
+    ) -> Result<super::export::Export, ExecError> {
+        super::export::start(
+            self.repo.clone(),
+            self.tasks.as_ref(),
+            scope,
+            id,
+            statuses,
+            unmasked,
+        )
+        .await
     }
 
     pub async fn executions(
