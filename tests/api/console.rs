@@ -388,3 +388,59 @@ async fn every_field_of_every_page_has_a_label() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_task_detail_downloads_its_results_as_csv_and_xlsx() {
+    let app = TestApp::spawn().await;
+    let (org, admin) = app.tenant("dealer").await;
+    app.user(org, "op", Role::Operator).await;
+    let task = app.task_with_leads(&admin, 30, "").await;
+    let (cookie, _) = console_login(&app, "op").await;
+    let html = get(&app, Some(&cookie), &format!("/tasks/{task}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("/tasks/{task}/export?format=xlsx")),
+        "{html}"
+    );
+    let res = get(
+        &app,
+        Some(&cookie),
+        &format!("/tasks/{task}/export?format=csv"),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let body = res.bytes().await.unwrap();
+    assert!(body.starts_with(b"\xEF\xBB\xBF"));
+    // a header and 30 rows
+    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 31);
+    let res = get(
+        &app,
+        Some(&cookie),
+        &format!("/tasks/{task}/export?format=xlsx"),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.bytes().await.unwrap().starts_with(b"PK"),
+        "a zip (xlsx) file"
+    );
+    // another organisation's task is the 404 page
+    let (_, _) = app.tenant("other").await;
+    let (stranger, _) = console_login(&app, "other-admin").await;
+    let res = get(
+        &app,
+        Some(&stranger),
+        &format!("/tasks/{task}/export?format=csv"),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 404);
+}

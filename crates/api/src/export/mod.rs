@@ -53,10 +53,6 @@ pub async fn export(
     q: Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let unmasked = q.unmasked.unwrap_or(false);
-    if unmasked {
-        auth.require_admin()?;
-    }
     let statuses: Vec<&str> = q
         .call_status
         .as_deref()
@@ -67,21 +63,46 @@ pub async fn export(
                 .collect()
         })
         .unwrap_or_default();
+    let format = q.format.unwrap_or(ExportFormat::Csv);
+    let unmasked = q.unmasked.unwrap_or(false);
+    download(
+        &state,
+        &auth,
+        TaskId(q.task_id),
+        format,
+        &statuses,
+        unmasked,
+    )
+    .await
+}
+
+/// The download of task `task`'s results for `auth` (the API's and the console's): of the call
+/// statuses named (none: all), phones whole when `unmasked` (admins only).
+pub async fn download(
+    state: &ApiState,
+    auth: &Auth,
+    task: TaskId,
+    format: ExportFormat,
+    statuses: &[&str],
+    unmasked: bool,
+) -> Result<HttpResponse, ApiError> {
+    if unmasked {
+        auth.require_admin()?;
+    }
     let export = state
         .execution
         .results
-        .export(&auth.caller.scope, TaskId(q.task_id), &statuses, unmasked)
+        .export(&auth.caller.scope, task, statuses, unmasked)
         .await?;
     if unmasked {
         tracing::info!(
-            task_id = q.task_id,
+            task_id = task.0,
             user_id = auth.user.id.0,
             username = %auth.user.username,
             "export with whole phone numbers"
         );
     }
-    let format = q.format.unwrap_or(ExportFormat::Csv);
-    let disposition = attachment(&export.task.task_name, q.task_id, format.extension());
+    let disposition = attachment(&export.task.task_name, task.0, format.extension());
     let mut res = HttpResponse::Ok();
     res.content_type(format.content_type())
         .insert_header((CONTENT_DISPOSITION, disposition))

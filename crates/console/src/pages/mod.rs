@@ -4,6 +4,7 @@
 mod account;
 mod create;
 mod detail;
+mod export;
 mod filter_form;
 mod home;
 mod leads;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/scenes", web::post().to(scenes::create))
         .route("/tasks/{id}", web::get().to(detail::drawer))
         .route("/tasks/{id}/results", web::get().to(detail::results))
+        .route("/tasks/{id}/export", web::get().to(export::download))
         .route("/tasks/{id}/refresh", web::post().to(detail::refresh))
         .route("/tasks/{id}/script", web::post().to(detail::set_script))
         .route("/tasks/{id}/actions", web::get().to(detail::actions))
