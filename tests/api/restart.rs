@@ -180,9 +180,10 @@ async fn a_query_execution_run_resumes_after_kill_9_instead_of_starting_over() {
         concurrency: 5000,
         ..SimConfig::default()
     });
-    // finish a task first, with an in-process app and its workers
-    let first = TestApp::spawn_with(TestOptions::default()).await;
-    let db = testkit::TestDb::attach(&first.db);
+    // finish a task first, with an in-process app and its workers on the test's simulator; the
+    // test's own app has no workers, so that only the binaries below work on the run
+    let api = setup_on(&sim_url).await;
+    let db = testkit::TestDb::attach(&api.db);
     let runner = TestApp::spawn_on(db, &sim_url, &TestOptions::default()).await;
     let (_, t) = runner.tenant("dealer").await;
     let n = 2000;
@@ -192,6 +193,12 @@ async fn a_query_execution_run_resumes_after_kill_9_instead_of_starting_over() {
         .await
         .expect(200, None);
     runner.wait_completed(&t, task, 120).await;
+    // its workers stop with it: they would take the run's lease
+    runner
+        .state
+        .workers
+        .shutdown(std::time::Duration::from_secs(5))
+        .await;
     drop(runner);
 
     // a slow platform makes the run take a while: 20 pages
@@ -199,16 +206,6 @@ async fn a_query_execution_run_resumes_after_kill_9_instead_of_starting_over() {
         latency_ms: Some(300),
         ..Default::default()
     });
-    let db = testkit::TestDb::attach(&first.db);
-    let api = TestApp::spawn_on(
-        db,
-        &sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
     let run = api
         .post(
             Some(&t),
