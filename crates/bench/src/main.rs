@@ -12,6 +12,7 @@
 mod budget;
 mod console;
 mod env;
+mod export;
 mod scenarios;
 
 use clap::Parser;
@@ -43,11 +44,12 @@ pub struct Args {
     /// Repetitions of each task-creation measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
-    /// Which benchmarks: create, list, dispatch, sync, budget, console (comma-separated).
+    /// Which benchmarks: create, list, dispatch, sync, budget, console, export
+    /// (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "create,list,dispatch,sync,budget,console"
+        default_value = "create,list,dispatch,sync,budget,console,export"
     )]
     pub only: Vec<String>,
     /// A setting for every server the benchmarks start, `KEY=VALUE` (repeatable), e.g.
@@ -86,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
             }
             "faulty" => budget::faulty(&env, &args, &mut report).await?,
             "console" => console::console(&env, &args, &mut report).await?,
+            "export" => export::export(&env, &args, &mut report).await?,
             other => anyhow::bail!("unknown benchmark `{other}`"),
         }
     }
