@@ -59,6 +59,8 @@ pub fn entity_name(e: Entity) -> &'static str {
         Entity::Task => "任务",
         Entity::Scene => "场景",
         Entity::Run => "执行查询",
+        Entity::Webhook => "Webhook",
+        Entity::Delivery => "投递记录",
     }
 }
 

@@ -73,7 +73,10 @@ pub async fn export(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow:
     let org = env.tenant(name).await?;
     // one task lead per phone: about 1 lead in 25 shares its phone with another
     let leads = args.dispatch_leads + args.dispatch_leads / 24 + 1;
-    println!("export: seeding a task of about {} leads with results", args.dispatch_leads);
+    println!(
+        "export: seeding a task of about {} leads with results",
+        args.dispatch_leads
+    );
     seed_leads(env, org, leads).await?;
     let task = count(env, &format!("INSERT INTO call_tasks (org_id, task_name, task_type, script_id, job_group_id) VALUES ({org}, '导出任务', 3, 's', 'jg-export') RETURNING id AS n")).await?;
     seed_task_leads(env, org, task).await?;
@@ -87,7 +90,12 @@ pub async fn export(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow:
     // one of each first: the first request of a kind warms caches the others then share
     psql_copy(env, task)?;
     for format in ["csv", "xlsx"] {
-        download(&server, &token, &format!("/api/export-task-results?task_id={task}&format={format}")).await?;
+        download(
+            &server,
+            &token,
+            &format!("/api/export-task-results?task_id={task}&format={format}"),
+        )
+        .await?;
     }
 
     let mut anchor = Vec::new();
@@ -128,7 +136,9 @@ pub async fn export(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow:
         } else {
             format!("{ratio:.2}x (recorded)")
         };
-        println!("export {format}: {ms:.0} ms ({bytes} bytes), anchor {anchor_ms:.0} ms; RSS +{growth:.1} MiB");
+        println!(
+            "export {format}: {ms:.0} ms ({bytes} bytes), anchor {anchor_ms:.0} ms; RSS +{growth:.1} MiB"
+        );
         section.push_str(&format!(
             "| {format} | {ms:.0} | {:.1} | {anchor_ms:.0} | {:.1} | {vs} | {:.1} | {:.1} | {growth:.1} MiB {} |\n",
             bytes as f64 / 1e6,

@@ -16,4 +16,8 @@ pub enum Entity {
     Scene,
     /// A query execution run.
     Run,
+    /// A webhook endpoint.
+    Webhook,
+    /// A delivery of a webhook.
+    Delivery,
 }

@@ -65,3 +65,11 @@ mod tests {
         assert_eq!(LeadId(3).to_string(), "3");
     }
 }
+id_type!(
+    /// A webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// One delivery of an event to a webhook endpoint.
+    DeliveryId
+);

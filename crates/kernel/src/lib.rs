@@ -26,7 +26,9 @@ mod time;
 pub use caller::{Caller, Role};
 pub use entity::Entity;
 pub use error::RepoError;
-pub use ids::{BatchId, LeadId, OrgId, RunId, SceneId, TaskId, TaskLeadId, UserId};
+pub use ids::{
+    BatchId, DeliveryId, LeadId, OrgId, RunId, SceneId, TaskId, TaskLeadId, UserId, WebhookId,
+};
 pub use invalid::Invalid;
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageError, PageRequest, Pagination};
 pub use phone::mask_phone;
