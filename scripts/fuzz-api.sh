@@ -108,6 +108,10 @@ token2=$(curl -sf "$base/api/login" -H 'content-type: application/json' \
 # ---- the run: exits non-zero on any failed check (or an error); warnings do not fail it
 # the budgets per phase (a command-line --max-examples would override the stateful phase's)
 cat > "$data/schemathesis.toml" <<EOF
+# the run is authenticated with the demo admin's token; no signing up through POST /api/users
+[auth]
+auto-signup = false
+
 [generation]
 max-examples = $max_examples
 
@@ -129,6 +133,7 @@ EOF
 "${st[@]}" --config-file "$data/schemathesis.toml" run "$base/api/openapi.json" \
   --header "access-token: $token2" \
   --include-operation-id logout \
+  --phases examples,coverage,fuzzing \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --seed "$seed" \
   --workers 1 \

@@ -16,3 +16,4 @@ mod restart;
 mod security;
 mod tasks;
 mod tenancy;
+mod webhooks;

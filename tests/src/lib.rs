@@ -3,6 +3,8 @@
 //! and users and to call the API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod receiver;
+
 use std::net::TcpListener;
 
 use adapters::db::{DbPool, PoolSettings, make_pool};
@@ -219,9 +221,24 @@ impl TestApp {
             platform_simulated: true,
             exec,
             monitor_interval: Duration::from_millis(300),
+            webhook_allow: webhooks::target::AllowHosts::parse("127.0.0.1"),
+            webhook_sender: Arc::new(
+                adapters::webhook_sender::HttpSender::new(webhooks::target::AllowHosts::parse(
+                    "127.0.0.1",
+                ))
+                .unwrap(),
+            ),
+            delivery: webhooks::DeliverySettings {
+                worker_id: opts.worker_id.clone(),
+                // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h become 1 ms, 60 ms, 0.4 s, 1.4 s,
+                // 3.6 s, 7.2 s, 7.2 s: a delivery fails for good after about 20 s
+                retry_scale: 0.0002,
+                ..webhooks::DeliverySettings::default()
+            },
         });
         if opts.workers {
             state.workers.start(state.workers_execution.clone()).await;
+            state.workers.start_deliveries(state.deliverer.clone());
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let http = HttpSettings {

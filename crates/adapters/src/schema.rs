@@ -184,7 +184,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        org_id -> Int8,
+        url -> Text,
+        events -> Array<Text>,
+        description -> Text,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        created_by -> Nullable<Int8>,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        last_response -> Nullable<Text>,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
 diesel::joinable!(call_tasks -> organizations (org_id));
+diesel::joinable!(webhooks -> organizations (org_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(call_tasks -> users (created_by));
 diesel::joinable!(dcc_leads -> organizations (org_id));
 diesel::joinable!(dispatch_batches -> call_tasks (task_id));
@@ -210,6 +249,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_settings,
     task_lead_counts,
     users,
+    webhooks,
+    webhook_deliveries,
 );
 
 diesel::define_sql_function! {

@@ -31,6 +31,7 @@ pub mod responses;
 pub mod routes;
 mod state;
 pub mod tasks;
+pub mod webhooks;
 pub mod words;
 
 pub use error::{ApiError, ErrorCode};

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, Route, web};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{json_error, path_error, query_error};
-use crate::{accounts, auth, execution, export, health, leads, openapi, tasks};
+use crate::{accounts, auth, execution, export, health, leads, openapi, tasks, webhooks};
 
 /// Prefix of every route of the API.
 pub const PREFIX: &str = "/api";
@@ -90,6 +90,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
     get("/get-query-execution-run", |r| r.to(execution::get_run)),
     post("/auto-task", |r| r.to(execution::auto_task)),
     get("/config-check", |r| r.to(health::config_check)),
+    post("/webhooks", |r| r.to(webhooks::create)),
+    get("/webhooks", |r| r.to(webhooks::list)),
+    post("/webhooks/update", |r| r.to(webhooks::update)),
+    post("/webhooks/delete", |r| r.to(webhooks::delete)),
+    post("/webhooks/rotate-secret", |r| r.to(webhooks::rotate)),
+    post("/webhooks/test", |r| r.to(webhooks::test)),
+    get("/webhook-deliveries", |r| r.to(webhooks::deliveries)),
+    post("/webhook-deliveries/retry", |r| r.to(webhooks::retry)),
 ];
 
 /// Mount the API: the OpenAPI document and Swagger UI, then every route of [`ENDPOINTS`]

@@ -27,6 +27,8 @@ pub struct ApiState {
     pub execution: Execution,
     /// The background loops of this process (the monitor's switch and status).
     pub background: Arc<dyn Background>,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: webhooks::WebhookService,
     /// Health and configuration checks.
     pub ops: Ops,
     /// Time zone of the timestamps the API writes and reads.

@@ -9,6 +9,7 @@ use org::CreateOrgError;
 use tasks::call_status::CallStatus;
 use tasks::execution::{ExecError, RunStatus};
 use tasks::{PlatformError, TaskError, TaskState};
+use webhooks::WebhookError;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -177,6 +178,20 @@ impl From<PasswordChangeError> for ApiError {
             PasswordChangeError::Unauthenticated => ApiError::unauthorized(),
             PasswordChangeError::Repo(r) => r.into(),
             PasswordChangeError::Unknown(e) => ApiError::internal(format!("{e:#}")),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Forbidden => ApiError::forbidden(),
+            WebhookError::Invalid(i) => i.into(),
+            WebhookError::Target(why) => {
+                ApiError::bad_request(format!("请求参数无效: url 不可用（{why}）"))
+            }
+            WebhookError::NotFound(what) => not_found(what),
+            WebhookError::Repo(r) => r.into(),
         }
     }
 }

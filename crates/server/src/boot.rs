@@ -255,3 +255,27 @@ pub fn exec_settings(cfg: &crate::config::PlatformConfig) -> tasks::execution::E
         ..d
     }
 }
+
+/// The HTTP side of webhook delivery, calling the hosts of `WEBHOOK_ALLOW_HOSTS` whatever their
+/// address.
+pub fn webhook_sender(
+    cfg: &crate::config::Config,
+) -> anyhow::Result<std::sync::Arc<dyn webhooks::Sender>> {
+    let allow = webhooks::target::AllowHosts::parse(&cfg.webhook_allow_hosts);
+    Ok(std::sync::Arc::new(
+        adapters::webhook_sender::HttpSender::new(allow)?,
+    ))
+}
+
+/// The webhook delivery worker's settings: claims under this instance's worker id.
+pub fn delivery_settings(
+    cfg: &crate::config::Config,
+    pcfg: &crate::config::PlatformConfig,
+) -> webhooks::DeliverySettings {
+    webhooks::DeliverySettings {
+        worker_id: pcfg.worker_id.clone(),
+        per_endpoint: cfg.webhook_concurrency,
+        retry_scale: cfg.webhook_retry_scale,
+        ..webhooks::DeliverySettings::default()
+    }
+}

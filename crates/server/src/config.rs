@@ -37,6 +37,12 @@ pub struct Config {
     /// `COOKIE_SECURE`: whether the console's session cookie is sent over HTTPS only (default:
     /// on unless `BIND` is a loopback address).
     pub cookie_secure: bool,
+    /// `WEBHOOK_ALLOW_HOSTS`: hosts webhooks may call whatever their scheme and address.
+    pub webhook_allow_hosts: String,
+    /// `WEBHOOK_CONCURRENCY` (default 16): deliveries of one endpoint in flight at once.
+    pub webhook_concurrency: i64,
+    /// `WEBHOOK_RETRY_SCALE` (default 1): the retry schedule's scale (tests shorten it).
+    pub webhook_retry_scale: f64,
 }
 
 impl std::fmt::Debug for Config {
@@ -153,6 +159,20 @@ impl Config {
                 reason: "must be between 0 and 60000".into(),
             });
         }
+        let webhook_concurrency: i64 = parse("WEBHOOK_CONCURRENCY", 16)?;
+        if !(1..=256).contains(&webhook_concurrency) {
+            return Err(ConfigError {
+                var: "WEBHOOK_CONCURRENCY",
+                reason: "must be between 1 and 256".into(),
+            });
+        }
+        let webhook_retry_scale: f64 = parse("WEBHOOK_RETRY_SCALE", 1.0)?;
+        if !(0.0001..=1.0).contains(&webhook_retry_scale) {
+            return Err(ConfigError {
+                var: "WEBHOOK_RETRY_SCALE",
+                reason: "must be between 0.0001 and 1".into(),
+            });
+        }
         let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let cookie_secure = match var("COOKIE_SECURE").as_deref() {
             None => !is_loopback(&bind),
@@ -187,6 +207,9 @@ impl Config {
             monitor_interval_secs,
             auth_cache_ms,
             cookie_secure,
+            webhook_allow_hosts: var("WEBHOOK_ALLOW_HOSTS").unwrap_or_default(),
+            webhook_concurrency,
+            webhook_retry_scale,
         })
     }
 }

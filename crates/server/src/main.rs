@@ -371,6 +371,9 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         platform_simulated: platform.simulated,
         exec: boot::exec_settings(&pcfg),
         monitor_interval: std::time::Duration::from_secs(cfg.monitor_interval_secs),
+        webhook_allow: webhooks::target::AllowHosts::parse(&cfg.webhook_allow_hosts),
+        webhook_sender: boot::webhook_sender(cfg)?,
+        delivery: boot::delivery_settings(cfg, &pcfg),
     });
     if db.embedded.is_some()
         && !no_demo
@@ -388,6 +391,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     };
     let running = serve(state.clone(), http, listener, cfg.http_workers)?;
     state.workers.start(state.workers_execution.clone()).await;
+    state.workers.start_deliveries(state.deliverer.clone());
     tracing::info!(addr = %running.addr, "listening");
     println!("console: {}", console_url(running.addr));
     let handle = running.handle.clone();

@@ -9,6 +9,7 @@ use adapters::pg_auth::{PgOrgs, PgUsers};
 use adapters::pg_exec::{PgBatches, PgLeases, PgLifecycle, PgResults, PgRuns};
 use adapters::pg_leads::PgLeads;
 use adapters::pg_tasks::PgTasks;
+use adapters::pg_webhooks::PgWebhooks;
 use adapters::probe::Probe;
 use adapters::security::{Argon2Hasher, JwtCodec};
 use api::ApiState;
@@ -51,6 +52,12 @@ pub struct AppOptions {
     pub exec: ExecutionSettings,
     /// Monitor tick.
     pub monitor_interval: Duration,
+    /// Hosts webhooks may call whatever their scheme and address.
+    pub webhook_allow: webhooks::target::AllowHosts,
+    /// The HTTP side of webhook delivery (`adapters::webhook_sender::HttpSender`).
+    pub webhook_sender: Arc<dyn webhooks::Sender>,
+    /// The webhook delivery worker's settings.
+    pub delivery: webhooks::DeliverySettings,
 }
 
 /// The services of a running app: what the HTTP adapters use ([`ApiState`], which this derefs
@@ -65,6 +72,8 @@ pub struct AppState {
     pub workers: Arc<Workers>,
     /// Whether the platform is the built-in simulator (the demo starts tasks only then).
     pub platform_simulated: bool,
+    /// The webhook delivery worker (on the workers' pool).
+    pub deliverer: webhooks::Deliverer,
 }
 
 impl Deref for AppState {
@@ -133,6 +142,19 @@ impl AppState {
                 token_secret_len: o.jwt_secret.len(),
             },
         );
+        let sender = o.webhook_sender;
+        let webhook_service = webhooks::WebhookService::new(
+            Arc::new(PgWebhooks::new(pool.clone())),
+            sender.clone(),
+            o.webhook_allow,
+            clock.clone(),
+        );
+        let deliverer = webhooks::Deliverer::new(
+            Arc::new(PgWebhooks::new(o.worker_pool.clone())),
+            sender,
+            clock.clone(),
+            o.delivery,
+        );
         let api = ApiState {
             accounts: AccountService::new(auth.clone()),
             auth,
@@ -147,6 +169,7 @@ impl AppState {
                 o.exec.clone(),
             ),
             background: background.clone(),
+            webhooks: webhook_service,
             ops,
             tz: o.tz,
         };
@@ -155,6 +178,7 @@ impl AppState {
             workers_execution: execution(&o.worker_pool, o.platforms, clock, background, o.exec),
             workers,
             platform_simulated: o.platform_simulated,
+            deliverer,
         }
     }
 }

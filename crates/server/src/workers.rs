@@ -12,6 +12,7 @@ use tasks::execution::{
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use webhooks::Deliverer;
 
 /// Tasks one monitor tick looks at, at most.
 const TASKS_PER_TICK: usize = 1000;
@@ -115,6 +116,17 @@ impl Workers {
             self.shutdown.subscribe(),
             self.runs_wake.clone(),
         )));
+    }
+
+    /// Start the webhook delivery loops.
+    pub fn start_deliveries(self: &Arc<Self>, deliverer: Deliverer) {
+        let mut handles = lock(&self.handles);
+        for _ in 0..deliverer.loops() {
+            handles.push(tokio::spawn(deliveries(
+                deliverer.clone(),
+                self.shutdown.subscribe(),
+            )));
+        }
     }
 
     /// Ask every loop to stop after its current step, and wait for them (at most `within`).
@@ -262,6 +274,38 @@ async fn runs(r: Runs, mut stop: watch::Receiver<bool>, wake: Arc<Notify>) {
         }
     }
     tracing::info!("run worker stopped");
+}
+
+/// How long the delivery loop waits when nothing was due.
+const DELIVERY_POLL: Duration = Duration::from_millis(250);
+
+async fn deliveries(d: Deliverer, mut stop: watch::Receiver<bool>) {
+    let mut failures = 0u32;
+    let never = Notify::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let wait = match d.turn().await {
+            Ok(0) => {
+                failures = 0;
+                DELIVERY_POLL
+            }
+            Ok(_) => {
+                failures = 0;
+                Duration::ZERO
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, "webhook delivery turn failed; backing off");
+                backoff(failures)
+            }
+        };
+        if !wait.is_zero() && !pause(wait, &mut stop, &never).await {
+            break;
+        }
+    }
+    tracing::info!("webhook delivery stopped");
 }
 
 #[cfg(test)]

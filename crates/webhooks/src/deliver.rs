@@ -17,9 +17,12 @@ use crate::{DueDelivery, Outcome, SendError, Sender, WebhookRepository, sign};
 pub struct DeliverySettings {
     /// This instance's worker id (for the claims).
     pub worker_id: String,
-    /// Deliveries claimed per turn.
+    /// Delivery loops of an instance: each claims and sends its own turns, so that an endpoint
+    /// slow to answer holds up only one of them.
+    pub loops: usize,
+    /// Deliveries claimed per turn of one loop.
     pub batch: i64,
-    /// Most deliveries of one endpoint in flight at once (per instance).
+    /// Most deliveries of one endpoint in flight at once (per instance, shared by the loops).
     pub per_endpoint: i64,
     /// How long a claim holds (longer than a POST's timeout).
     pub lease: Duration,
@@ -31,7 +34,8 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             worker_id: "worker".into(),
-            batch: 64,
+            loops: 4,
+            batch: 32,
             per_endpoint: 16,
             lease: Duration::from_secs(30),
             retry_scale: 1.0,
@@ -64,12 +68,19 @@ impl Deliverer {
         }
     }
 
-    /// One turn: how many deliveries were attempted.
+    /// How many loops an instance runs.
+    pub fn loops(&self) -> usize {
+        self.settings.loops.max(1)
+    }
+
+    /// One turn of one loop: how many deliveries were attempted.
     pub async fn turn(&self) -> Result<usize, RepoError> {
         let s = &self.settings;
+        let loops = i64::try_from(s.loops.max(1)).unwrap_or(1);
+        let per_loop = (s.per_endpoint + loops - 1) / loops;
         let due = self
             .repo
-            .claim_due(&s.worker_id, s.batch, s.per_endpoint, s.lease)
+            .claim_due(&s.worker_id, s.batch, per_loop.max(1), s.lease)
             .await?;
         let n = due.len();
         let concurrency = usize::try_from(s.batch).unwrap_or(1).max(1);

@@ -24,7 +24,7 @@ impl AllowHosts {
     /// Whether `host` is listed.
     pub fn contains(&self, host: &str) -> bool {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
-        self.0.iter().any(|h| *h == host)
+        self.0.contains(&host)
     }
 }
 

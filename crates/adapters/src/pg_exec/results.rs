@@ -16,6 +16,7 @@ use super::names;
 use super::runs::{RunRow, run_columns, to_run};
 use crate::db::{DbPool, conn, db_error, scope_ids};
 use crate::pg_tasks::{TaskRow, task_columns, to_task};
+use crate::pg_webhooks::outbox;
 use crate::schema::{
     call_tasks, dcc_leads, leads_task_list, query_execution_runs, task_lead_counts,
 };
@@ -33,10 +34,19 @@ impl PgResults {
     }
 }
 
+/// What [`APPLY_RESULTS`] answers: how many leads changed, and the leads (task lead id, lead
+/// id, phone) that finished a call by it: now in a final status that they were not in before,
+/// or with more attempts.
 #[derive(QueryableByName)]
-struct CountRow {
+struct Applied {
     #[diesel(sql_type = BigInt)]
     n: i64,
+    #[diesel(sql_type = Array<BigInt>)]
+    finished: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    finished_leads: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    finished_phones: Vec<String>,
 }
 
 /// Bulk result update, one statement. A result never moves a lead back to fewer attempts, and
@@ -63,12 +73,21 @@ WITH u AS ( \
   WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
-  RETURNING t.lead_id, t.attempts - t.prev_attempts AS calls, t.last_call_time \
+  RETURNING t.id, t.lead_id, t.phone, t.call_status, t.attempts, t.prev_attempts, \
+    t.attempts - t.prev_attempts AS calls, t.last_call_time \
+), old AS ( \
+  SELECT t.id, t.call_status FROM leads_task_list t JOIN u ON t.id = u.id WHERE t.task_id = $1 \
+), done AS ( \
+  SELECT upd.id, upd.lead_id, upd.phone FROM upd JOIN old ON old.id = upd.id \
+  WHERE upd.call_status = ANY($12) AND (old.call_status <> ALL($12) OR upd.attempts > upd.prev_attempts) \
 ), touched AS ( \
   UPDATE dcc_leads d SET call_count = d.call_count + upd.calls, \
     last_call_time = GREATEST(d.last_call_time, upd.last_call_time) \
   FROM upd WHERE d.id = upd.lead_id AND upd.calls > 0 \
-) SELECT (SELECT count(*) FROM upd) AS n";
+) SELECT (SELECT count(*) FROM upd) AS n, \
+  COALESCE((SELECT array_agg(id ORDER BY id) FROM done), '{}') AS finished, \
+  COALESCE((SELECT array_agg(lead_id ORDER BY id) FROM done), '{}') AS finished_leads, \
+  COALESCE((SELECT array_agg(phone ORDER BY id) FROM done), '{}') AS finished_phones";
 
 /// The task's called / connected counters from the maintained per-status counts.
 const REFRESH_COUNTERS: &str = "\
@@ -77,6 +96,47 @@ UPDATE call_tasks SET \
   connected_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = $3), \
   update_time = now() \
 WHERE id = $1";
+
+/// The `lead.call_finished` events of the leads [`APPLY_RESULTS`] found finished.
+fn finished_events(
+    task: TaskId,
+    results: &[LeadResult],
+    applied: &Applied,
+) -> Vec<::webhooks::Event> {
+    use ::webhooks::events::{LeadCallFinished, rfc3339};
+    let now = Utc::now();
+    applied
+        .finished
+        .iter()
+        .zip(&applied.finished_leads)
+        .zip(&applied.finished_phones)
+        .filter_map(|((id, lead), phone)| {
+            // results are sorted by task lead id (see latest_per_lead)
+            let i = results
+                .binary_search_by_key(id, |r| r.task_lead_id.0)
+                .ok()?;
+            let r = results.get(i)?;
+            let data = LeadCallFinished {
+                task_id: task.0,
+                lead_id: *lead,
+                phone: kernel::mask_phone(phone),
+                call_status: r.call_status.as_str().to_owned(),
+                attempts: r.attempts,
+                duration_seconds: r.duration_seconds,
+                intent_level: r.intent_level.clone(),
+                intent_tags: r.intent_tags.clone(),
+                summary: r.summary.clone(),
+                follow_suggestion: r.follow_suggestion.clone(),
+                time: r.last_call_time.map(rfc3339),
+            };
+            Some(::webhooks::Event::new(
+                ::webhooks::EventType::LeadCallFinished,
+                now,
+                data,
+            ))
+        })
+        .collect()
+}
 
 /// One result per lead (the one with the most attempts), in id order (see [`APPLY_RESULTS`]).
 fn latest_per_lead(mut results: Vec<LeadResult>) -> Vec<LeadResult> {
@@ -152,20 +212,20 @@ impl ResultRepository for PgResults {
         let mut tags = Vec::with_capacity(n);
         let mut summaries = Vec::with_capacity(n);
         let mut suggestions = Vec::with_capacity(n);
-        for r in results {
+        for r in &results {
             ids.push(r.task_lead_id.0);
-            job_ids.push(r.job_id);
+            job_ids.push(r.job_id.clone());
             statuses.push(r.call_status.as_str().to_owned());
             attempts.push(r.attempts);
             times.push(r.last_call_time);
             durations.push(r.duration_seconds);
-            levels.push(r.intent_level);
-            tags.push(serde_json::Value::from(r.intent_tags).to_string());
-            summaries.push(r.summary);
-            suggestions.push(r.follow_suggestion);
+            levels.push(r.intent_level.clone());
+            tags.push(serde_json::Value::from(r.intent_tags.clone()).to_string());
+            summaries.push(r.summary.clone());
+            suggestions.push(r.follow_suggestion.clone());
         }
         let mut c = conn(&self.pool).await?;
-        let result: Result<CountRow, diesel::result::Error> = c
+        let result: Result<Applied, diesel::result::Error> = c
             .transaction(async |c| {
                 // at most a bulk of rows, each found by primary key: index nested loops are
                 // always right, and a generic plan must not pick a hash join over the whole table
@@ -174,7 +234,7 @@ impl ResultRepository for PgResults {
                     "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
                 )
                 .await?;
-                diesel::sql_query(APPLY_RESULTS)
+                let applied: Applied = diesel::sql_query(APPLY_RESULTS)
                     .bind::<BigInt, _>(task.0)
                     .bind::<Array<BigInt>, _>(ids)
                     .bind::<Array<Text>, _>(job_ids)
@@ -186,8 +246,16 @@ impl ResultRepository for PgResults {
                     .bind::<Array<Text>, _>(tags)
                     .bind::<Array<Nullable<Text>>, _>(summaries)
                     .bind::<Array<Nullable<Text>>, _>(suggestions)
+                    .bind::<Array<Text>, _>(names(&CallStatus::finals()))
                     .get_result(c)
-                    .await
+                    .await?;
+                // the events of the calls that finished, in the same transaction
+                let kind = ::webhooks::EventType::LeadCallFinished;
+                if !applied.finished.is_empty() && outbox::subscribed(c, task, kind).await? {
+                    let events = finished_events(task, &results, &applied);
+                    outbox::write(c, task, kind, &events).await?;
+                }
+                Ok(applied)
             })
             .await;
         Ok(result.map_err(db_error)?.n as u64)

@@ -69,7 +69,13 @@ pub async fn list(
     tag = "accounts",
     security(("access_token" = []), ("bearer_token" = [])),
     responses(
-        (status = 200, description = "The new user.", body = Envelope<AccountDto>),
+        (status = 200, description = "The new user.", body = Envelope<AccountDto>,
+            links(
+                ("UpdateUser" = (operation_id = "update_user", request_body = json!({"user_id": "$response.body#/data/id"}), description = "The new user.")),
+                ("DisableUser" = (operation_id = "disable_user", request_body = json!({"user_id": "$response.body#/data/id"}), description = "The new user.")),
+                ("EnableUser" = (operation_id = "enable_user", request_body = json!({"user_id": "$response.body#/data/id"}), description = "The new user.")),
+                ("ResetPassword" = (operation_id = "reset_password", request_body = json!({"user_id": "$response.body#/data/id"}), description = "The new user."))
+            )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),

@@ -1,0 +1,469 @@
+//! [`PgWebhooks`]: endpoints and their deliveries (the outbox); [`outbox`] writes deliveries
+//! inside other repositories' transactions.
+
+pub mod outbox;
+
+use ::webhooks::{
+    Delivery, DeliveryStatus, DueDelivery, Event, EventType, NewWebhook, Outcome, Webhook,
+    WebhookChange, WebhookRepository,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Int4, Jsonb, Nullable, Text};
+use diesel_async::RunQueryDsl;
+use kernel::{DeliveryId, OrgId, OrgScope, Page, PageRequest, RepoError, UserId, WebhookId};
+
+use crate::db::{DbPool, conn, db_error, scope_ids};
+use crate::schema::{webhook_deliveries, webhooks};
+
+/// [`WebhookRepository`] on PostgreSQL.
+#[derive(Clone)]
+pub struct PgWebhooks {
+    pool: DbPool,
+}
+
+impl PgWebhooks {
+    /// Over this pool.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+type HookRow = (
+    i64,
+    i64,
+    String,
+    Vec<String>,
+    String,
+    bool,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+macro_rules! hook_columns {
+    () => {
+        (
+            webhooks::id,
+            webhooks::org_id,
+            webhooks::url,
+            webhooks::events,
+            webhooks::description,
+            webhooks::enabled,
+            webhooks::create_time,
+            webhooks::update_time,
+        )
+    };
+}
+
+fn to_hook(r: HookRow) -> Webhook {
+    let (id, org_id, url, events, description, enabled, created_at, updated_at) = r;
+    Webhook {
+        id: WebhookId(id),
+        org_id: OrgId(org_id),
+        url,
+        events: events.iter().filter_map(|e| EventType::parse(e)).collect(),
+        description,
+        enabled,
+        created_at,
+        updated_at,
+    }
+}
+
+fn names(events: &[EventType]) -> Vec<&'static str> {
+    events.iter().map(|e| e.as_str()).collect()
+}
+
+type DeliveryRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i32,
+    DateTime<Utc>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+macro_rules! delivery_columns {
+    () => {
+        (
+            webhook_deliveries::id,
+            webhook_deliveries::webhook_id,
+            webhook_deliveries::event_id,
+            webhook_deliveries::event_type,
+            webhook_deliveries::status,
+            webhook_deliveries::attempts,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::last_status,
+            webhook_deliveries::last_error,
+            webhook_deliveries::last_response,
+            webhook_deliveries::create_time,
+            webhook_deliveries::update_time,
+        )
+    };
+}
+
+fn to_delivery(r: DeliveryRow) -> Result<Delivery, RepoError> {
+    let status = DeliveryStatus::parse(&r.4)
+        .ok_or_else(|| RepoError::Other(anyhow::anyhow!("unknown delivery status {}", r.4)))?;
+    Ok(Delivery {
+        id: DeliveryId(r.0),
+        webhook_id: WebhookId(r.1),
+        event_id: r.2,
+        event_type: r.3,
+        status,
+        attempts: r.5,
+        next_attempt_at: r.6,
+        last_status: r.7,
+        last_error: r.8,
+        last_response: r.9,
+        created_at: r.10,
+        updated_at: r.11,
+    })
+}
+
+/// Claim due deliveries: at most `$3` of one endpoint, `$2` in all, in due order, skipping rows
+/// another worker holds (a row lock, or a lease not run out); `$4` the lease in milliseconds.
+/// The lease is checked again on the locked row, so two claimers never take the same one.
+const CLAIM_DUE: &str = "\
+WITH due AS ( \
+  SELECT d.id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rn \
+  FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+  WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND w.enabled \
+    AND (d.locked_until IS NULL OR d.locked_until < now()) \
+), picked AS ( \
+  SELECT d.id FROM webhook_deliveries d JOIN due ON due.id = d.id \
+  WHERE due.rn <= $3 AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now()) \
+  ORDER BY d.next_attempt_at, d.id LIMIT $2 \
+  FOR UPDATE OF d SKIP LOCKED \
+) \
+UPDATE webhook_deliveries d SET locked_by = $1, locked_until = now() + $4 * interval '1 millisecond' \
+FROM picked, webhooks w WHERE d.id = picked.id AND w.id = d.webhook_id \
+RETURNING d.id, d.webhook_id, w.url, w.secret, \
+  CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret, \
+  d.event_id, d.payload, d.attempts";
+
+#[derive(QueryableByName)]
+struct DueRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    webhook_id: i64,
+    #[diesel(sql_type = Text)]
+    url: String,
+    #[diesel(sql_type = Text)]
+    secret: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    previous_secret: Option<String>,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+    #[diesel(sql_type = Jsonb)]
+    payload: serde_json::Value,
+    #[diesel(sql_type = Int4)]
+    attempts: i32,
+}
+
+/// Keep at most 1 KB of an answer or an error, on a character boundary.
+fn kilobyte(s: &str) -> String {
+    let mut end = s.len().min(1024);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_owned()
+}
+
+#[async_trait]
+impl WebhookRepository for PgWebhooks {
+    async fn create(
+        &self,
+        org: OrgId,
+        by: UserId,
+        new: &NewWebhook,
+        secret: &str,
+    ) -> Result<Webhook, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let row: HookRow = diesel::insert_into(webhooks::table)
+            .values((
+                webhooks::org_id.eq(org.0),
+                webhooks::url.eq(&new.url),
+                webhooks::events.eq(names(&new.events)),
+                webhooks::description.eq(&new.description),
+                webhooks::secret.eq(secret),
+                webhooks::created_by.eq(Some(by.0).filter(|id| *id > 0)),
+            ))
+            .returning(hook_columns!())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(to_hook(row))
+    }
+
+    async fn list(&self, scope: &OrgScope) -> Result<Vec<Webhook>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let rows: Vec<HookRow> = webhooks::table
+            .filter(webhooks::org_id.eq_any(scope_ids(scope)))
+            .order(webhooks::id)
+            .select(hook_columns!())
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(to_hook).collect())
+    }
+
+    async fn update(
+        &self,
+        scope: &OrgScope,
+        id: WebhookId,
+        change: &WebhookChange,
+    ) -> Result<Option<Webhook>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let target = webhooks::table
+            .filter(webhooks::id.eq(id.0))
+            .filter(webhooks::org_id.eq_any(scope_ids(scope)));
+        let row: Option<HookRow> = diesel::update(target)
+            .set((
+                change.url.as_ref().map(|u| webhooks::url.eq(u.clone())),
+                change.events.as_ref().map(|e| {
+                    webhooks::events.eq(names(e).into_iter().map(str::to_owned).collect::<Vec<_>>())
+                }),
+                change.enabled.map(|e| webhooks::enabled.eq(e)),
+                change
+                    .description
+                    .as_ref()
+                    .map(|d| webhooks::description.eq(d.clone())),
+                webhooks::update_time.eq(diesel::dsl::now),
+            ))
+            .returning(hook_columns!())
+            .get_result(&mut c)
+            .await
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.map(to_hook))
+    }
+
+    async fn delete(&self, scope: &OrgScope, id: WebhookId) -> Result<bool, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let n = diesel::delete(
+            webhooks::table
+                .filter(webhooks::id.eq(id.0))
+                .filter(webhooks::org_id.eq_any(scope_ids(scope))),
+        )
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(n > 0)
+    }
+
+    async fn rotate(
+        &self,
+        scope: &OrgScope,
+        id: WebhookId,
+        secret: &str,
+        previous_until: DateTime<Utc>,
+    ) -> Result<Option<Webhook>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<HookRow> = diesel::update(
+            webhooks::table
+                .filter(webhooks::id.eq(id.0))
+                .filter(webhooks::org_id.eq_any(scope_ids(scope))),
+        )
+        .set((
+            webhooks::previous_secret.eq(webhooks::secret.nullable()),
+            webhooks::previous_secret_until.eq(Some(previous_until)),
+            webhooks::secret.eq(secret),
+            webhooks::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(hook_columns!())
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(db_error)?;
+        Ok(row.map(to_hook))
+    }
+
+    async fn enqueue(
+        &self,
+        scope: &OrgScope,
+        id: WebhookId,
+        event: &Event,
+    ) -> Result<bool, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let n = diesel::sql_query(
+            "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload) \
+             SELECT w.id, $2, $3, $4 FROM webhooks w WHERE w.id = $1 AND w.org_id = ANY($5)",
+        )
+        .bind::<BigInt, _>(id.0)
+        .bind::<Text, _>(&event.id)
+        .bind::<Text, _>(event.event_type.as_str())
+        .bind::<Jsonb, _>(event.body())
+        .bind::<diesel::sql_types::Array<BigInt>, _>(scope_ids(scope))
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(n > 0)
+    }
+
+    async fn deliveries(
+        &self,
+        scope: &OrgScope,
+        webhook: Option<WebhookId>,
+        status: Option<DeliveryStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, RepoError> {
+        let query = || {
+            let mut q = webhook_deliveries::table
+                .inner_join(webhooks::table)
+                .into_boxed()
+                .filter(webhooks::org_id.eq_any(scope_ids(scope)));
+            if let Some(w) = webhook {
+                q = q.filter(webhook_deliveries::webhook_id.eq(w.0));
+            }
+            if let Some(s) = status {
+                q = q.filter(webhook_deliveries::status.eq(s.as_str()));
+            }
+            q
+        };
+        let mut c = conn(&self.pool).await?;
+        let total: i64 = query()
+            .select(count_star())
+            .get_result(&mut c)
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<DeliveryRow> = query()
+            .select(delivery_columns!())
+            .order(webhook_deliveries::id.desc())
+            .limit(page.limit())
+            .offset(page.offset())
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        let items = rows
+            .into_iter()
+            .map(to_delivery)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::new(items, page, total))
+    }
+
+    async fn retry(&self, scope: &OrgScope, id: DeliveryId) -> Result<Option<Delivery>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let mine = webhooks::table
+            .filter(webhooks::org_id.eq_any(scope_ids(scope)))
+            .select(webhooks::id);
+        let row: Option<DeliveryRow> = diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(id.0))
+                .filter(webhook_deliveries::webhook_id.eq_any(mine)),
+        )
+        .set((
+            webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+            webhook_deliveries::attempts.eq(0),
+            webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
+            webhook_deliveries::locked_by.eq(None::<String>),
+            webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
+            webhook_deliveries::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(delivery_columns!())
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(db_error)?;
+        row.map(to_delivery).transpose()
+    }
+
+    async fn claim_due(
+        &self,
+        worker: &str,
+        limit: i64,
+        per_endpoint: i64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueDelivery>, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let rows: Vec<DueRow> = diesel::sql_query(CLAIM_DUE)
+            .bind::<Text, _>(worker)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(per_endpoint)
+            .bind::<BigInt, _>(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+            .load(&mut c)
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DueDelivery {
+                id: DeliveryId(r.id),
+                webhook_id: WebhookId(r.webhook_id),
+                url: r.url,
+                secrets: std::iter::once(r.secret).chain(r.previous_secret).collect(),
+                event_id: r.event_id,
+                body: r.payload,
+                attempts: r.attempts,
+            })
+            .collect())
+    }
+
+    async fn record(
+        &self,
+        id: DeliveryId,
+        worker: &str,
+        outcome: &Outcome,
+    ) -> Result<(), RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let (status, http, error, response, next): (
+            DeliveryStatus,
+            Option<u16>,
+            Option<String>,
+            String,
+            Option<DateTime<Utc>>,
+        ) = match outcome {
+            Outcome::Delivered { status, response } => (
+                DeliveryStatus::Succeeded,
+                Some(*status),
+                None,
+                response.clone(),
+                None,
+            ),
+            Outcome::Failed {
+                status,
+                error,
+                response,
+                retry_at,
+            } => (
+                if retry_at.is_some() {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Failed
+                },
+                *status,
+                Some(kilobyte(error)),
+                response.clone(),
+                *retry_at,
+            ),
+        };
+        diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(id.0))
+                .filter(webhook_deliveries::locked_by.eq(worker))
+                .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+        )
+        .set((
+            webhook_deliveries::status.eq(status.as_str()),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            next.map(|t| webhook_deliveries::next_attempt_at.eq(t)),
+            webhook_deliveries::last_status.eq(http.map(i32::from)),
+            webhook_deliveries::last_error.eq(error),
+            webhook_deliveries::last_response.eq(kilobyte(&response)),
+            webhook_deliveries::locked_by.eq(None::<String>),
+            webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
+            webhook_deliveries::update_time.eq(diesel::dsl::now),
+        ))
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+}
