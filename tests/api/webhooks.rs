@@ -327,3 +327,76 @@ async fn a_delivery_that_keeps_failing_can_be_retried_by_hand() {
         .collect();
     assert_eq!(ids.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tasks_state_changes_and_its_completion_are_sent_with_who_acted() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.tenant("车行").await;
+    let receiver = Receiver::start(Faults::default()).await;
+    let (_, secret) = register(
+        &app,
+        &admin,
+        &receiver.url,
+        &["task.state_changed", "task.completed"],
+    )
+    .await;
+    let n = 10;
+    let task = app.task_with_leads(&admin, n, "script-1").await;
+    app.post(
+        Some(&admin),
+        "/api/start-call-task",
+        json!({"task_id": task}),
+    )
+    .await
+    .expect(200, None);
+    app.wait_completed(&admin, task, 60).await;
+    let events = eventually(
+        20,
+        "the start, the completion and its statistics",
+        || async {
+            let all: Vec<Value> = receiver.all().iter().map(|r| r.json()).collect();
+            (all.len() >= 3).then_some(all)
+        },
+    )
+    .await;
+    for r in receiver.all() {
+        assert!(verifies(&r, &secret));
+    }
+    let changes: Vec<(String, String, Value)> = events
+        .iter()
+        .filter(|e| e["type"] == "task.state_changed")
+        .map(|e| {
+            (
+                e["data"]["from"].as_str().unwrap().to_owned(),
+                e["data"]["to"].as_str().unwrap().to_owned(),
+                e["data"]["actor"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(
+        (changes[0].0.as_str(), changes[0].1.as_str()),
+        ("created", "running")
+    );
+    assert_eq!(changes[0].2["username"], "车行-admin", "who started it");
+    assert_eq!(
+        (changes[1].0.as_str(), changes[1].1.as_str()),
+        ("running", "completed")
+    );
+    assert_eq!(changes[1].2, Value::Null, "the service completed it");
+    let completed = events
+        .iter()
+        .find(|e| e["type"] == "task.completed")
+        .expect("task.completed");
+    assert_eq!(completed["data"]["task_id"], task);
+    assert_eq!(completed["data"]["leads_total"], n);
+    let by_status: i64 = completed["data"]["by_call_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_i64().unwrap())
+        .sum();
+    assert_eq!(by_status, n as i64);
+    // nothing about lead results: not subscribed
+    assert!(events.iter().all(|e| e["type"] != "lead.call_finished"));
+}

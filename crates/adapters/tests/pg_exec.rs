@@ -108,6 +108,7 @@ impl Fx {
                 id,
                 vec![TaskState::Created],
                 TaskState::Running,
+                kernel::UserId(0),
             )
             .await
             .unwrap();
@@ -234,12 +235,24 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
             f.scope.clone(),
         );
         let a = tokio::spawn(async move {
-            e1.transition(&s1, id, vec![TaskState::Created], TaskState::Running)
-                .await
+            e1.transition(
+                &s1,
+                id,
+                vec![TaskState::Created],
+                TaskState::Running,
+                kernel::UserId(0),
+            )
+            .await
         });
         let b = tokio::spawn(async move {
-            e2.transition(&s2, id, vec![TaskState::Created], TaskState::Running)
-                .await
+            e2.transition(
+                &s2,
+                id,
+                vec![TaskState::Created],
+                TaskState::Running,
+                kernel::UserId(0),
+            )
+            .await
         });
         let (a, b) = tokio::join!(a, b);
         let results = [a.unwrap(), b.unwrap()];
@@ -255,7 +268,13 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
         // let the next task take fresh phones
         f.exec
             .lifecycle
-            .transition(&f.scope, id, vec![TaskState::Running], TaskState::Stopped)
+            .transition(
+                &f.scope,
+                id,
+                vec![TaskState::Running],
+                TaskState::Stopped,
+                kernel::UserId(0),
+            )
             .await
             .unwrap();
     }
@@ -268,7 +287,13 @@ async fn transitions_respect_scope_and_source_states() {
     let err = f
         .exec
         .lifecycle
-        .transition(&f.other, id, vec![TaskState::Created], TaskState::Running)
+        .transition(
+            &f.other,
+            id,
+            vec![TaskState::Created],
+            TaskState::Running,
+            kernel::UserId(0),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
@@ -280,6 +305,7 @@ async fn transitions_respect_scope_and_source_states() {
             TaskId(id.0 + 1000),
             vec![TaskState::Created],
             TaskState::Running,
+            kernel::UserId(0),
         )
         .await
         .unwrap_err();
@@ -287,7 +313,13 @@ async fn transitions_respect_scope_and_source_states() {
     let err = f
         .exec
         .lifecycle
-        .transition(&f.scope, id, vec![TaskState::Running], TaskState::Paused)
+        .transition(
+            &f.scope,
+            id,
+            vec![TaskState::Running],
+            TaskState::Paused,
+            kernel::UserId(0),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -299,7 +331,13 @@ async fn transitions_respect_scope_and_source_states() {
     let t = f
         .exec
         .lifecycle
-        .transition(&f.scope, id, vec![TaskState::Created], TaskState::Running)
+        .transition(
+            &f.scope,
+            id,
+            vec![TaskState::Created],
+            TaskState::Running,
+            kernel::UserId(0),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -348,6 +386,7 @@ async fn transitions_respect_scope_and_source_states() {
             id,
             TaskState::sources_of(TaskState::Stopped),
             TaskState::Stopped,
+            kernel::UserId(0),
         )
         .await
         .unwrap();
@@ -365,6 +404,7 @@ async fn starts_that_never_got_a_job_group_are_undone() {
             stale,
             vec![TaskState::Created],
             TaskState::Running,
+            kernel::UserId(0),
         )
         .await
         .unwrap();
@@ -553,6 +593,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
             no_group,
             vec![TaskState::Created],
             TaskState::Running,
+            kernel::UserId(0),
         )
         .await
         .unwrap();
@@ -1278,6 +1319,7 @@ async fn counters_follow_the_leads_and_completion_waits_for_every_lead() {
             no_group,
             vec![TaskState::Created],
             TaskState::Running,
+            kernel::UserId(0),
         )
         .await
         .unwrap();

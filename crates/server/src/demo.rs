@@ -197,11 +197,18 @@ pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> any
             )
             .await?;
         let id = created.task.id;
+        // the demo's admin acts
+        let caller = kernel::Caller {
+            user_id: user,
+            org_id: scope.root(),
+            role: kernel::Role::Admin,
+            scope: scope.clone(),
+        };
         if start {
-            state.execution.lifecycle.start(scope, id).await?;
+            state.execution.lifecycle.start(&caller, id).await?;
         }
         if pause {
-            state.execution.lifecycle.suspend(scope, id).await?;
+            state.execution.lifecycle.suspend(&caller, id).await?;
         }
     }
     Ok(())

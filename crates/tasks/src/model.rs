@@ -43,6 +43,18 @@ impl TaskState {
         }
     }
 
+    /// The state's English name (`created`, `running`, `completed`, `paused`, `stopped`), as
+    /// webhooks name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Created => "created",
+            TaskState::Running => "running",
+            TaskState::Completed => "completed",
+            TaskState::Paused => "paused",
+            TaskState::Stopped => "stopped",
+        }
+    }
+
     /// From the contract's code.
     pub fn from_code(code: i64) -> Option<TaskState> {
         TaskState::ALL

@@ -133,6 +133,39 @@ pub struct TaskStateChanged {
     pub from: String,
     /// The state after.
     pub to: String,
+    /// Who changed it; `null` when the service did (a completion, a start undone because the
+    /// platform refused it).
+    pub actor: Option<EventActor>,
+}
+
+/// A user who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventActor {
+    /// User id.
+    pub user_id: i64,
+    /// Login name.
+    pub username: String,
+}
+
+/// `data` of `task.completed`: the task's final statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskCompleted {
+    /// The task.
+    pub task_id: i64,
+    /// Its name.
+    pub task_name: String,
+    /// Leads in the task.
+    pub leads_total: i64,
+    /// Leads whose call was attempted.
+    pub called: i64,
+    /// Leads connected.
+    pub connected: i64,
+    /// `connected / called`, 0 when nothing was called.
+    pub connect_rate: f64,
+    /// Average duration of connected calls, seconds.
+    pub avg_duration_seconds: f64,
+    /// Leads per call status.
+    pub by_call_status: std::collections::BTreeMap<String, i64>,
 }
 
 /// `data` of `ping`.

@@ -17,6 +17,7 @@ mod leases;
 mod lifecycle;
 mod results;
 mod runs;
+mod state_events;
 
 use diesel::prelude::*;
 use diesel::sql_types::SmallInt;

@@ -59,7 +59,7 @@ pub async fn start(
     let started = state
         .execution
         .lifecycle
-        .start(&auth.caller.scope, TaskId(body.task_id))
+        .start(&auth.caller, TaskId(body.task_id))
         .await?;
     Ok(ok("任务已开始外呼", StartedDto::from(started)))
 }
@@ -94,11 +94,11 @@ pub async fn suspend_resume(
     auth: Auth,
     body: Json<SuspendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, id) = (&auth.caller.scope, TaskId(body.task_id));
+    let (caller, id) = (&auth.caller, TaskId(body.task_id));
     let lifecycle = &state.execution.lifecycle;
     let (task, message) = match body.action {
-        SuspendAction::Suspend => (lifecycle.suspend(scope, id).await?, "任务已暂停"),
-        SuspendAction::Resume => (lifecycle.resume(scope, id).await?, "任务已恢复"),
+        SuspendAction::Suspend => (lifecycle.suspend(caller, id).await?, "任务已暂停"),
+        SuspendAction::Resume => (lifecycle.resume(caller, id).await?, "任务已恢复"),
     };
     Ok(ok(message, TaskDto::new(task, state.tz)))
 }
@@ -130,7 +130,7 @@ pub async fn stop(
     let task = state
         .execution
         .lifecycle
-        .stop(&auth.caller.scope, TaskId(body.task_id))
+        .stop(&auth.caller, TaskId(body.task_id))
         .await?;
     Ok(ok("任务已停止", TaskDto::new(task, state.tz)))
 }

@@ -417,19 +417,15 @@ pub async fn act(
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
     let (id, action) = path.into_inner();
-    let (scope, id, lifecycle) = (
-        &session.caller.scope,
-        TaskId(id),
-        &state.execution.lifecycle,
-    );
+    let (caller, id, lifecycle) = (&session.caller, TaskId(id), &state.execution.lifecycle);
     let task = match action.as_str() {
         "start" => {
-            lifecycle.start(scope, id).await?;
-            state.tasks.get(scope, id).await?
+            lifecycle.start(caller, id).await?;
+            state.tasks.get(&caller.scope, id).await?
         }
-        "suspend" => lifecycle.suspend(scope, id).await?,
-        "resume" => lifecycle.resume(scope, id).await?,
-        "stop" => lifecycle.stop(scope, id).await?,
+        "suspend" => lifecycle.suspend(caller, id).await?,
+        "resume" => lifecycle.resume(caller, id).await?,
+        "stop" => lifecycle.stop(caller, id).await?,
         _ => return Err(ConsoleError::NotFound),
     };
     let mut res = ok(TaskActions::of(&task))?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kernel::{Entity, OrgScope, RepoError, TaskId};
+use kernel::{Caller, Entity, OrgScope, RepoError, TaskId, UserId};
 
 use super::{Background, ExecError, ResultRepository};
 use crate::platform::{OutboundPlatform, PlatformError, Strategy};
@@ -23,6 +23,7 @@ pub trait LifecycleRepository: Send + Sync + 'static {
         id: TaskId,
         from: Vec<TaskState>,
         to: TaskState,
+        actor: UserId,
     ) -> Result<CallTask, TransitionError>;
     /// Move a task from `from` to `to` if it is still in `from` (internal; no scope).
     async fn force_state(
@@ -98,7 +99,8 @@ impl Lifecycle {
 
     /// Start a task: 1→2 atomically, then create the job group. If the platform fails the task
     /// goes back to 1 and the error is returned; nothing is half-done. The dispatcher is told.
-    pub async fn start(&self, scope: &OrgScope, id: TaskId) -> Result<Started, ExecError> {
+    pub async fn start(&self, caller: &Caller, id: TaskId) -> Result<Started, ExecError> {
+        let scope = &caller.scope;
         let task = self.task(scope, id).await?;
         if task.state != TaskState::Created {
             return Err(ExecError::NotStartable(task.state));
@@ -108,7 +110,13 @@ impl Lifecycle {
         }
         let task = match self
             .repo
-            .transition(scope, id, vec![TaskState::Created], TaskState::Running)
+            .transition(
+                scope,
+                id,
+                vec![TaskState::Created],
+                TaskState::Running,
+                caller.user_id,
+            )
             .await
         {
             Ok(t) => t,
@@ -143,7 +151,7 @@ impl Lifecycle {
     /// refuses.
     async fn platform_transition<F, Fut>(
         &self,
-        scope: &OrgScope,
+        caller: &Caller,
         id: TaskId,
         from: Vec<TaskState>,
         to: TaskState,
@@ -153,8 +161,12 @@ impl Lifecycle {
         F: FnOnce(Arc<dyn OutboundPlatform>, String) -> Fut,
         Fut: std::future::Future<Output = Result<(), PlatformError>>,
     {
+        let scope = &caller.scope;
         let before = self.task(scope, id).await?;
-        let task = self.repo.transition(scope, id, from, to).await?;
+        let task = self
+            .repo
+            .transition(scope, id, from, to, caller.user_id)
+            .await?;
         if let Some(group) = task.job_group_id.clone()
             && let Err(e) = call(self.platform.clone(), group).await
         {
@@ -171,9 +183,9 @@ impl Lifecycle {
     }
 
     /// Suspend a running task (2→4) on the platform; dispatch pauses too.
-    pub async fn suspend(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, ExecError> {
+    pub async fn suspend(&self, caller: &Caller, id: TaskId) -> Result<CallTask, ExecError> {
         self.platform_transition(
-            scope,
+            caller,
             id,
             vec![TaskState::Running],
             TaskState::Paused,
@@ -183,10 +195,10 @@ impl Lifecycle {
     }
 
     /// Resume a paused task (4→2); the dispatcher is told.
-    pub async fn resume(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, ExecError> {
+    pub async fn resume(&self, caller: &Caller, id: TaskId) -> Result<CallTask, ExecError> {
         let task = self
             .platform_transition(
-                scope,
+                caller,
                 id,
                 vec![TaskState::Paused],
                 TaskState::Running,
@@ -198,15 +210,15 @@ impl Lifecycle {
     }
 
     /// Stop a task (1/2/4→5): cancel its jobs, turn its unfinished leads into `cancelled`.
-    pub async fn stop(&self, scope: &OrgScope, id: TaskId) -> Result<CallTask, ExecError> {
+    pub async fn stop(&self, caller: &Caller, id: TaskId) -> Result<CallTask, ExecError> {
         let from = TaskState::sources_of(TaskState::Stopped);
         let task = self
-            .platform_transition(scope, id, from, TaskState::Stopped, |p, g| async move {
+            .platform_transition(caller, id, from, TaskState::Stopped, |p, g| async move {
                 p.cancel_jobs(&g).await
             })
             .await?;
         self.repo.cancel_open_leads(id).await?;
         self.results.refresh_counters(id).await?;
-        Ok(self.tasks.get(scope, id).await?.unwrap_or(task))
+        Ok(self.tasks.get(&caller.scope, id).await?.unwrap_or(task))
     }
 }

@@ -9,7 +9,7 @@ async fn start_refuses_wrong_state_and_missing_script_without_touching_anything(
         .expect_get()
         .returning(|_, _| Ok(Some(task(TaskState::Running, "s", Some("g")))));
     assert!(matches!(
-        m.build().lifecycle.start(&scope(), TaskId(7)).await,
+        m.build().lifecycle.start(&caller(), TaskId(7)).await,
         Err(ExecError::NotStartable(TaskState::Running))
     ));
 
@@ -18,7 +18,7 @@ async fn start_refuses_wrong_state_and_missing_script_without_touching_anything(
         .expect_get()
         .returning(|_, _| Ok(Some(task(TaskState::Created, " ", None))));
     assert!(matches!(
-        m.build().lifecycle.start(&scope(), TaskId(7)).await,
+        m.build().lifecycle.start(&caller(), TaskId(7)).await,
         Err(ExecError::ScriptNotSet)
     ));
 }
@@ -31,7 +31,7 @@ async fn start_records_the_group_and_wakes_the_dispatcher() {
         .returning(|_, _| Ok(Some(task(TaskState::Created, "s", None))));
     m.lifecycle
         .expect_transition()
-        .returning(|_, _, _, _| Ok(task(TaskState::Running, "s", None)));
+        .returning(|_, _, _, _, _| Ok(task(TaskState::Running, "s", None)));
     m.platform
         .expect_create_job_group()
         .withf(|name, script, _| name == "t-7" && script == "s")
@@ -48,7 +48,7 @@ async fn start_records_the_group_and_wakes_the_dispatcher() {
     let started = m
         .build()
         .lifecycle
-        .start(&scope(), TaskId(7))
+        .start(&caller(), TaskId(7))
         .await
         .unwrap();
     assert_eq!(
@@ -65,7 +65,7 @@ async fn start_reverts_to_created_when_the_platform_fails() {
         .returning(|_, _| Ok(Some(task(TaskState::Created, "s", None))));
     m.lifecycle
         .expect_transition()
-        .returning(|_, _, _, _| Ok(task(TaskState::Running, "s", None)));
+        .returning(|_, _, _, _, _| Ok(task(TaskState::Running, "s", None)));
     m.lifecycle
         .expect_force_state()
         .withf(|id, from, to| {
@@ -78,7 +78,7 @@ async fn start_reverts_to_created_when_the_platform_fails() {
     m.platform
         .expect_create_job_group()
         .returning(|_, _, _| Err(PlatformError::Unavailable("down".into())));
-    let r = m.build().lifecycle.start(&scope(), TaskId(7)).await;
+    let r = m.build().lifecycle.start(&caller(), TaskId(7)).await;
     assert!(matches!(
         r,
         Err(ExecError::Platform(PlatformError::Unavailable(_)))
@@ -93,9 +93,9 @@ async fn losing_the_start_race_is_not_startable() {
         .returning(|_, _| Ok(Some(task(TaskState::Created, "s", None))));
     m.lifecycle
         .expect_transition()
-        .returning(|_, _, _, _| Err(crate::TransitionError::InvalidState(TaskState::Running)));
+        .returning(|_, _, _, _, _| Err(crate::TransitionError::InvalidState(TaskState::Running)));
     m.platform.expect_create_job_group().never();
-    let r = m.build().lifecycle.start(&scope(), TaskId(7)).await;
+    let r = m.build().lifecycle.start(&caller(), TaskId(7)).await;
     assert!(matches!(
         r,
         Err(ExecError::NotStartable(TaskState::Running))
@@ -110,8 +110,8 @@ async fn suspend_restores_state_when_platform_fails() {
         .returning(|_, _| Ok(Some(task(TaskState::Running, "s", Some("g")))));
     m.lifecycle
         .expect_transition()
-        .withf(|_, _, from, to| *from == vec![TaskState::Running] && *to == TaskState::Paused)
-        .returning(|_, _, _, _| Ok(task(TaskState::Paused, "s", Some("g"))));
+        .withf(|_, _, from, to, _| *from == vec![TaskState::Running] && *to == TaskState::Paused)
+        .returning(|_, _, _, _, _| Ok(task(TaskState::Paused, "s", Some("g"))));
     m.lifecycle
         .expect_force_state()
         .withf(|_, from, to| *from == TaskState::Paused && *to == TaskState::Running)
@@ -126,7 +126,7 @@ async fn suspend_restores_state_when_platform_fails() {
     assert!(
         m.build()
             .lifecycle
-            .suspend(&scope(), TaskId(7))
+            .suspend(&caller(), TaskId(7))
             .await
             .is_err()
     );
@@ -140,8 +140,8 @@ async fn resume_moves_paused_tasks_only_and_wakes_the_dispatcher() {
         .returning(|_, _| Ok(Some(task(TaskState::Paused, "s", Some("g")))));
     m.lifecycle
         .expect_transition()
-        .withf(|_, _, from, to| *from == vec![TaskState::Paused] && *to == TaskState::Running)
-        .returning(|_, _, _, _| Ok(task(TaskState::Running, "s", Some("g"))));
+        .withf(|_, _, from, to, _| *from == vec![TaskState::Paused] && *to == TaskState::Running)
+        .returning(|_, _, _, _, _| Ok(task(TaskState::Running, "s", Some("g"))));
     m.platform
         .expect_resume_jobs()
         .times(1)
@@ -153,7 +153,7 @@ async fn resume_moves_paused_tasks_only_and_wakes_the_dispatcher() {
     let t = m
         .build()
         .lifecycle
-        .resume(&scope(), TaskId(7))
+        .resume(&caller(), TaskId(7))
         .await
         .unwrap();
     assert_eq!(t.state, TaskState::Running);
@@ -167,7 +167,7 @@ async fn stop_stands_when_the_platform_no_longer_knows_the_group() {
         .returning(|_, _| Ok(Some(task(TaskState::Running, "s", Some("g")))));
     m.lifecycle
         .expect_transition()
-        .returning(|_, _, _, _| Ok(task(TaskState::Stopped, "s", Some("g"))));
+        .returning(|_, _, _, _, _| Ok(task(TaskState::Stopped, "s", Some("g"))));
     m.platform
         .expect_cancel_jobs()
         .returning(|_| Err(PlatformError::NotFound));
@@ -180,5 +180,5 @@ async fn stop_stands_when_the_platform_no_longer_knows_the_group() {
         .expect_refresh_counters()
         .times(1)
         .returning(|_| Ok(()));
-    assert!(m.build().lifecycle.stop(&scope(), TaskId(7)).await.is_ok());
+    assert!(m.build().lifecycle.stop(&caller(), TaskId(7)).await.is_ok());
 }

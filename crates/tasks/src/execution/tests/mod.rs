@@ -89,6 +89,15 @@ fn task(state: TaskState, script: &str, group: Option<&str>) -> CallTask {
     }
 }
 
+fn caller() -> kernel::Caller {
+    kernel::Caller {
+        user_id: kernel::UserId(3),
+        org_id: scope().root(),
+        role: kernel::Role::Admin,
+        scope: scope(),
+    }
+}
+
 fn scope() -> OrgScope {
     OrgScope::new(OrgId(1), [])
 }
