@@ -14,6 +14,7 @@ mod console;
 mod env;
 mod export;
 mod scenarios;
+mod webhooks;
 
 use clap::Parser;
 
@@ -44,12 +45,12 @@ pub struct Args {
     /// Repetitions of each task-creation measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
-    /// Which benchmarks: create, list, dispatch, sync, budget, console, export
+    /// Which benchmarks: create, list, dispatch, sync, budget, console, export, webhooks
     /// (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "create,list,dispatch,sync,budget,console,export"
+        default_value = "create,list,dispatch,sync,budget,console,export,webhooks"
     )]
     pub only: Vec<String>,
     /// A setting for every server the benchmarks start, `KEY=VALUE` (repeatable), e.g.
@@ -89,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             "faulty" => budget::faulty(&env, &args, &mut report).await?,
             "console" => console::console(&env, &args, &mut report).await?,
             "export" => export::export(&env, &args, &mut report).await?,
+            "webhooks" => webhooks::webhooks(&env, &args, &mut report).await?,
             other => anyhow::bail!("unknown benchmark `{other}`"),
         }
     }
