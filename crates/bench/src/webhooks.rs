@@ -108,16 +108,21 @@ pub async fn webhooks(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyh
         if done >= EVENTS {
             break t0.elapsed().as_secs_f64();
         }
-        anyhow::ensure!(t0.elapsed() < Duration::from_secs(300), "only {done} of {EVENTS} delivered");
+        anyhow::ensure!(
+            t0.elapsed() < Duration::from_secs(300),
+            "only {done} of {EVENTS} delivered"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let rate = EVENTS as f64 / delivered;
     let requests = seen.load(Ordering::Relaxed);
-    println!("webhooks: {EVENTS} delivered in {delivered:.2} s = {rate:.0}/s ({requests} requests)");
+    println!(
+        "webhooks: {EVENTS} delivered in {delivered:.2} s = {rate:.0}/s ({requests} requests)"
+    );
     drop(server);
     report.sections.push(format!(
         "## Webhook delivery\n\n{EVENTS} `lead.call_finished` deliveries put in the outbox of one endpoint at once, \
-         delivered by one instance (`WEBHOOK_CONCURRENCY=16`: four delivery loops, four in flight each) to a local \
+         delivered by one instance (`WEBHOOK_CONCURRENCY=16`: two delivery loops, eight in flight each) to a local \
          receiver that answers 204 at once on kept-alive connections; timed from the insert until the last is recorded \
          `succeeded`. Each delivery: signed (HMAC-SHA256), POSTed, its outcome written back. Target: at least 1,000 \
          events/s.\n\n\

@@ -18,7 +18,8 @@ pub struct DeliverySettings {
     /// This instance's worker id (for the claims).
     pub worker_id: String,
     /// Delivery loops of an instance: each claims and sends its own turns, so that an endpoint
-    /// slow to answer holds up only one of them.
+    /// slow to answer holds up only one of them (two: more loops means smaller turns, and the
+    /// claim and record statements of a turn are what delivery costs).
     pub loops: usize,
     /// Deliveries claimed per turn of one loop.
     pub batch: i64,
@@ -34,7 +35,7 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             worker_id: "worker".into(),
-            loops: 4,
+            loops: 2,
             batch: 32,
             per_endpoint: 16,
             lease: Duration::from_secs(30),
@@ -84,15 +85,13 @@ impl Deliverer {
             .await?;
         let n = due.len();
         let concurrency = usize::try_from(s.batch).unwrap_or(1).max(1);
-        futures::stream::iter(due)
-            .for_each_concurrent(concurrency, |d| async move {
-                let outcome = self.attempt(&d).await;
-                if let Err(e) = self.repo.record(d.id, &s.worker_id, &outcome).await {
-                    // the claim runs out and the delivery is due again: at least once
-                    tracing::warn!(delivery = d.id.0, error = %e, "recording a delivery failed");
-                }
-            })
+        let outcomes: Vec<(kernel::DeliveryId, Outcome)> = futures::stream::iter(due)
+            .map(|d| async move { (d.id, self.attempt(&d).await) })
+            .buffer_unordered(concurrency)
+            .collect()
             .await;
+        // if this fails the claims run out and the deliveries are due again: at least once
+        self.repo.record(&s.worker_id, &outcomes).await?;
         Ok(n)
     }
 

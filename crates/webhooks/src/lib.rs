@@ -220,12 +220,11 @@ pub trait WebhookRepository: Send + Sync + 'static {
         per_endpoint: i64,
         lease: std::time::Duration,
     ) -> Result<Vec<DueDelivery>, RepoError>;
-    /// Record what became of an attempt of delivery `id` (claimed by `worker`).
+    /// Record what became of attempts of deliveries claimed by `worker` (one statement).
     async fn record(
         &self,
-        id: DeliveryId,
         worker: &str,
-        outcome: &Outcome,
+        outcomes: &[(DeliveryId, Outcome)],
     ) -> Result<(), RepoError>;
 }
 

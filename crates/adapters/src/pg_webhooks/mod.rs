@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use kernel::{DeliveryId, OrgId, OrgScope, Page, PageRequest, RepoError, UserId, WebhookId};
 
@@ -130,13 +130,19 @@ fn to_delivery(r: DeliveryRow) -> Result<Delivery, RepoError> {
 
 /// Claim due deliveries: at most `$3` of one endpoint, `$2` in all, in due order, skipping rows
 /// another worker holds (a row lock, or a lease not run out); `$4` the lease in milliseconds.
-/// The lease is checked again on the locked row, so two claimers never take the same one.
+/// Only the first due rows are looked at (the partial index on `next_attempt_at` gives them in
+/// order), so a claim costs the same whatever the backlog. The lease is checked again on the
+/// locked row, so two claimers never take the same one.
 const CLAIM_DUE: &str = "\
-WITH due AS ( \
-  SELECT d.id, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rn \
-  FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-  WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND w.enabled \
+WITH first AS ( \
+  SELECT d.id, d.webhook_id, d.next_attempt_at FROM webhook_deliveries d \
+  JOIN webhooks w ON w.id = d.webhook_id AND w.enabled \
+  WHERE d.status = 'pending' AND d.next_attempt_at <= now() \
     AND (d.locked_until IS NULL OR d.locked_until < now()) \
+  ORDER BY d.next_attempt_at, d.id LIMIT $2 * 8 \
+), due AS ( \
+  SELECT f.id, row_number() OVER (PARTITION BY f.webhook_id ORDER BY f.next_attempt_at, f.id) AS rn \
+  FROM first f \
 ), picked AS ( \
   SELECT d.id FROM webhook_deliveries d JOIN due ON due.id = d.id \
   WHERE due.rn <= $3 AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now()) \
@@ -148,6 +154,16 @@ FROM picked, webhooks w WHERE d.id = picked.id AND w.id = d.webhook_id \
 RETURNING d.id, d.webhook_id, w.url, w.secret, \
   CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret, \
   d.event_id, d.payload, d.attempts";
+
+/// Record the outcomes of a turn's attempts, one statement (`$7` the claimer).
+const RECORD: &str = "\
+UPDATE webhook_deliveries d SET status = u.status, attempts = d.attempts + 1, \
+  next_attempt_at = COALESCE(u.next, d.next_attempt_at), last_status = u.http, \
+  last_error = u.error, last_response = u.response, locked_by = NULL, locked_until = NULL, \
+  update_time = now() \
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::text[]) \
+  AS u(id, status, next, http, error, response) \
+WHERE d.id = u.id AND d.locked_by = $7 AND d.status = 'pending'";
 
 #[derive(QueryableByName)]
 struct DueRow {
@@ -408,62 +424,66 @@ impl WebhookRepository for PgWebhooks {
 
     async fn record(
         &self,
-        id: DeliveryId,
         worker: &str,
-        outcome: &Outcome,
+        outcomes: &[(DeliveryId, Outcome)],
     ) -> Result<(), RepoError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let n = outcomes.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut statuses = Vec::with_capacity(n);
+        let mut nexts = Vec::with_capacity(n);
+        let mut https = Vec::with_capacity(n);
+        let mut errors = Vec::with_capacity(n);
+        let mut responses = Vec::with_capacity(n);
+        for (id, outcome) in outcomes {
+            let (status, http, error, response, next) = match outcome {
+                Outcome::Delivered { status, response } => (
+                    DeliveryStatus::Succeeded,
+                    Some(*status),
+                    None,
+                    response,
+                    None,
+                ),
+                Outcome::Failed {
+                    status,
+                    error,
+                    response,
+                    retry_at,
+                } => (
+                    if retry_at.is_some() {
+                        DeliveryStatus::Pending
+                    } else {
+                        DeliveryStatus::Failed
+                    },
+                    *status,
+                    Some(kilobyte(error)),
+                    response,
+                    *retry_at,
+                ),
+            };
+            ids.push(id.0);
+            statuses.push(status.as_str());
+            nexts.push(next);
+            https.push(http.map(i32::from));
+            errors.push(error);
+            responses.push(kilobyte(response));
+        }
         let mut c = conn(&self.pool).await?;
-        let (status, http, error, response, next): (
-            DeliveryStatus,
-            Option<u16>,
-            Option<String>,
-            String,
-            Option<DateTime<Utc>>,
-        ) = match outcome {
-            Outcome::Delivered { status, response } => (
-                DeliveryStatus::Succeeded,
-                Some(*status),
-                None,
-                response.clone(),
-                None,
-            ),
-            Outcome::Failed {
-                status,
-                error,
-                response,
-                retry_at,
-            } => (
-                if retry_at.is_some() {
-                    DeliveryStatus::Pending
-                } else {
-                    DeliveryStatus::Failed
-                },
-                *status,
-                Some(kilobyte(error)),
-                response.clone(),
-                *retry_at,
-            ),
-        };
-        diesel::update(
-            webhook_deliveries::table
-                .filter(webhook_deliveries::id.eq(id.0))
-                .filter(webhook_deliveries::locked_by.eq(worker))
-                .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
-        )
-        .set((
-            webhook_deliveries::status.eq(status.as_str()),
-            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-            next.map(|t| webhook_deliveries::next_attempt_at.eq(t)),
-            webhook_deliveries::last_status.eq(http.map(i32::from)),
-            webhook_deliveries::last_error.eq(error),
-            webhook_deliveries::last_response.eq(kilobyte(&response)),
-            webhook_deliveries::locked_by.eq(None::<String>),
-            webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
-            webhook_deliveries::update_time.eq(diesel::dsl::now),
-        ))
-        .execute(&mut c)
-        .await
-        .map_err(db_error)?;
+        // only the claimer's, still pending: a claim that ran out and was taken again is the
+        // new claimer's to record
+        diesel::sql_query(RECORD)
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(statuses)
+            .bind::<Array<Nullable<Timestamptz>>, _>(nexts)
+            .bind::<Array<Nullable<Int4>>, _>(https)
+            .bind::<Array<Nullable<Text>>, _>(errors)
+            .bind::<Array<Text>, _>(responses)
+            .bind::<Text, _>(worker)
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 }
