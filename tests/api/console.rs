@@ -376,7 +376,7 @@ async fn every_field_of_every_page_has_a_label() {
     pages.push((format!("/tasks/{task}"), Some(cookie.clone())));
     pages.push(("/account".to_owned(), Some(cookie.clone())));
     let (admin_cookie, _) = console_login(&app, "dealer-admin").await;
-    for p in ["/users", "/organizations"] {
+    for p in ["/users", "/organizations", "/webhooks"] {
         pages.push((p.to_owned(), Some(admin_cookie.clone())));
     }
     for (path, c) in pages {
@@ -443,4 +443,97 @@ async fn the_task_detail_downloads_its_results_as_csv_and_xlsx() {
     )
     .await;
     assert_eq!(res.status().as_u16(), 404);
+}
+
+/// POST a console form (as the page's htmx does) with the session cookie.
+async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &str) -> reqwest::Response {
+    let mut req = client()
+        .post(format!("{}{path}", app.base))
+        .header("Cookie", cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form.to_owned());
+    for (k, v) in from_console(app) {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_registers_a_webhook_in_the_console_sees_its_secret_once_and_pings_it() {
+    use e2e::receiver::{Faults, Receiver};
+    let app = TestApp::spawn().await;
+    let (org, _) = app.tenant("dealer").await;
+    app.user(org, "op", Role::Operator).await;
+    let receiver = Receiver::start(Faults::default()).await;
+    let (cookie, _) = console_login(&app, "dealer-admin").await;
+    let page = get(&app, Some(&cookie), "/webhooks")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("webhook-create") && page.contains("还没有 Webhook"),
+        "{page}"
+    );
+    let url = receiver.url.replace(':', "%3A").replace('/', "%2F");
+    let res = post_form(
+        &app,
+        &cookie,
+        "/webhooks",
+        &format!("url={url}&events=lead.call_finished&events=task.completed&description=CRM"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let panel = res.text().await.unwrap();
+    let secret = panel
+        .split("id=\"webhook-secret-value\" readonly value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the secret is shown")
+        .to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let id = app
+        .get(Some(&app.login("dealer-admin").await), "/api/webhooks")
+        .await
+        .data()["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    // shown once: the page does not show it again
+    let again = get(&app, Some(&cookie), "/webhooks")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(&secret));
+    // a ping from the console arrives, signed with that secret
+    let res = post_form(&app, &cookie, &format!("/webhooks/{id}/test"), "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let got = e2e::eventually(10, "the ping arrives", || async {
+        receiver.all().into_iter().next()
+    })
+    .await;
+    let ts: i64 = got.header("webhook-timestamp").parse().unwrap();
+    assert!(webhooks::sign::verify(
+        &secret,
+        &got.header("webhook-id"),
+        ts,
+        &got.body,
+        &got.header("webhook-signature")
+    ));
+    // a refused URL is a message on the page, and nothing is registered
+    let res = post_form(
+        &app,
+        &cookie,
+        "/webhooks",
+        "url=http%3A%2F%2F10.0.0.1%2Fhook&events=task.completed",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("url"));
+    // operators see no such page
+    let (op, _) = console_login(&app, "op").await;
+    assert_eq!(
+        get(&app, Some(&op), "/webhooks").await.status(),
+        StatusCode::FORBIDDEN
+    );
 }

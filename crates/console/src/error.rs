@@ -76,6 +76,7 @@ worded_by_the_api!(
     auth::AccountError,
     auth::PasswordChangeError,
     org::CreateOrgError,
+    webhooks::WebhookError,
 );
 
 impl ConsoleError {

@@ -13,6 +13,7 @@ mod orgs;
 mod scenes;
 mod test_env;
 mod users;
+mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -56,6 +57,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/table", web::get().to(users::rows))
         .route("/users/{id}/update", web::post().to(users::update))
         .route("/users/{id}/{action}", web::post().to(users::act))
+        .route("/webhooks", web::get().to(webhooks::page))
+        .route("/webhooks", web::post().to(webhooks::create))
+        .route("/webhooks/panel", web::get().to(webhooks::refresh))
+        .route("/webhooks/{id}/{action}", web::post().to(webhooks::act))
+        .route(
+            "/webhook-deliveries/{id}/retry",
+            web::post().to(webhooks::retry),
+        )
         .route("/organizations", web::get().to(orgs::page))
         .route("/organizations", web::post().to(orgs::create))
         .route("/test-env", web::get().to(test_env::page))
