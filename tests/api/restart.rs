@@ -62,6 +62,8 @@ fn start_binary_leased(
         .env("WORKER_ID", worker)
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
+        .env("WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+        .env("WEBHOOK_RETRY_SCALE", "0.0002")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(q) = max_qps {
@@ -363,4 +365,95 @@ async fn a_restarted_instance_takes_back_its_own_leases_at_once() {
     assert_eq!(sim_stats(&sim_url).await["duplicate_reference_ids"], 0);
     again.kill().unwrap();
     again.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_to_a_failing_receiver_through_a_kill_9_lose_no_event() {
+    use e2e::receiver::{Answered, Faults, Receiver};
+    use std::collections::{BTreeMap, BTreeSet};
+    let (_sim, sim_url) = spawn_sim(SimConfig {
+        call_ms: 20,
+        concurrency: 5000,
+        ..SimConfig::default()
+    });
+    let setup = setup_on(&sim_url).await;
+    let (_, t) = setup.tenant("dealer").await;
+    let receiver = Receiver::start(Faults {
+        error: 0.2,
+        dropped: 0.1,
+        slow: 0.05,
+    })
+    .await;
+    let hook = setup
+        .post(
+            Some(&t),
+            "/api/webhooks",
+            json!({"url": receiver.url, "events": ["lead.call_finished"]}),
+        )
+        .await
+        .expect(200, None);
+    let secret = hook.data()["secret"].as_str().unwrap().to_owned();
+    let n = 2000;
+    let task = setup.task_with_leads(&t, n, "script-1").await;
+    setup
+        .post(Some(&t), "/api/start-call-task", json!({"task_id": task}))
+        .await
+        .expect(200, None);
+    let delivered_leads = |all: &[e2e::receiver::Received]| {
+        all.iter()
+            .filter(|r| r.answer == Answered::Ok)
+            .map(|r| r.json()["data"]["lead_id"].as_i64().unwrap_or(0))
+            .collect::<BTreeSet<i64>>()
+    };
+    let mut first = start_binary(&setup.db.url, &sim_url, "hooks-1", free_port());
+    eventually(120, "deliveries under way", || async {
+        let n_ok = delivered_leads(&receiver.all()).len();
+        (n_ok >= 200 && n_ok < n).then_some(())
+    })
+    .await;
+    first.kill().unwrap(); // SIGKILL: claims and attempts in flight are left behind
+    first.wait().unwrap();
+    let mut second = start_binary(&setup.db.url, &sim_url, "hooks-2", free_port());
+    setup.wait_completed(&t, task, 180).await;
+    eventually(300, "every lead's event delivered", || async {
+        (delivered_leads(&receiver.all()).len() == n).then_some(())
+    })
+    .await;
+    let all = receiver.all();
+    let mut ids_per_lead: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    let mut ok_per_event: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &all {
+        let ts: i64 = r.header("webhook-timestamp").parse().unwrap_or(0);
+        assert!(
+            webhooks::sign::verify(
+                &secret,
+                &r.header("webhook-id"),
+                ts,
+                &r.body,
+                &r.header("webhook-signature")
+            ),
+            "every request verifies"
+        );
+        ids_per_lead
+            .entry(r.json()["data"]["lead_id"].as_i64().unwrap_or(0))
+            .or_default()
+            .insert(r.header("webhook-id"));
+        if r.answer == Answered::Ok {
+            *ok_per_event.entry(r.header("webhook-id")).or_default() += 1;
+        }
+    }
+    assert!(
+        ids_per_lead.values().all(|ids| ids.len() == 1),
+        "one event per lead"
+    );
+    // an event answered 2xx twice was delivered by the killed process, which died before it
+    // recorded that: only attempts in flight at the kill can be such
+    let twice = ok_per_event.values().filter(|n| **n > 1).count();
+    assert!(twice <= 64, "{twice} events delivered twice");
+    println!(
+        "{} requests for {n} events; {twice} delivered twice after the kill",
+        all.len()
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
 }

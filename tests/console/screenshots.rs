@@ -115,7 +115,8 @@ async fn screenshots() {
     b.open("/organizations").await;
     shot(&b, &dir, "organizations").await;
     b.open("/webhooks").await;
-    b.fill("#webhook-url", "https://crm.example.com/hooks/outbound").await;
+    b.fill("#webhook-url", "https://crm.example.com/hooks/outbound")
+        .await;
     b.fill("#webhook-description", "经销商 CRM").await;
     b.click("#webhook-create button[type=submit]").await;
     b.wait_for("#webhook-secret-value").await;

@@ -122,7 +122,7 @@ pub async fn webhooks(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyh
     drop(server);
     report.sections.push(format!(
         "## Webhook delivery\n\n{EVENTS} `lead.call_finished` deliveries put in the outbox of one endpoint at once, \
-         delivered by one instance (`WEBHOOK_CONCURRENCY=16`: two delivery loops, eight in flight each) to a local \
+         delivered by one instance (`WEBHOOK_CONCURRENCY=16`: at most 16 in flight, each one's room claimed again as soon as it ends) to a local \
          receiver that answers 204 at once on kept-alive connections; timed from the insert until the last is recorded \
          `succeeded`. Each delivery: signed (HMAC-SHA256), POSTed, its outcome written back. Target: at least 1,000 \
          events/s.\n\n\

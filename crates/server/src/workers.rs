@@ -118,15 +118,12 @@ impl Workers {
         )));
     }
 
-    /// Start the webhook delivery loops.
+    /// Start the webhook delivery loop.
     pub fn start_deliveries(self: &Arc<Self>, deliverer: Deliverer) {
-        let mut handles = lock(&self.handles);
-        for _ in 0..deliverer.loops() {
-            handles.push(tokio::spawn(deliveries(
-                deliverer.clone(),
-                self.shutdown.subscribe(),
-            )));
-        }
+        lock(&self.handles).push(tokio::spawn(deliveries(
+            deliverer,
+            self.shutdown.subscribe(),
+        )));
     }
 
     /// Ask every loop to stop after its current step, and wait for them (at most `within`).
@@ -286,7 +283,7 @@ async fn deliveries(d: Deliverer, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
-        let wait = match d.turn().await {
+        let wait = match d.drain().await {
             Ok(0) => {
                 failures = 0;
                 DELIVERY_POLL

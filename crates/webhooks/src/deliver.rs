@@ -1,13 +1,17 @@
-//! The delivery worker's turn: claim due deliveries (never another worker's), POST each signed,
-//! record what came of it. At least once: a worker that dies holding deliveries leaves them
+//! The delivery worker: claim due deliveries (never another worker's), POST each signed, record
+//! what came of it; as soon as one attempt ends its room is claimed again, so an endpoint slow
+//! to answer takes only its own share of the attempts in flight. At least once: a worker that dies holding deliveries leaves them
 //! due again when their lease ends, and a receiver that took an event but whose answer was lost
 //! gets it again, with the same `webhook-id`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use kernel::{Clock, RepoError};
+use std::collections::HashMap;
+
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use kernel::{Clock, DeliveryId, RepoError, WebhookId};
 
 use crate::schedule::wait_after;
 use crate::{DueDelivery, Outcome, SendError, Sender, WebhookRepository, sign};
@@ -17,13 +21,9 @@ use crate::{DueDelivery, Outcome, SendError, Sender, WebhookRepository, sign};
 pub struct DeliverySettings {
     /// This instance's worker id (for the claims).
     pub worker_id: String,
-    /// Delivery loops of an instance: each claims and sends its own turns, so that an endpoint
-    /// slow to answer holds up only one of them (two: more loops means smaller turns, and the
-    /// claim and record statements of a turn are what delivery costs).
-    pub loops: usize,
-    /// Deliveries claimed per turn of one loop.
+    /// Most attempts in flight at once (per instance).
     pub batch: i64,
-    /// Most deliveries of one endpoint in flight at once (per instance, shared by the loops).
+    /// Most attempts of one endpoint in flight at once (per instance).
     pub per_endpoint: i64,
     /// How long a claim holds (longer than a POST's timeout).
     pub lease: Duration,
@@ -35,8 +35,7 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             worker_id: "worker".into(),
-            loops: 2,
-            batch: 32,
+            batch: 64,
             per_endpoint: 16,
             lease: Duration::from_secs(30),
             retry_scale: 1.0,
@@ -69,30 +68,52 @@ impl Deliverer {
         }
     }
 
-    /// How many loops an instance runs.
-    pub fn loops(&self) -> usize {
-        self.settings.loops.max(1)
-    }
-
-    /// One turn of one loop: how many deliveries were attempted.
-    pub async fn turn(&self) -> Result<usize, RepoError> {
+    /// Deliver until nothing is due: up to `batch` attempts in flight, at most `per_endpoint`
+    /// of one endpoint; each time attempts end, they are recorded (in one statement) and their
+    /// room is claimed again. How many attempts were made.
+    pub async fn drain(&self) -> Result<usize, RepoError> {
+        type Attempt<'a> = futures::future::BoxFuture<'a, (DeliveryId, WebhookId, Outcome)>;
         let s = &self.settings;
-        let loops = i64::try_from(s.loops.max(1)).unwrap_or(1);
-        let per_loop = (s.per_endpoint + loops - 1) / loops;
-        let due = self
-            .repo
-            .claim_due(&s.worker_id, s.batch, per_loop.max(1), s.lease)
-            .await?;
-        let n = due.len();
-        let concurrency = usize::try_from(s.batch).unwrap_or(1).max(1);
-        let outcomes: Vec<(kernel::DeliveryId, Outcome)> = futures::stream::iter(due)
-            .map(|d| async move { (d.id, self.attempt(&d).await) })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        // if this fails the claims run out and the deliveries are due again: at least once
-        self.repo.record(&s.worker_id, &outcomes).await?;
-        Ok(n)
+        let mut inflight: FuturesUnordered<Attempt<'_>> = FuturesUnordered::new();
+        let mut busy: HashMap<WebhookId, i64> = HashMap::new();
+        let mut attempted = 0;
+        loop {
+            let room = s.batch - i64::try_from(inflight.len()).unwrap_or(i64::MAX);
+            if room > 0 {
+                let held: Vec<(WebhookId, i64)> = busy.iter().map(|(w, n)| (*w, *n)).collect();
+                let due = self
+                    .repo
+                    .claim_due(&s.worker_id, room, s.per_endpoint, &held, s.lease)
+                    .await?;
+                for d in due {
+                    *busy.entry(d.webhook_id).or_default() += 1;
+                    inflight.push(Box::pin(async move {
+                        let outcome = self.attempt(&d).await;
+                        (d.id, d.webhook_id, outcome)
+                    }));
+                }
+            }
+            let Some(first) = inflight.next().await else {
+                return Ok(attempted);
+            };
+            let mut ended = vec![first];
+            while let Some(Some(more)) = inflight.next().now_or_never() {
+                ended.push(more);
+            }
+            attempted += ended.len();
+            let mut outcomes = Vec::with_capacity(ended.len());
+            for (id, webhook, outcome) in ended {
+                if let Some(n) = busy.get_mut(&webhook) {
+                    *n -= 1;
+                    if *n <= 0 {
+                        busy.remove(&webhook);
+                    }
+                }
+                outcomes.push((id, outcome));
+            }
+            // if this fails the claims run out and the deliveries are due again: at least once
+            self.repo.record(&s.worker_id, &outcomes).await?;
+        }
     }
 
     /// POST one delivery and say what came of it.
@@ -149,7 +170,7 @@ impl Deliverer {
 mod tests {
     use super::*;
     use crate::{Answer, MockSender, MockWebhookRepository};
-    use kernel::{DeliveryId, MockClock, WebhookId};
+    use kernel::MockClock;
 
     fn due(attempts: i32) -> DueDelivery {
         DueDelivery {

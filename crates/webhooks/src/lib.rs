@@ -212,12 +212,14 @@ pub trait WebhookRepository: Send + Sync + 'static {
     /// Make delivery `id` of `scope` due now again (a failed one pending again).
     async fn retry(&self, scope: &OrgScope, id: DeliveryId) -> Result<Option<Delivery>, RepoError>;
     /// Claim up to `limit` due deliveries of enabled endpoints for `lease`, at most
-    /// `per_endpoint` of one endpoint, skipping rows other workers hold.
+    /// `per_endpoint` of one endpoint counting the ones `busy` says this worker has in flight
+    /// (endpoint, attempts), skipping rows other workers hold.
     async fn claim_due(
         &self,
         worker: &str,
         limit: i64,
         per_endpoint: i64,
+        busy: &[(WebhookId, i64)],
         lease: std::time::Duration,
     ) -> Result<Vec<DueDelivery>, RepoError>;
     /// Record what became of attempts of deliveries claimed by `worker` (one statement).

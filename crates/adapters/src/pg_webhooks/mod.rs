@@ -128,8 +128,9 @@ fn to_delivery(r: DeliveryRow) -> Result<Delivery, RepoError> {
     })
 }
 
-/// Claim due deliveries: at most `$3` of one endpoint, `$2` in all, in due order, skipping rows
-/// another worker holds (a row lock, or a lease not run out); `$4` the lease in milliseconds.
+/// Claim due deliveries: at most `$3` of one endpoint less what the claimer has in flight
+/// (`$5` endpoints, `$6` their attempts), `$2` in all, in due order, skipping rows another
+/// worker holds (a row lock, or a lease not run out); `$4` the lease in milliseconds.
 /// Only the first due rows are looked at (the partial index on `next_attempt_at` gives them in
 /// order), so a claim costs the same whatever the backlog. The lease is checked again on the
 /// locked row, so two claimers never take the same one.
@@ -141,11 +142,12 @@ WITH first AS ( \
     AND (d.locked_until IS NULL OR d.locked_until < now()) \
   ORDER BY d.next_attempt_at, d.id LIMIT $2 * 8 \
 ), due AS ( \
-  SELECT f.id, row_number() OVER (PARTITION BY f.webhook_id ORDER BY f.next_attempt_at, f.id) AS rn \
+  SELECT f.id, f.webhook_id, row_number() OVER (PARTITION BY f.webhook_id ORDER BY f.next_attempt_at, f.id) AS rn \
   FROM first f \
 ), picked AS ( \
   SELECT d.id FROM webhook_deliveries d JOIN due ON due.id = d.id \
-  WHERE due.rn <= $3 AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now()) \
+  LEFT JOIN unnest($5::bigint[], $6::bigint[]) AS busy(webhook_id, n) ON busy.webhook_id = due.webhook_id \
+  WHERE due.rn <= $3 - COALESCE(busy.n, 0) AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now()) \
   ORDER BY d.next_attempt_at, d.id LIMIT $2 \
   FOR UPDATE OF d SKIP LOCKED \
 ) \
@@ -397,6 +399,7 @@ impl WebhookRepository for PgWebhooks {
         worker: &str,
         limit: i64,
         per_endpoint: i64,
+        busy: &[(WebhookId, i64)],
         lease: std::time::Duration,
     ) -> Result<Vec<DueDelivery>, RepoError> {
         let mut c = conn(&self.pool).await?;
@@ -405,6 +408,8 @@ impl WebhookRepository for PgWebhooks {
             .bind::<BigInt, _>(limit)
             .bind::<BigInt, _>(per_endpoint)
             .bind::<BigInt, _>(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+            .bind::<Array<BigInt>, _>(busy.iter().map(|(w, _)| w.0).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(busy.iter().map(|(_, n)| *n).collect::<Vec<_>>())
             .load(&mut c)
             .await
             .map_err(db_error)?;
