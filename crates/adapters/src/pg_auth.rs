@@ -72,9 +72,10 @@ fn to_user(r: UserRow) -> Result<(User, String, i32), RepoError> {
     Ok((user, hash, ver))
 }
 
-macro_rules! user_select {
+/// The columns of a [`UserRow`].
+macro_rules! user_columns {
     () => {
-        users::table.inner_join(organizations::table).select((
+        (
             users::id,
             users::username,
             users::password_hash,
@@ -86,7 +87,15 @@ macro_rules! user_select {
             users::must_change_password,
             users::token_version,
             users::create_time,
-        ))
+        )
+    };
+}
+
+macro_rules! user_select {
+    () => {
+        users::table
+            .inner_join(organizations::table)
+            .select(user_columns!())
     };
 }
 
@@ -308,19 +317,7 @@ impl UserRepository for PgUsers {
             .await
             .map_err(db_error)?;
         let rows: Vec<UserRow> = query()
-            .select((
-                users::id,
-                users::username,
-                users::password_hash,
-                users::display_name,
-                users::role,
-                users::org_id,
-                organizations::name,
-                users::enabled,
-                users::must_change_password,
-                users::token_version,
-                users::create_time,
-            ))
+            .select(user_columns!())
             .order(users::id)
             .limit(page.limit())
             .offset(page.offset())

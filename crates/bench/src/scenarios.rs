@@ -560,6 +560,9 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let second = t.elapsed().as_secs_f64();
     let finals = count(env, &format!("SELECT count(*) AS n FROM leads_task_list WHERE task_id = {task} AND call_status NOT IN ('pending','assigning','dispatched','calling')")).await?;
+    // the same sync with an endpoint subscribed to every result, next to the same sync without
+    // one, both from the same reset state: the outbox rows are written by the sync's transactions
+    let (plain, hooked) = sync_with_and_without_webhook(env, &exec, org, task, &group).await?;
     anyhow::ensure!(
         finals as usize == n && pulled as usize == n,
         "synced {finals} of {n}"
@@ -573,9 +576,63 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
          results into the task leads (bulks of up to 2,000 rows, each one `unnest` statement that updates the changed task leads and adds their new attempts to the leads' call counts, two bulks written at a time) while the next pages are read.\n\n\
          | jobs | bare paging (s) | sync, all changed (s) | sync / bare | target | sync again, nothing changed (s) |\n\
          |---:|---:|---:|---:|---|---:|\n\
-         | {n} | {bare1:.2} | {first:.2} | {:.2}x | ≤ 1.3x {} | {second:.2} |\n",
+         | {n} | {bare1:.2} | {first:.2} | {:.2}x | ≤ 1.3x {} | {second:.2} |\n\n\
+         The same sync again from the same state (every lead back to `dispatched`, vacuumed), without and then with a \
+         webhook endpoint subscribed to `lead.call_finished`: with it, each bulk's transaction also writes the \
+         deliveries of the leads that finished (one outbox row per lead), which the delivery worker sends later.\n\n\
+         | sync without a webhook (s) | sync with a webhook (s) | with / without | target |\n|---:|---:|---:|---|\n\
+         | {plain:.2} | {hooked:.2} | {:.2}x | ≤ 1.15x {} |\n",
         first / bare1,
         if first / bare1 <= 1.3 { "✅" } else { "❌" },
+        hooked / plain,
+        if hooked / plain <= 1.15 { "✅" } else { "❌" },
     ));
     Ok(())
+}
+
+/// Seconds of a sync of every result of `task` from the reset state, without and then with an
+/// endpoint of `org` subscribed to the results.
+async fn sync_with_and_without_webhook(
+    env: &BenchEnv,
+    exec: &tasks::execution::Results,
+    org: i64,
+    task: i64,
+    group: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let reset = || async {
+        env.sql(&format!(
+            "UPDATE leads_task_list SET call_status = 'dispatched', attempts = 0, prev_attempts = 0, \
+             last_call_time = NULL, duration_seconds = NULL, intent_level = NULL, intent_tags = '[]', \
+             summary = NULL, follow_suggestion = NULL WHERE task_id = {task}"
+        ))
+        .await?;
+        env.sql(&format!(
+            "UPDATE call_tasks SET synced_final_jobs = 0 WHERE id = {task}"
+        ))
+        .await?;
+        env.sql("VACUUM ANALYZE leads_task_list").await?;
+        env.sql("VACUUM ANALYZE webhook_deliveries").await
+    };
+    let timed = || async {
+        let t = Instant::now();
+        exec.sync_task(kernel::TaskId(task), group)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok(t.elapsed().as_secs_f64())
+    };
+    reset().await?;
+    let plain = timed().await?;
+    reset().await?;
+    env.sql(&format!(
+        "INSERT INTO webhooks (org_id, url, events, secret) VALUES ({org}, 'https://crm.example.com/hook', \
+         '{{lead.call_finished}}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')"
+    ))
+    .await?;
+    let hooked = timed().await?;
+    let written = count(env, "SELECT count(*) AS n FROM webhook_deliveries").await?;
+    println!(
+        "sync: without a webhook {plain:.2}s, with one {hooked:.2}s ({written} deliveries written)"
+    );
+    anyhow::ensure!(written > 0, "no delivery was written");
+    Ok((plain, hooked))
 }

@@ -170,6 +170,27 @@ type ExecRow = (
     Option<String>,
 );
 
+/// The columns of an [`ExecRow`].
+macro_rules! exec_columns {
+    () => {
+        (
+            leads_task_list::id,
+            leads_task_list::lead_id,
+            leads_task_list::customer_name,
+            leads_task_list::phone,
+            leads_task_list::call_status,
+            leads_task_list::attempts,
+            leads_task_list::last_call_time,
+            leads_task_list::duration_seconds,
+            leads_task_list::intent_level,
+            leads_task_list::job_id,
+            leads_task_list::intent_tags,
+            leads_task_list::summary,
+            leads_task_list::follow_suggestion,
+        )
+    };
+}
+
 fn execution_row(r: ExecRow) -> Result<ExecutionRow, RepoError> {
     let call_status = CallStatus::parse(&r.4)
         .ok_or_else(|| RepoError::Other(anyhow::anyhow!("unknown call_status {}", r.4)))?;
@@ -367,21 +388,7 @@ impl ResultRepository for PgResults {
         }
         let rows: Vec<(ExecRow, (String, String, String))> = q
             .select((
-                (
-                    leads_task_list::id,
-                    leads_task_list::lead_id,
-                    leads_task_list::customer_name,
-                    leads_task_list::phone,
-                    leads_task_list::call_status,
-                    leads_task_list::attempts,
-                    leads_task_list::last_call_time,
-                    leads_task_list::duration_seconds,
-                    leads_task_list::intent_level,
-                    leads_task_list::job_id,
-                    leads_task_list::intent_tags,
-                    leads_task_list::summary,
-                    leads_task_list::follow_suggestion,
-                ),
+                exec_columns!(),
                 (
                     dcc_leads::level,
                     dcc_leads::source,
@@ -480,26 +487,12 @@ async fn load_rows(
     if let Some(s) = status {
         q = q.filter(leads_task_list::call_status.eq(s.as_str()));
     }
-    q.select((
-        leads_task_list::id,
-        leads_task_list::lead_id,
-        leads_task_list::customer_name,
-        leads_task_list::phone,
-        leads_task_list::call_status,
-        leads_task_list::attempts,
-        leads_task_list::last_call_time,
-        leads_task_list::duration_seconds,
-        leads_task_list::intent_level,
-        leads_task_list::job_id,
-        leads_task_list::intent_tags,
-        leads_task_list::summary,
-        leads_task_list::follow_suggestion,
-    ))
-    .order(leads_task_list::id)
-    .limit(page.limit())
-    .offset(page.offset())
-    .load(&mut c)
-    .await
+    q.select(exec_columns!())
+        .order(leads_task_list::id)
+        .limit(page.limit())
+        .offset(page.offset())
+        .load(&mut c)
+        .await
 }
 
 /// The newest query execution run of a task of `scope`.
