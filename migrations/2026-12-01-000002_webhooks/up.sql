@@ -17,6 +17,8 @@ CREATE TABLE webhooks (
 );
 CREATE INDEX webhooks_org_idx ON webhooks (org_id);
 
+-- Written by the result sync's transactions (one row per finished lead and endpoint): beside
+-- its primary key it has one index, the due deliveries' (the claims' order), and no other.
 CREATE TABLE webhook_deliveries (
     id              BIGSERIAL   PRIMARY KEY,
     webhook_id      BIGINT      NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
@@ -34,8 +36,6 @@ CREATE TABLE webhook_deliveries (
     last_error      TEXT,
     last_response   TEXT,
     create_time     TIMESTAMPTZ NOT NULL DEFAULT now(),
-    update_time     TIMESTAMPTZ NOT NULL DEFAULT now(),
-    UNIQUE (webhook_id, event_id)
+    update_time     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, id);

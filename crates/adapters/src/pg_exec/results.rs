@@ -36,7 +36,9 @@ impl PgResults {
 
 /// What [`APPLY_RESULTS`] answers: how many leads changed, and the leads (task lead id, lead
 /// id, phone) that finished a call by it: now in a final status that they were not in before,
-/// or with more attempts.
+/// or with more attempts. The status before is read through a second reference to the row
+/// (`o`, by primary key), which sees the version the update replaces; a join of two CTEs under
+/// the forced nested loops would compare every row of a bulk with every other.
 #[derive(QueryableByName)]
 struct Applied {
     #[diesel(sql_type = BigInt)]
@@ -69,17 +71,15 @@ WITH u AS ( \
     last_call_time = u.last_call_time, duration_seconds = u.duration_seconds, intent_level = u.intent_level, \
     intent_tags = u.intent_tags::jsonb, summary = u.summary, follow_suggestion = u.follow_suggestion, \
     batch_id = NULL, update_time = now() \
-  FROM u \
-  WHERE t.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
+  FROM u, leads_task_list o \
+  WHERE t.id = u.id AND o.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
   RETURNING t.id, t.lead_id, t.phone, t.call_status, t.attempts, t.prev_attempts, \
-    t.attempts - t.prev_attempts AS calls, t.last_call_time \
-), old AS ( \
-  SELECT t.id, t.call_status FROM leads_task_list t JOIN u ON t.id = u.id WHERE t.task_id = $1 \
+    o.call_status AS old_status, t.attempts - t.prev_attempts AS calls, t.last_call_time \
 ), done AS ( \
-  SELECT upd.id, upd.lead_id, upd.phone FROM upd JOIN old ON old.id = upd.id \
-  WHERE upd.call_status = ANY($12) AND (old.call_status <> ALL($12) OR upd.attempts > upd.prev_attempts) \
+  SELECT id, lead_id, phone FROM upd \
+  WHERE call_status = ANY($12) AND (old_status <> ALL($12) OR attempts > prev_attempts) \
 ), touched AS ( \
   UPDATE dcc_leads d SET call_count = d.call_count + upd.calls, \
     last_call_time = GREATEST(d.last_call_time, upd.last_call_time) \
