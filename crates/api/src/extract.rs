@@ -71,9 +71,7 @@ pub struct Auth {
     pub caller: Caller,
     /// Their user record.
     pub user: User,
-    /// Token expiry (unix seconds).
-    pub expires_at: i64,
-    /// The token's claims (what logout revokes).
+    /// The token's claims (its expiry; its id, what logout revokes).
     pub claims: Claims,
 }
 
@@ -102,7 +100,6 @@ impl Auth {
                 role: user.role,
                 scope,
             },
-            expires_at: claims.expires_at,
             claims,
             user,
         })
@@ -145,18 +142,30 @@ pub fn token_of(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The caller of a request's token (with or without a password change `pending` allowed).
+fn from_headers(
+    req: &HttpRequest,
+    pending: bool,
+) -> Pin<Box<dyn Future<Output = Result<Auth, ApiError>>>> {
+    let state = req.app_data::<web::Data<ApiState>>().cloned();
+    let token = token_of(req);
+    Box::pin(async move {
+        let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
+        let token = token.ok_or_else(ApiError::unauthorized)?;
+        if pending {
+            Auth::of_token_pending(&state, &token).await
+        } else {
+            Auth::of_token(&state, &token).await
+        }
+    })
+}
+
 impl FromRequest for Auth {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<ApiState>>().cloned();
-        let token = token_of(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
-            let token = token.ok_or_else(ApiError::unauthorized)?;
-            Auth::of_token(&state, &token).await
-        })
+        from_headers(req, false)
     }
 }
 
@@ -168,15 +177,8 @@ impl FromRequest for PendingAuth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<ApiState>>().cloned();
-        let token = token_of(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
-            let token = token.ok_or_else(ApiError::unauthorized)?;
-            Auth::of_token_pending(&state, &token)
-                .await
-                .map(PendingAuth)
-        })
+        let auth = from_headers(req, true);
+        Box::pin(async move { auth.await.map(PendingAuth) })
     }
 }
 

@@ -133,10 +133,9 @@ impl From<LoginError> for ApiError {
                 ApiError::new(ErrorCode::InvalidCredentials, "用户名或密码错误")
             }
             LoginError::Disabled => ApiError::new(ErrorCode::AccountDisabled, "账号已停用"),
-            LoginError::TooManyAttempts { retry_after } => ApiError {
-                retry_after: Some(retry_after),
-                ..ApiError::new(ErrorCode::TooManyAttempts, "登录失败次数过多，请稍后再试")
-            },
+            LoginError::TooManyAttempts { retry_after } => {
+                too_many_attempts("登录失败次数过多，请稍后再试", retry_after)
+            }
             LoginError::Repo(r) => r.into(),
             LoginError::Unknown(e) => ApiError::internal(format!("{e:#}")),
         }
@@ -156,11 +155,12 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// 429 after too many wrong passwords (login and password change share the throttle).
-fn too_many_attempts(retry_after: i64) -> ApiError {
+/// 429 after too many wrong passwords (login and password change share the throttle), with
+/// the seconds to wait for `Retry-After`.
+fn too_many_attempts(message: &'static str, retry_after: i64) -> ApiError {
     ApiError {
         retry_after: Some(retry_after),
-        ..ApiError::new(ErrorCode::TooManyAttempts, "密码错误次数过多，请稍后再试")
+        ..ApiError::new(ErrorCode::TooManyAttempts, message)
     }
 }
 
@@ -174,7 +174,9 @@ impl From<PasswordChangeError> for ApiError {
             PasswordChangeError::Unchanged => {
                 ApiError::bad_request("请求参数无效: 新密码不能与当前密码相同")
             }
-            PasswordChangeError::TooManyAttempts { retry_after } => too_many_attempts(retry_after),
+            PasswordChangeError::TooManyAttempts { retry_after } => {
+                too_many_attempts("密码错误次数过多，请稍后再试", retry_after)
+            }
             PasswordChangeError::Unauthenticated => ApiError::unauthorized(),
             PasswordChangeError::Repo(r) => r.into(),
             PasswordChangeError::Unknown(e) => ApiError::internal(format!("{e:#}")),

@@ -172,6 +172,15 @@ impl ConsoleError {
     }
 }
 
+/// An API error's message for people, with the wait when it is a throttle's (login, login
+/// check, password change).
+pub fn message_with_wait(e: &ApiError) -> String {
+    match e.retry_after {
+        Some(s) => format!("{}（{} 秒后可再试）", e.message, s),
+        None => e.message.clone(),
+    }
+}
+
 /// Send the browser to `to`: htmx follows `HX-Redirect` with a full navigation; a page request
 /// gets 303.
 pub fn redirect(htmx: bool, to: &str) -> HttpResponse {

@@ -26,6 +26,15 @@ impl Session {
     pub fn is_admin(&self) -> bool {
         self.0.caller.role == Role::Admin
     }
+
+    /// The 403 page unless the operator is an admin.
+    pub fn require_admin(&self) -> Result<(), ConsoleError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ConsoleError::AdminsOnly)
+        }
+    }
 }
 
 impl std::ops::Deref for Session {

@@ -294,7 +294,7 @@ async fn deliveries(d: Deliverer, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => {
                 failures += 1;
-                tracing::warn!(error = %e, "webhook delivery turn failed; backing off");
+                tracing::warn!(error = %e, "webhook delivery failed; backing off");
                 backoff(failures)
             }
         };

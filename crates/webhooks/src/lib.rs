@@ -7,7 +7,7 @@
 //! Owns: the [`Webhook`] and [`Delivery`] models, the [`EventType`]s and their payloads
 //! ([`events`]), the signature ([`sign`]), which targets may be called ([`target`]: HTTPS, no
 //! private or loopback address unless allowed), the retry schedule ([`schedule`]), the admins'
-//! use cases ([`WebhookService`]) and the delivery worker's turn ([`Deliverer`]).
+//! use cases ([`WebhookService`]) and the delivery worker's pipeline ([`Deliverer`]).
 //!
 //! Ports (implemented in `adapters`): [`WebhookRepository`] (endpoints and the outbox of
 //! deliveries, written by the same transactions as the changes they report) and [`Sender`] (the
@@ -234,9 +234,10 @@ pub trait WebhookRepository: Send + Sync + 'static {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Sender: Send + Sync + 'static {
-    /// Whether `url` may be called: its scheme, and its host's addresses (resolved now) against
-    /// [`target`]'s rules. `Err` says why not.
-    async fn check(&self, url: &str) -> Result<(), String>;
+    /// Whether the addresses the name `host` resolves to now may be called ([`target`]'s
+    /// rules); `Err` says why not. A name that does not resolve passes: its addresses are
+    /// checked when it is called.
+    async fn check_host(&self, host: &str) -> Result<(), String>;
     /// POST `body` with `headers` to `url`: no redirect followed, the address checked again at
     /// connection time. `Err` when no answer came.
     async fn post(

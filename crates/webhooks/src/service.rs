@@ -133,8 +133,12 @@ impl WebhookService {
     async fn check_target(&self, url: &str) -> Result<String, WebhookError> {
         let url = url.trim();
         let target = check_url(url, &self.allow).map_err(WebhookError::Target)?;
-        if !target.allowed {
-            self.sender.check(url).await.map_err(WebhookError::Target)?;
+        // an address in the URL itself was checked by check_url; a name is resolved
+        if !target.allowed && target.host.parse::<std::net::IpAddr>().is_err() {
+            self.sender
+                .check_host(&target.host)
+                .await
+                .map_err(WebhookError::Target)?;
         }
         Ok(url.to_owned())
     }

@@ -76,7 +76,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     Ok(ok(
         "令牌有效",
-        VerifyData::new(&auth.user, auth.expires_at, state.tz),
+        VerifyData::new(&auth.user, auth.claims.expires_at, state.tz),
     ))
 }
 

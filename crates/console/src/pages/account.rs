@@ -11,7 +11,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use crate::Console;
-use crate::error::ConsoleError;
+use crate::error::{ConsoleError, message_with_wait};
 use crate::pages::html;
 use crate::session::{PendingSession, cookie};
 use crate::views::Layout;
@@ -91,11 +91,7 @@ pub async fn change(
         Ok(session) => session,
         Err(e) => {
             let e = ApiError::from(e);
-            let message = match e.retry_after {
-                Some(s) => format!("{}（{} 秒后可再试）", e.message, s),
-                None => e.message.clone(),
-            };
-            return refused(e.status(), message);
+            return refused(e.status(), message_with_wait(&e));
         }
     };
     let mut res = if auth.user.password_change_required {

@@ -10,7 +10,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use crate::Console;
-use crate::error::ConsoleError;
+use crate::error::{ConsoleError, message_with_wait};
 use crate::pages::html;
 use crate::session::{PendingSession, cookie, removal, safe_next};
 use crate::views::Layout;
@@ -110,11 +110,7 @@ pub async fn login(
         }
         Err(e) => {
             let e = ApiError::from(e);
-            let message = match e.retry_after {
-                Some(s) => format!("{}（{} 秒后可再试）", e.message, s),
-                None => e.message.clone(),
-            };
-            refused(e.status(), message, e.retry_after)
+            refused(e.status(), message_with_wait(&e), e.retry_after)
         }
     }
 }

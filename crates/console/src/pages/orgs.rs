@@ -15,6 +15,7 @@ use crate::session::Session;
 use crate::views::Layout;
 
 /// An organisation of the caller's subtree as a choice, indented by its depth.
+#[derive(Clone)]
 pub struct OrgOption {
     /// Id.
     pub id: i64,
@@ -59,9 +60,7 @@ pub struct OrgsPage {
 
 /// The page.
 pub async fn page(state: web::Data<ApiState>, session: Session) -> Result<OrgsPage, ConsoleError> {
-    if !session.is_admin() {
-        return Err(ConsoleError::AdminsOnly);
-    }
+    session.require_admin()?;
     let tree = OrgTree {
         options: org_options(&state, &session).await?,
         notice: None,

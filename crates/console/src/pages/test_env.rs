@@ -3,12 +3,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use api::execution::dto::MonitorDto;
+use api::extract::client_addr;
 use api::health::dto::CheckDto;
 use api::{ApiError, ApiState};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::error::ConsoleError;
+use crate::error::{ConsoleError, message_with_wait};
 use crate::pages::ok;
 use crate::session::Session;
 use crate::views::Layout;
@@ -103,10 +104,7 @@ pub async fn login_check(
     req: HttpRequest,
     form: web::Form<Credentials>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let addr = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let addr = client_addr(&req);
     let view = match state
         .auth
         .login(&form.username, &form.password, &addr)
@@ -123,10 +121,7 @@ pub async fn login_check(
             let e = ApiError::from(e);
             LoginCheck {
                 ok: false,
-                message: match e.retry_after {
-                    Some(s) => format!("{}（{} 秒后可再试）", e.message, s),
-                    None => e.message,
-                },
+                message: message_with_wait(&e),
             }
         }
     };
@@ -144,9 +139,7 @@ pub async fn monitor_switch(
     session: Session,
     form: web::Form<Switch>,
 ) -> Result<HttpResponse, ConsoleError> {
-    if !session.is_admin() {
-        return Err(ConsoleError::AdminsOnly);
-    }
+    session.require_admin()?;
     match form.action.as_str() {
         "start" => state.background.set_monitor_running(true),
         "stop" => state.background.set_monitor_running(false),

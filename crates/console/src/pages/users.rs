@@ -90,14 +90,6 @@ impl Search {
     }
 }
 
-fn admin(session: &Session) -> Result<(), ConsoleError> {
-    if session.is_admin() {
-        Ok(())
-    } else {
-        Err(ConsoleError::AdminsOnly)
-    }
-}
-
 async fn table(
     state: &ApiState,
     session: &Session,
@@ -141,12 +133,13 @@ pub async fn page(
     session: Session,
     q: web::Query<Search>,
 ) -> Result<UsersPage, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let search = q.into_inner();
     let t = table(&state, &session, search.clone(), None, None).await?;
     Ok(UsersPage {
         layout: Layout::of(&session, "users"),
-        orgs: org_options(&state, &session).await?,
+        // the table's choices of organisation serve the form too
+        orgs: t.orgs.clone(),
         table: crate::pages::text(t)?,
         search,
     })
@@ -158,7 +151,7 @@ pub async fn rows(
     session: Session,
     q: web::Query<Search>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     ok(table(&state, &session, q.into_inner(), None, None).await?)
 }
 
@@ -179,7 +172,7 @@ pub async fn create(
     session: Session,
     form: web::Form<NewUserInput>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let f = form.into_inner();
     let new = NewAccount {
         org_id: OrgId(f.org_id),
@@ -209,7 +202,7 @@ pub async fn update(
     id: web::Path<i64>,
     form: web::Form<UpdateInput>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let f = form.into_inner();
     let change = UserChange {
         display_name: Some(f.display_name),
@@ -233,7 +226,7 @@ pub async fn act(
     path: web::Path<(i64, String)>,
     form: web::Form<Search>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let (id, action) = path.into_inner();
     let (id, caller) = (UserId(id), &session.caller);
     let (notice, temporary) = match action.as_str() {

@@ -144,21 +144,13 @@ async fn panel(
     })
 }
 
-fn admin(session: &Session) -> Result<(), ConsoleError> {
-    if session.is_admin() {
-        Ok(())
-    } else {
-        Err(ConsoleError::AdminsOnly)
-    }
-}
-
 /// The page.
 pub async fn page(
     state: web::Data<ApiState>,
     session: Session,
     q: web::Query<PanelQuery>,
 ) -> Result<WebhooksPage, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let p = panel(&state, &session, q.into_inner().status, None, None).await?;
     Ok(WebhooksPage {
         layout: Layout::of(&session, "webhooks"),
@@ -173,7 +165,7 @@ pub async fn refresh(
     session: Session,
     q: web::Query<PanelQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     ok(panel(&state, &session, q.into_inner().status, None, None).await?)
 }
 
@@ -183,7 +175,7 @@ pub async fn create(
     session: Session,
     body: String,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let pairs = pairs(&body)?;
     let events: Vec<String> = pairs
         .iter()
@@ -210,7 +202,7 @@ pub async fn act(
     session: Session,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     let (id, action) = path.into_inner();
     let (caller, id) = (&session.caller, WebhookId(id));
     let (notice, secret) = match action.as_str() {
@@ -257,7 +249,7 @@ pub async fn retry(
     session: Session,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ConsoleError> {
-    admin(&session)?;
+    session.require_admin()?;
     state
         .webhooks
         .retry(&session.caller, DeliveryId(*id))
