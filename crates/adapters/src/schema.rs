@@ -207,7 +207,7 @@ diesel::table! {
         webhook_id -> Int8,
         event_id -> Text,
         event_type -> Text,
-        payload -> Jsonb,
+        payload -> Text,
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,

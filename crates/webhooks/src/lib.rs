@@ -125,8 +125,8 @@ pub struct DueDelivery {
     pub secrets: Vec<String>,
     /// The event's id.
     pub event_id: String,
-    /// The body: `{type, timestamp, data}`.
-    pub body: serde_json::Value,
+    /// The body: `{type, timestamp, data}`, as the event made it.
+    pub body: String,
     /// Attempts made before this one.
     pub attempts: i32,
 }

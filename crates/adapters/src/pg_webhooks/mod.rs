@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use kernel::{DeliveryId, OrgId, OrgScope, Page, PageRequest, RepoError, UserId, WebhookId};
 
@@ -181,8 +181,8 @@ struct DueRow {
     previous_secret: Option<String>,
     #[diesel(sql_type = Text)]
     event_id: String,
-    #[diesel(sql_type = Jsonb)]
-    payload: serde_json::Value,
+    #[diesel(sql_type = Text)]
+    payload: String,
     #[diesel(sql_type = Int4)]
     attempts: i32,
 }
@@ -319,7 +319,7 @@ impl WebhookRepository for PgWebhooks {
         .bind::<BigInt, _>(id.0)
         .bind::<Text, _>(&event.id)
         .bind::<Text, _>(event.event_type.as_str())
-        .bind::<Jsonb, _>(event.body())
+        .bind::<Text, _>(&event.body)
         .bind::<diesel::sql_types::Array<BigInt>, _>(scope_ids(scope))
         .execute(&mut c)
         .await

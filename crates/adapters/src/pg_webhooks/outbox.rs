@@ -2,7 +2,7 @@
 //! and subscribed endpoint of the task's organisation or one of its ancestors. A rolled-back
 //! change leaves no delivery; a committed one always has its deliveries.
 
-use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use kernel::TaskId;
@@ -54,18 +54,18 @@ pub async fn write(
         return Ok(0);
     }
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let bodies: Vec<serde_json::Value> = events.iter().map(Event::body).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
     let q = format!(
         "{ANCESTORS}INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload) \
          SELECT w.id, e.event_id, $2, e.payload \
-         FROM webhooks w CROSS JOIN unnest($3::text[], $4::jsonb[]) AS e(event_id, payload) \
+         FROM webhooks w CROSS JOIN unnest($3::text[], $4::text[]) AS e(event_id, payload) \
          WHERE w.org_id IN (SELECT id FROM anc) AND w.enabled AND $2 = ANY(w.events)"
     );
     sql_query(q)
         .bind::<BigInt, _>(task.0)
         .bind::<Text, _>(event_type.as_str())
         .bind::<Array<Text>, _>(ids)
-        .bind::<Array<Jsonb>, _>(bodies)
+        .bind::<Array<Text>, _>(bodies)
         .execute(c)
         .await
 }

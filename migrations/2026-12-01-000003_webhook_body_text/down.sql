@@ -1,0 +1,1 @@
+ALTER TABLE webhook_deliveries ALTER COLUMN payload TYPE JSONB USING payload::jsonb;
