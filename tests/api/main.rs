@@ -9,6 +9,7 @@ mod console;
 mod demo;
 mod exec;
 mod export;
+mod export_abandoned;
 mod failure;
 mod leads;
 mod openapi;

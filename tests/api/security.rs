@@ -1,13 +1,13 @@
 //! Security: forged and stale tokens, the per-address login limit, CORS, body limits, and no
 //! secret, token or phone number in the logs of the real binary.
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use adapters::pg_auth::PgUsers;
 use adapters::security::Argon2Hasher;
 use auth::{NewUser, UserRepository};
 use base64::Engine as _;
-use e2e::{Api, JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
+use e2e::{Api, ChildGuard, JWT_SECRET, SimConfig, TestApp, TestOptions, eventually, spawn_sim};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use kernel::{OrgId, Role};
 use reqwest::Method;
@@ -305,18 +305,6 @@ async fn import_body_over_the_limit_is_413_and_imports_nothing() {
     assert_eq!(s.data()["total"], 0, "nothing imported: {}", s.body);
 }
 
-/// Kills the child (if still running) when dropped, so a failing test leaves no process behind.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
     const PLATFORM_KEY: &str = "log-test-key";
@@ -389,13 +377,7 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
     let mut child = ChildGuard(child);
 
     let api = Api::new(format!("http://127.0.0.1:{port}"), Duration::from_secs(10));
-    eventually(60, "the binary answers /api/health", || async {
-        match api.try_call(Method::GET, None, "/api/health", None).await {
-            Ok(r) if r.status == 200 => Some(()),
-            _ => None,
-        }
-    })
-    .await;
+    api.wait_healthy().await;
 
     // a failed login, then the real one
     api.post(

@@ -471,6 +471,17 @@ impl Api {
         }
     }
 
+    /// Wait (up to a minute) until the server answers `GET /api/health` with 200.
+    pub async fn wait_healthy(&self) {
+        eventually(60, "the binary answers /api/health", || async {
+            match self.try_call(Method::GET, None, "/api/health", None).await {
+                Ok(r) if r.status == 200 => Some(()),
+                _ => None,
+            }
+        })
+        .await;
+    }
+
     /// Send a request; `Err` when there is no answer (connection refused, client timeout).
     pub async fn try_call(
         &self,
@@ -561,6 +572,18 @@ pub async fn sim_stats(sim_url: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// Kills the child (if still running) when dropped, so a failing test leaves no process behind.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Send SIGTERM to `child` and wait for it to exit, panicking after `secs` seconds.

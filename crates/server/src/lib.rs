@@ -49,6 +49,7 @@ pub fn serve(
         live: std::sync::Arc::new(console::Live::default()),
     };
     let server = HttpServer::new(move || app::build(data.clone(), http.clone(), console.clone()))
+        .on_connect(api::export::peer::on_connect)
         .workers(workers.max(1))
         .shutdown_timeout(8)
         .disable_signals()

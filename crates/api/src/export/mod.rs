@@ -4,10 +4,13 @@
 
 pub mod csv;
 pub mod dto;
+pub mod peer;
+mod progress;
 pub mod xlsx;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_DISPOSITION;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::Stream;
 use kernel::TaskId;
@@ -20,6 +23,8 @@ use crate::state::ApiState;
 use crate::words::call_status_name;
 use csv::CsvCell;
 use dto::{ExportFormat, ExportQuery};
+use peer::Peer;
+use progress::Progress;
 
 /// Download a task's results as CSV or XLSX.
 ///
@@ -48,6 +53,7 @@ use dto::{ExportFormat, ExportQuery};
     ),
 )]
 pub async fn export(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     auth: Auth,
     q: Query<ExportQuery>,
@@ -65,27 +71,46 @@ pub async fn export(
         .unwrap_or_default();
     let format = q.format.unwrap_or(ExportFormat::Csv);
     let unmasked = q.unmasked.unwrap_or(false);
-    download(
-        &state,
-        &auth,
-        TaskId(q.task_id),
+    let asked = Download {
+        task: TaskId(q.task_id),
         format,
-        &statuses,
+        statuses: &statuses,
         unmasked,
-    )
-    .await
+        peer: Peer::of(&req),
+    };
+    download(&state, &auth, asked).await
 }
 
-/// The download of task `task`'s results for `auth` (the API's and the console's): of the call
-/// statuses named (none: all), phones whole when `unmasked` (admins only).
+/// A download asked for.
+pub struct Download<'a> {
+    /// The task.
+    pub task: TaskId,
+    /// The file's format.
+    pub format: ExportFormat,
+    /// Only leads in these call statuses (wire names; none: all).
+    pub statuses: &'a [&'a str],
+    /// Whole phones (admins only).
+    pub unmasked: bool,
+    /// The client, asked whether it is still there while a workbook is written.
+    pub peer: Option<Peer>,
+}
+
+/// nginx's "client closed request": what the log shows for a download nobody received.
+const CLIENT_CLOSED: u16 = 499;
+
+/// The download `asked` by `auth` (the API's and the console's).
 pub async fn download(
     state: &ApiState,
     auth: &Auth,
-    task: TaskId,
-    format: ExportFormat,
-    statuses: &[&str],
-    unmasked: bool,
+    asked: Download<'_>,
 ) -> Result<HttpResponse, ApiError> {
+    let Download {
+        task,
+        format,
+        statuses,
+        unmasked,
+        peer,
+    } = asked;
     if unmasked {
         auth.require_admin()?;
     }
@@ -107,9 +132,15 @@ pub async fn download(
     res.content_type(format.content_type())
         .insert_header((CONTENT_DISPOSITION, disposition))
         .insert_header(("Cache-Control", "no-store"));
+    let progress = Progress::new(task, format);
     Ok(match format {
-        ExportFormat::Csv => res.streaming(csv_stream(export, state.tz)),
-        ExportFormat::Xlsx => res.streaming(xlsx_file(export, state.tz).await?),
+        ExportFormat::Csv => res.streaming(csv_stream(export, state.tz, progress)),
+        ExportFormat::Xlsx => match xlsx_file(export, state.tz, progress, peer).await? {
+            Some(file) => res.streaming(file),
+            None => HttpResponse::new(
+                StatusCode::from_u16(CLIENT_CLOSED).unwrap_or(StatusCode::BAD_REQUEST),
+            ),
+        },
     })
 }
 
@@ -140,15 +171,16 @@ pub fn attachment(task_name: &str, task_id: i64, extension: &str) -> String {
 
 type Chunk = Result<Bytes, actix_web::Error>;
 
-/// The CSV: the byte-order mark and header first, then a chunk per page of rows.
-fn csv_stream(export: Export, tz: chrono_tz::Tz) -> impl Stream<Item = Chunk> {
-    futures::stream::unfold(Some((export, true)), move |state| async move {
-        let (mut export, first) = state?;
+/// The CSV: the byte-order mark and header first, then a chunk per page of rows. A client
+/// that leaves makes the next write fail, and actix drops the stream: no page is read after.
+fn csv_stream(export: Export, tz: chrono_tz::Tz, progress: Progress) -> impl Stream<Item = Chunk> {
+    futures::stream::unfold(Some((export, true, progress)), move |state| async move {
+        let (mut export, first, mut progress) = state?;
         let mut out = BytesMut::new();
         if first {
             out.put_slice(csv::BOM);
             csv::record(&mut out, COLUMNS.iter().map(|c| CsvCell::Text(c)));
-            return Some((Ok(out.freeze()), Some((export, false))));
+            return Some((Ok(out.freeze()), Some((export, false, progress))));
         }
         match export.next_page().await {
             Ok(Some(rows)) => {
@@ -156,12 +188,16 @@ fn csv_stream(export: Export, tz: chrono_tz::Tz) -> impl Stream<Item = Chunk> {
                     let cells = cells(row, export.unmasked, tz, call_status_name);
                     csv::record(&mut out, cells.iter().map(CsvCell::from));
                 }
-                Some((Ok(out.freeze()), Some((export, false))))
+                progress.rows += rows.len();
+                Some((Ok(out.freeze()), Some((export, false, progress))))
             }
-            Ok(None) => None,
+            Ok(None) => {
+                progress.finished();
+                None
+            }
             Err(e) => {
                 // the headers are sent: the download can only be cut short
-                tracing::warn!(error = %e, "export stopped");
+                progress.failed(&e);
                 Some((Err(ApiError::from(e).into()), None))
             }
         }
@@ -171,16 +207,65 @@ fn csv_stream(export: Export, tz: chrono_tz::Tz) -> impl Stream<Item = Chunk> {
 /// Size of the pieces a finished workbook is sent in.
 const FILE_CHUNK: usize = 64 * 1024;
 
-/// The workbook, written to a temporary file page by page (off the async threads), then read
-/// back in pieces. The file is unlinked once open: nothing is left behind, whatever happens.
+/// The workbook, then read back in pieces; `None` when the client left before it was written.
 async fn xlsx_file(
     mut export: Export,
     tz: chrono_tz::Tz,
-) -> Result<impl Stream<Item = Chunk>, ApiError> {
+    mut progress: Progress,
+    peer: Option<Peer>,
+) -> Result<Option<impl Stream<Item = Chunk>>, ApiError> {
+    let reader = match workbook(&mut export, tz, &mut progress, peer.as_ref()).await {
+        Ok(Some(reader)) => reader,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            progress.failed(&e);
+            return Err(e);
+        }
+    };
+    Ok(Some(futures::stream::unfold(
+        Some((reader, progress)),
+        |state| async move {
+            use tokio::io::AsyncReadExt;
+            let (mut reader, mut progress) = state?;
+            let mut buf = vec![0u8; FILE_CHUNK];
+            match reader.read(&mut buf).await {
+                Ok(0) => {
+                    progress.finished();
+                    None
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), Some((reader, progress))))
+                }
+                Err(e) => {
+                    progress.failed(&e);
+                    Some((Err(actix_web::error::ErrorInternalServerError(e)), None))
+                }
+            }
+        },
+    )))
+}
+
+/// The workbook, written to a temporary file page by page (off the async threads) and opened
+/// for reading. The file is unlinked once open: nothing is left behind, whatever happens.
+/// `None` when the client is gone (asked before every page: nothing else would tell).
+async fn workbook(
+    export: &mut Export,
+    tz: chrono_tz::Tz,
+    progress: &mut Progress,
+    peer: Option<&Peer>,
+) -> Result<Option<tokio::fs::File>, ApiError> {
     let failed = |e: &dyn std::fmt::Display| ApiError::internal(format!("xlsx: {e}"));
     let mut sheet = xlsx::Sheet::new(&COLUMNS).map_err(|e| failed(&e))?;
     let unmasked = export.unmasked;
-    while let Some(rows) = export.next_page().await? {
+    loop {
+        if peer.is_some_and(Peer::gone) {
+            return Ok(None);
+        }
+        let Some(rows) = export.next_page().await? else {
+            break;
+        };
+        progress.rows += rows.len();
         sheet = tokio::task::spawn_blocking(move || {
             for row in &rows {
                 sheet.row(&cells(row, unmasked, tz, call_status_name))?;
@@ -201,17 +286,5 @@ async fn xlsx_file(
         .await
         .map_err(|e| failed(&e))?;
     drop(file);
-    Ok(futures::stream::unfold(Some(reader), |state| async move {
-        use tokio::io::AsyncReadExt;
-        let mut reader = state?;
-        let mut buf = vec![0u8; FILE_CHUNK];
-        match reader.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), Some(reader)))
-            }
-            Err(e) => Some((Err(actix_web::error::ErrorInternalServerError(e)), None)),
-        }
-    }))
+    Ok(Some(reader))
 }

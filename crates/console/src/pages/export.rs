@@ -1,8 +1,10 @@
 //! Downloading a task's results from its detail: the API's export, with the session's caller.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use api::ApiState;
+use api::export::Download;
 use api::export::dto::ExportFormat;
+use api::export::peer::Peer;
 use kernel::TaskId;
 use serde::Deserialize;
 
@@ -18,6 +20,7 @@ pub struct ExportInput {
 
 /// The file (CSV or XLSX) of the task's results, of the status the results show (if one).
 pub async fn download(
+    req: HttpRequest,
     state: web::Data<ApiState>,
     session: Session,
     id: web::Path<i64>,
@@ -27,5 +30,12 @@ pub async fn download(
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();
-    Ok(api::export::download(&state, &session, TaskId(*id), q.format, &statuses, false).await?)
+    let asked = Download {
+        task: TaskId(*id),
+        format: q.format,
+        statuses: &statuses,
+        unmasked: false,
+        peer: Peer::of(&req),
+    };
+    Ok(api::export::download(&state, &session, asked).await?)
 }
