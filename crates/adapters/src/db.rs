@@ -180,13 +180,29 @@ pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
         let mut conn =
             <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
-        let applied = conn
+        // instances started together migrate one after the other: the first applies, the
+        // others then find nothing pending (the lock ends with the session at the latest)
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),
+            &mut conn,
+        )?;
+        let applied: anyhow::Result<Vec<String>> = conn
             .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+            .map(|done| done.into_iter().map(|v| v.to_string()).collect())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+        let _ = diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),
+            &mut conn,
+        );
+        applied
     })
     .await?
 }
+
+/// The advisory lock that migrations hold (an arbitrary key of this application's own).
+const MIGRATION_LOCK: i64 = 0x6f75_7462_6f75_6e64; // "outbound"
 
 /// Whether migrations are pending on `url`.
 pub async fn pending_migrations(url: &str) -> anyhow::Result<usize> {

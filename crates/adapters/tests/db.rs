@@ -92,3 +92,30 @@ async fn planning_for_values_lasts_one_transaction() {
         "force_generic_plan"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_migrating_an_empty_database_at_once_apply_each_migration_once() {
+    let db = testkit::TestDb::empty().await.unwrap();
+    let url = db.url.clone();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { adapters::db::run_migrations(&url).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.push(run.await.unwrap().expect("every instance starts"));
+    }
+    let total: usize = applied.iter().map(Vec::len).sum();
+    let all = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("up.sql").exists())
+        .count();
+    assert_eq!(total, all, "each migration applied by exactly one instance");
+    assert!(
+        applied.iter().any(|a| a.len() == all),
+        "one applied them all"
+    );
+    assert_eq!(adapters::db::pending_migrations(&url).await.unwrap(), 0);
+}

@@ -143,6 +143,22 @@ impl TestDb {
         })
     }
 
+    /// A new database without any table (not migrated): for tests of migrations and restores.
+    pub async fn empty() -> anyhow::Result<TestDb> {
+        let admin_url = server_admin_url().await?;
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&admin_url).await?;
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE template0"))
+            .execute(&mut admin)
+            .await?;
+        Ok(TestDb {
+            url: with_db(&admin_url, &name),
+            admin_url,
+            name,
+            owned: true,
+        })
+    }
+
     /// Another handle to the same database (e.g. for a second service instance); dropping it
     /// leaves the database alone.
     pub fn attach(other: &TestDb) -> TestDb {
