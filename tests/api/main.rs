@@ -11,6 +11,7 @@ mod exec;
 mod export;
 mod export_abandoned;
 mod failure;
+mod health;
 mod leads;
 mod openapi;
 mod restart;

@@ -414,6 +414,14 @@ where
 }
 
 impl TestApp {
+    /// Run a statement on the app's database (for a state the API cannot make).
+    pub async fn sql(&self, statement: &str) {
+        let mut c = adapters::db::conn(&self.pool).await.unwrap();
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(statement), &mut c)
+            .await
+            .unwrap();
+    }
+
     /// Import `n` leads, create a task over them with a script, return its id.
     pub async fn task_with_leads(&self, token: &str, n: usize, script: &str) -> i64 {
         for chunk_start in (0..n).step_by(5000) {

@@ -218,6 +218,35 @@ pub async fn pending_migrations(url: &str) -> anyhow::Result<usize> {
     .await?
 }
 
+/// Whether the database has the newest migration of this build (one query on the pool).
+pub async fn migrations_current(pool: &DbPool) -> Result<bool, RepoError> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    static NEWEST: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let newest = NEWEST.get_or_init(|| {
+        diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+            .ok()?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .max()
+    });
+    let Some(newest) = newest else {
+        return Ok(true);
+    };
+    let mut c = conn(pool).await?;
+    let r: Found = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM __diesel_schema_migrations WHERE version = $1) AS found",
+    )
+    .bind::<diesel::sql_types::Text, _>(newest)
+    .get_result(&mut c)
+    .await
+    .map_err(db_error)?;
+    Ok(r.found)
+}
+
 /// A round trip to the database (for health checks).
 pub async fn ping(pool: &DbPool) -> Result<(), RepoError> {
     let mut c = conn(pool).await?;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use ops::{PlatformReach, SystemProbe};
 use tasks::{OutboundPlatform, PlatformError};
 
-use crate::db::{DbPool, pending_migrations, ping};
+use crate::db::{DbPool, migrations_current, pending_migrations, ping};
 
 /// Longest wait for the database to answer.
 const DATABASE_WAIT: Duration = Duration::from_secs(2);
@@ -53,6 +53,13 @@ impl SystemProbe for Probe {
             Ok(Ok(n)) => Some(n),
             _ => None,
         }
+    }
+
+    async fn migrations_current(&self) -> bool {
+        matches!(
+            tokio::time::timeout(DATABASE_WAIT, migrations_current(&self.pool)).await,
+            Ok(Ok(true))
+        )
     }
 
     async fn platform(&self) -> PlatformReach {

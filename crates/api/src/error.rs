@@ -56,13 +56,15 @@ pub enum ErrorCode {
     PlatformUnavailable,
     /// 503: the database cannot be reached.
     DatabaseUnavailable,
+    /// 503: this instance should not be sent requests (`GET /api/health/ready`).
+    NotReady,
     /// 500: a bug.
     InternalError,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::InvalidCredentials,
@@ -85,6 +87,7 @@ impl ErrorCode {
         ErrorCode::PlatformError,
         ErrorCode::PlatformUnavailable,
         ErrorCode::DatabaseUnavailable,
+        ErrorCode::NotReady,
         ErrorCode::InternalError,
     ];
 
@@ -113,6 +116,7 @@ impl ErrorCode {
             ErrorCode::PlatformError => "platform_error",
             ErrorCode::PlatformUnavailable => "platform_unavailable",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -139,9 +143,9 @@ impl ErrorCode {
             }
             ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::PlatformError => StatusCode::BAD_GATEWAY,
-            ErrorCode::PlatformUnavailable | ErrorCode::DatabaseUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::PlatformUnavailable
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -172,7 +176,7 @@ pub struct ErrorEnvelope<'a> {
     pub message: &'a str,
     /// Stable machine code.
     pub error: ErrorCode,
-    /// `null`, but for health's 503 (`HealthUnavailable`).
+    /// `null`, but for the 503s of health (`HealthUnavailable`) and readiness (`NotReady`).
     #[schema(schema_with = null_schema, required = true)]
     pub data: Option<&'a Value>,
 }
@@ -186,7 +190,7 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After` (429).
     pub retry_after: Option<i64>,
-    /// `data` of the envelope: `null` but for health's 503 (see [`ApiError::with_data`]).
+    /// `data` of the envelope: `null` but for the 503s of health and readiness (see [`ApiError::with_data`]).
     pub data: Option<Value>,
 }
 

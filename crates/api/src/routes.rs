@@ -56,6 +56,8 @@ const fn post(path: &'static str, handler: fn(Route) -> Route) -> Endpoint {
 /// Every route of the API, in mounting order.
 pub const ENDPOINTS: &[Endpoint] = &[
     get("/health", |r| r.to(health::health)),
+    get("/health/live", |r| r.to(health::live)),
+    get("/health/ready", |r| r.to(health::ready)),
     post("/login", |r| r.to(auth::login)),
     get("/auth/verify", |r| r.to(auth::verify)),
     get("/organizations", |r| r.to(auth::organizations)),

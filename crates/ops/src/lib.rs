@@ -1,12 +1,14 @@
 //! # ops
 //!
-//! Running the service: whether it is healthy, and whether it is configured well
-//! (`GET /api/health`, `GET /api/config-check`). The rules of the checks live here (which
+//! Running the service: whether it is healthy, whether a load balancer should send it requests
+//! (`GET /api/health`, `/api/health/live`, `/api/health/ready`), and whether it is configured
+//! well (`GET /api/config-check`). The rules of the checks live here (which
 //! outcome is fine, which is a warning, which is a failure); what is measured comes through
 //! ports: [`SystemProbe`] (the database, its migrations, the platform; each answered within a
 //! few seconds) and `tasks::execution::Background` (the monitor).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use kernel::Clock;
@@ -32,6 +34,9 @@ pub trait SystemProbe: Send + Sync + 'static {
     async fn database_ok(&self) -> bool;
     /// Migrations not yet applied; `None` when that cannot be read.
     async fn pending_migrations(&self) -> Option<usize>;
+    /// Whether the database has this build's newest migration (cheap: asked of the pool, for
+    /// a load balancer's frequent checks).
+    async fn migrations_current(&self) -> bool;
     /// Whether the platform answers.
     async fn platform(&self) -> PlatformReach;
 }
@@ -125,6 +130,24 @@ impl Check {
     }
 }
 
+/// Whether this instance should be sent requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// The database answers.
+    pub database: bool,
+    /// The database has every migration of this build.
+    pub migrations: bool,
+    /// The instance is shutting down: it still serves, but wants no new requests.
+    pub draining: bool,
+}
+
+impl Readiness {
+    /// Ready: the database answers, it is migrated, and the instance is not draining.
+    pub fn ready(&self) -> bool {
+        self.database && self.migrations && !self.draining
+    }
+}
+
 /// Health and configuration checks.
 #[derive(Clone)]
 pub struct Ops {
@@ -132,6 +155,7 @@ pub struct Ops {
     background: Arc<dyn Background>,
     clock: Arc<dyn Clock>,
     facts: Facts,
+    draining: Arc<AtomicBool>,
 }
 
 impl Ops {
@@ -147,12 +171,31 @@ impl Ops {
             background,
             clock,
             facts,
+            draining: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Whether the service can serve: its database answers.
     pub async fn healthy(&self) -> bool {
         self.probe.database_ok().await
+    }
+
+    /// From now on the instance is not ready (it is shutting down; it goes on serving what
+    /// comes while load balancers notice).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a load balancer should send this instance requests, and why not.
+    pub async fn readiness(&self) -> Readiness {
+        let draining = self.draining.load(Ordering::Relaxed);
+        let database = self.probe.database_ok().await;
+        let migrations = database && self.probe.migrations_current().await;
+        Readiness {
+            database,
+            migrations,
+            draining,
+        }
     }
 
     /// Every configuration check, in a fixed order.
@@ -207,6 +250,35 @@ mod tests {
                 token_secret_len: 40,
             },
         )
+    }
+
+    #[tokio::test]
+    async fn ready_needs_the_database_its_migrations_and_no_drain() {
+        let mut probe = MockSystemProbe::new();
+        probe.expect_database_ok().returning(|| true);
+        probe
+            .expect_migrations_current()
+            .times(2)
+            .returning(|| true);
+        let service = ops(probe, None);
+        assert!(service.readiness().await.ready());
+        service.start_draining();
+        let r = service.readiness().await;
+        assert!(r.draining && r.database && !r.ready());
+
+        let mut probe = MockSystemProbe::new();
+        probe.expect_database_ok().returning(|| true);
+        probe.expect_migrations_current().returning(|| false);
+        assert!(
+            !ops(probe, None).readiness().await.ready(),
+            "behind on migrations"
+        );
+
+        let mut probe = MockSystemProbe::new();
+        probe.expect_database_ok().returning(|| false);
+        probe.expect_migrations_current().never();
+        let r = ops(probe, None).readiness().await;
+        assert!(!r.ready() && !r.database && !r.migrations);
     }
 
     #[tokio::test]

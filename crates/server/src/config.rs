@@ -34,6 +34,10 @@ pub struct Config {
     /// `AUTH_CACHE_MS` (default 1000): how long the user behind a token is remembered after it
     /// was read; 0 reads it on every request.
     pub auth_cache_ms: u64,
+    /// `DRAIN_SECS` (default 0, at most 300): after SIGTERM, how long the instance goes on
+    /// serving while `/api/health/ready` answers 503, so that load balancers stop sending it
+    /// requests before it stops taking them.
+    pub drain_secs: u64,
     /// `COOKIE_SECURE`: whether the console's session cookie is sent over HTTPS only (default:
     /// on unless `BIND` is a loopback address).
     pub cookie_secure: bool,
@@ -159,6 +163,13 @@ impl Config {
                 reason: "must be between 0 and 60000".into(),
             });
         }
+        let drain_secs: u64 = parse("DRAIN_SECS", 0)?;
+        if drain_secs > 300 {
+            return Err(ConfigError {
+                var: "DRAIN_SECS",
+                reason: "must be between 0 and 300".into(),
+            });
+        }
         let webhook_concurrency: i64 = parse("WEBHOOK_CONCURRENCY", 16)?;
         if !(1..=256).contains(&webhook_concurrency) {
             return Err(ConfigError {
@@ -206,6 +217,7 @@ impl Config {
             http_workers: count("HTTP_WORKERS", cores())?,
             monitor_interval_secs,
             auth_cache_ms,
+            drain_secs,
             cookie_secure,
             webhook_allow_hosts: var("WEBHOOK_ALLOW_HOSTS").unwrap_or_default(),
             webhook_concurrency,

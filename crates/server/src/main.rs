@@ -399,6 +399,15 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     let handle = running.handle.clone();
     let server = tokio::spawn(running.server);
     shutdown_signal().await;
+    // not ready from now on; load balancers notice and stop sending requests meanwhile
+    state.api.ops.start_draining();
+    if cfg.drain_secs > 0 {
+        tracing::info!(
+            drain_secs = cfg.drain_secs,
+            "draining: not ready, still serving"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(cfg.drain_secs)).await;
+    }
     tracing::info!("shutting down: finishing in-flight requests");
     // stop taking requests and finish in-flight ones, while the workers finish their step
     let stop_http = async {

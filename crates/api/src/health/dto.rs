@@ -76,6 +76,68 @@ pub struct HealthUnavailable {
     pub data: HealthData,
 }
 
+/// `data` of `GET /api/health/live`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiveData {
+    /// Always `live`.
+    #[schema(example = "live")]
+    pub status: &'static str,
+    /// Service version.
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+}
+
+impl LiveData {
+    /// The process answers.
+    pub fn now() -> Self {
+        Self {
+            status: "live",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// `data` of `GET /api/health/ready`: whether to send this instance requests, and why not.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadinessData {
+    /// The database answers, is migrated, and the instance is not draining.
+    pub ready: bool,
+    /// The database answers.
+    pub database: bool,
+    /// The database has every migration of this build.
+    pub migrations: bool,
+    /// The instance is shutting down (it still serves for `DRAIN_SECS`).
+    pub draining: bool,
+}
+
+impl From<ops::Readiness> for ReadinessData {
+    fn from(r: ops::Readiness) -> Self {
+        Self {
+            ready: r.ready(),
+            database: r.database,
+            migrations: r.migrations,
+            draining: r.draining,
+        }
+    }
+}
+
+/// Readiness's 503: an error envelope (`not_ready`) whose `data` says why.
+#[derive(ToSchema)]
+pub struct NotReady {
+    /// Always `error`.
+    pub status: ErrorStatus,
+    /// 503.
+    #[schema(minimum = 503, maximum = 503, example = 503)]
+    pub code: u16,
+    /// For people.
+    #[schema(example = "实例未就绪")]
+    pub message: String,
+    /// `not_ready`.
+    pub error: ErrorCode,
+    /// Why.
+    pub data: ReadinessData,
+}
+
 /// `ok`, `warn` or `fail`.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{Auth, NoQuery, Query};
 use crate::responses::{BadRequest, DatabaseUnavailable, Forbidden, Unauthorized};
 use crate::state::ApiState;
-use dto::{CheckDto, ConfigCheckDto, HealthData};
+use dto::{CheckDto, ConfigCheckDto, HealthData, LiveData, ReadinessData};
 
 /// Health check.
 ///
@@ -44,6 +44,59 @@ pub fn health_answer(database_ok: bool) -> Result<HttpResponse, ApiError> {
         Ok(ok("服务正常", report))
     } else {
         Err(ApiError::new(ErrorCode::DatabaseUnavailable, "数据库不可用").with_data(report))
+    }
+}
+
+/// Liveness, for a load balancer or an orchestrator.
+///
+/// No authentication, no database: the process answers. Restart it when this fails.
+#[utoipa::path(
+    get,
+    path = "/api/health/live",
+    operation_id = "health_live",
+    tag = "health",
+    responses(
+        (status = 200, description = "The process answers.", body = crate::envelope::Envelope<LiveData>,
+            example = json!({"status": "success", "code": 200, "message": "服务存活",
+                "data": {"status": "live", "version": "0.1.0"}})),
+        (status = 400, response = BadRequest),
+    ),
+)]
+pub async fn live(_: Query<NoQuery>) -> HttpResponse {
+    ok("服务存活", LiveData::now())
+}
+
+/// Readiness, for a load balancer: send this instance requests only while it answers 200.
+///
+/// No authentication. Ready when the database answers, has every migration of this build, and
+/// the instance is not shutting down (after SIGTERM it answers 503 while it goes on serving
+/// for `DRAIN_SECS`). Answers within about two seconds even when the database hangs.
+#[utoipa::path(
+    get,
+    path = "/api/health/ready",
+    operation_id = "health_ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready.", body = crate::envelope::Envelope<ReadinessData>,
+            example = json!({"status": "success", "code": 200, "message": "实例就绪",
+                "data": {"ready": true, "database": true, "migrations": true, "draining": false}})),
+        (status = 503, description = "Not ready: an error envelope (`not_ready`) whose `data` \
+            says why.", body = dto::NotReady,
+            example = json!({"status": "error", "code": 503, "message": "实例未就绪", "error": "not_ready",
+                "data": {"ready": false, "database": true, "migrations": true, "draining": true}})),
+        (status = 400, response = BadRequest),
+    ),
+)]
+pub async fn ready(
+    state: web::Data<ApiState>,
+    _: Query<NoQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let readiness = state.ops.readiness().await;
+    if readiness.ready() {
+        Ok(ok("实例就绪", ReadinessData::from(readiness)))
+    } else {
+        Err(ApiError::new(ErrorCode::NotReady, "实例未就绪")
+            .with_data(ReadinessData::from(readiness)))
     }
 }
 

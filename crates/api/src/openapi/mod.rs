@@ -53,11 +53,13 @@ Timestamps are `YYYY-MM-DD HH:MM:SS` in the service's time zone (default Asia/Sh
 Phone numbers are masked (`138****5678`). Unknown JSON fields and unknown query parameters are 400. \
 Any endpoint that reaches the database may answer 503 `database_unavailable`; a 500 `internal_error` is always a bug.\n\n\
 Authentication: header `access-token: <token>` (or `Authorization: Bearer <token>`) on every endpoint \
-except `POST /api/login` and `GET /api/health`.",
+except `POST /api/login` and `GET /api/health` (and its `/live` and `/ready`).",
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
         crate::health::health,
+        crate::health::live,
+        crate::health::ready,
         crate::auth::login,
         crate::auth::verify,
         crate::auth::organizations,
