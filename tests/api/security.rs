@@ -642,3 +642,64 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
     );
     let _ = std::fs::remove_file(&log_path);
 }
+
+/// A login from `app`'s own address with `X-Forwarded-For: xff`: its status.
+async fn login_via(app: &TestApp, xff: &str, username: &str, password: &str) -> u16 {
+    app.client
+        .post(format!("{}/api/login", app.base))
+        .header("X-Forwarded-For", xff)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client() {
+    let app = TestApp::spawn_with(TestOptions {
+        trusted_proxies: "127.0.0.1".into(),
+        ..TestOptions::default()
+    })
+    .await;
+    let org = app.org("总部", None).await;
+    app.user(org, "dave", Role::Operator).await;
+    for i in 0..50 {
+        let status = login_via(&app, "198.51.100.7", &format!("nobody-{i}"), "wrong-wrong").await;
+        assert_eq!(status, 401, "failure {i}");
+    }
+    // a client can prepend what it likes: the proxy's entry (right-most) is the one believed
+    assert_eq!(
+        login_via(&app, "203.0.113.1, 198.51.100.7", "dave", "password123").await,
+        429,
+        "the client that failed 50 times is blocked"
+    );
+    assert_eq!(
+        login_via(&app, "198.51.100.8", "dave", "password123").await,
+        200,
+        "another client behind the same proxy is not"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_an_untrusted_peer_a_forwarded_address_is_ignored() {
+    let app = TestApp::spawn().await;
+    let org = app.org("总部", None).await;
+    app.user(org, "dave", Role::Operator).await;
+    // a new made-up address on every failure does not escape the per-address limit
+    for i in 0..50 {
+        let status = login_via(
+            &app,
+            &format!("198.51.100.{i}"),
+            &format!("nobody-{i}"),
+            "wrong-wrong",
+        )
+        .await;
+        assert_eq!(status, 401, "failure {i}");
+    }
+    assert_eq!(
+        login_via(&app, "198.51.100.200", "dave", "password123").await,
+        429
+    );
+}

@@ -98,6 +98,8 @@ pub struct TestOptions {
     /// The account's requests per second (`PLATFORM_MAX_QPS`); `None`: discovered. Tests that
     /// are not about the budget use a rate no test reaches.
     pub max_qps: Option<u32>,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: String,
 }
 
 impl Default for TestOptions {
@@ -111,6 +113,7 @@ impl Default for TestOptions {
             platform_timeout: Duration::from_millis(800),
             worker_id: format!("test-{}", uuid::Uuid::new_v4().simple()),
             max_qps: Some(1000),
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -245,6 +248,7 @@ impl TestApp {
             body_limit: 2 * 1024 * 1024,
             cors_origins: vec!["http://allowed.example".into()],
             cookie_secure: false,
+            trusted_proxies: api::client::TrustedProxies::parse(&opts.trusted_proxies).unwrap(),
         };
         let running = serve(state.clone(), http, listener, 2).unwrap();
         let base = format!("http://{}", running.addr);

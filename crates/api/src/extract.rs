@@ -5,10 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use auth::{Claims, User};
 use kernel::{Caller, Role};
 
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::ApiState;
 
@@ -115,8 +116,12 @@ impl Auth {
     }
 }
 
-/// The client's address (the peer's), for the login throttle and logs.
+/// The client's address, for the login throttle and logs: as the HTTP layer resolved it
+/// ([`crate::client`]: `X-Forwarded-For` from trusted proxies only), else the peer's.
 pub fn client_addr(req: &HttpRequest) -> String {
+    if let Some(ClientAddr(addr)) = req.extensions().get::<ClientAddr>() {
+        return addr.to_string();
+    }
     req.peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "unknown".into())

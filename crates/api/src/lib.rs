@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod client;
 pub mod envelope;
 pub mod error;
 pub mod execution;

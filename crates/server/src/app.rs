@@ -1,6 +1,6 @@
 //! The actix-web application: the HTTP adapters mounted side by side (the JSON API under `/api`,
-//! the console at the root), with what they share: CORS, a request id and one log line per
-//! request.
+//! the console at the root), with what they share: CORS, the client's address (see
+//! `api::client`), a request id and one log line per request.
 
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, web};
+use api::client::{ClientAddr, TrustedProxies};
 use api::{ApiSettings, ApiState};
 
 /// Settings of the HTTP layer.
@@ -20,6 +21,8 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// Whether the console's session cookie is marked `Secure`.
     pub cookie_secure: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Largest CSV file the console accepts.
@@ -35,6 +38,15 @@ async fn log_requests(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     req.extensions_mut().insert(RequestId(id.clone()));
+    let client = match (req.peer_addr(), req.app_data::<web::Data<TrustedProxies>>()) {
+        (Some(peer), Some(trusted)) => Some(trusted.client(peer.ip(), req.headers())),
+        (Some(peer), None) => Some(peer.ip()),
+        (None, _) => None,
+    };
+    if let Some(addr) = client {
+        req.extensions_mut().insert(ClientAddr(addr));
+    }
+    let client = client.map(|a| a.to_string()).unwrap_or_default();
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let start = Instant::now();
@@ -45,13 +57,13 @@ async fn log_requests(
         Ok(r) => {
             let status = r.status().as_u16();
             if status >= 500 {
-                tracing::warn!(request_id = %id, %method, %path, status, latency_ms, "request");
+                tracing::warn!(request_id = %id, %client, %method, %path, status, latency_ms, "request");
             } else {
-                tracing::info!(request_id = %id, %method, %path, status, latency_ms, "request");
+                tracing::info!(request_id = %id, %client, %method, %path, status, latency_ms, "request");
             }
         }
         Err(e) => {
-            tracing::warn!(request_id = %id, %method, %path, error = %e, latency_ms, "request failed")
+            tracing::warn!(request_id = %id, %client, %method, %path, error = %e, latency_ms, "request failed")
         }
     }
     res
@@ -91,6 +103,7 @@ pub fn build(
     };
     App::new()
         .app_data(state)
+        .app_data(web::Data::new(http.trusted_proxies.clone()))
         .wrap(cors(&http.cors_origins))
         .wrap(from_fn(log_requests))
         .configure(|cfg| api::configure(cfg, &api))

@@ -38,6 +38,8 @@ pub struct Config {
     /// serving while `/api/health/ready` answers 503, so that load balancers stop sending it
     /// requests before it stops taking them.
     pub drain_secs: u64,
+    /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: api::client::TrustedProxies,
     /// `COOKIE_SECURE`: whether the console's session cookie is sent over HTTPS only (default:
     /// on unless `BIND` is a loopback address).
     pub cookie_secure: bool,
@@ -170,6 +172,12 @@ impl Config {
                 reason: "must be between 0 and 300".into(),
             });
         }
+        let trusted_proxies =
+            api::client::TrustedProxies::parse(&var("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|reason| ConfigError {
+                    var: "TRUSTED_PROXIES",
+                    reason,
+                })?;
         let webhook_concurrency: i64 = parse("WEBHOOK_CONCURRENCY", 16)?;
         if !(1..=256).contains(&webhook_concurrency) {
             return Err(ConfigError {
@@ -218,6 +226,7 @@ impl Config {
             monitor_interval_secs,
             auth_cache_ms,
             drain_secs,
+            trusted_proxies,
             cookie_secure,
             webhook_allow_hosts: var("WEBHOOK_ALLOW_HOSTS").unwrap_or_default(),
             webhook_concurrency,

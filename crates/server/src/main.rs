@@ -390,6 +390,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         body_limit: cfg.body_limit,
         cors_origins: cfg.cors_origins.clone(),
         cookie_secure: cfg.cookie_secure,
+        trusted_proxies: cfg.trusted_proxies.clone(),
     };
     let running = serve(state.clone(), http, listener, cfg.http_workers)?;
     state.workers.start(state.workers_execution.clone()).await;
