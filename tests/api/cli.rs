@@ -1,44 +1,9 @@
 //! The administrative commands of the real binary: org create, user create --password-stdin,
 //! leads import FILE.csv (bad rows reported with their line numbers, good rows kept).
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use e2e::{JWT_SECRET, TestApp, TestOptions, outbound_binary};
+use e2e::{JWT_SECRET, TestApp, TestOptions, outbound_binary, outbound_cli as outbound};
 use serde_json::json;
-
-fn outbound(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let mut child = Command::new(outbound_binary())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", db_url)
-        .env(
-            "JWT_SECRET",
-            String::from_utf8_lossy(JWT_SECRET).to_string(),
-        )
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run outbound");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn org_user_and_csv_import_commands_work_and_report_bad_lines() {

@@ -1,9 +1,9 @@
 //! The real binary: a client that goes away in the middle of a download stops the export; the
 //! server reads no page after it (the binary's log says how many rows went out).
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use e2e::{Api, ChildGuard, JWT_SECRET, TestApp, TestOptions, dead_url, eventually, free_port};
+use e2e::{Api, ChildGuard, TestApp, TestOptions, eventually, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -56,22 +56,9 @@ async fn a_client_that_leaves_mid_download_stops_the_export() {
     ));
     let log = std::fs::File::create(&log_path).unwrap();
     let port = free_port();
-    let child = Command::new(e2e::outbound_binary())
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &setup.db.url)
-        .env(
-            "JWT_SECRET",
-            String::from_utf8_lossy(JWT_SECRET).to_string(),
-        )
-        .env("PLATFORM_URL", dead_url())
-        .env("PLATFORM_APP_KEY", "sim-key")
-        .env("PLATFORM_APP_SECRET", "sim-secret")
+    let child = e2e::serve_command(&setup.db.url, port)
         .env("WORKER_ID", "export-test")
-        .env("BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()

@@ -1,9 +1,8 @@
 //! Health for load balancers: liveness, readiness (database, migrations, draining), and an
 //! instance that drains on SIGTERM: not ready, still serving, then gone.
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use e2e::{Api, ChildGuard, JWT_SECRET, TestApp, TestOptions, dead_url, eventually, free_port};
+use e2e::{Api, ChildGuard, TestApp, TestOptions, eventually, free_port};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,25 +45,9 @@ async fn on_sigterm_an_instance_turns_not_ready_keeps_serving_for_its_drain_then
     .await;
     let (_, admin) = setup.tenant("车行").await;
     let port = free_port();
-    let child = Command::new(e2e::outbound_binary())
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &setup.db.url)
-        .env(
-            "JWT_SECRET",
-            String::from_utf8_lossy(JWT_SECRET).to_string(),
-        )
-        .env("PLATFORM_URL", dead_url())
-        .env("PLATFORM_APP_KEY", "sim-key")
-        .env("PLATFORM_APP_SECRET", "sim-secret")
+    let child = e2e::serve_command(&setup.db.url, port)
         .env("WORKER_ID", "drain-test")
-        .env("BIND", format!("127.0.0.1:{port}"))
         .env("DRAIN_SECS", "8")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start outbound");
     let mut child = ChildGuard(child);

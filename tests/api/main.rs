@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod backup;
 mod budget;
 mod cli;
 mod console;

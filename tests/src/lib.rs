@@ -562,6 +562,61 @@ pub fn outbound_binary() -> std::path::PathBuf {
     bin
 }
 
+/// Run a command of the binary on `db_url` (stdin from `stdin`): whether it succeeded, its
+/// stdout and its stderr.
+pub fn outbound_cli(db_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = std::process::Command::new(outbound_binary())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env(
+            "JWT_SECRET",
+            String::from_utf8_lossy(JWT_SECRET).to_string(),
+        )
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run outbound");
+    if let Some(input) = stdin {
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `outbound serve` of the real binary on `db_url` at `port`, with the tests' token secret, a
+/// platform that does not answer (set `PLATFORM_URL` again for one that does), warnings only
+/// and no output; add what the test needs and spawn it.
+pub fn serve_command(db_url: &str, port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new(outbound_binary());
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env(
+            "JWT_SECRET",
+            String::from_utf8_lossy(JWT_SECRET).to_string(),
+        )
+        .env("PLATFORM_URL", dead_url())
+        .env("PLATFORM_APP_KEY", "sim-key")
+        .env("PLATFORM_APP_SECRET", "sim-secret")
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 /// A port nothing listens on (bound a moment ago, then freed).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -2,6 +2,7 @@
 //!
 //! The IO side of the service: implementations of the domain crates' ports.
 //!
+//! - [`backup`]: `pg_dump` / `pg_restore` of the whole database (the CLI's backup and restore),
 //! - [`db`]: the deadpool pool of diesel-async PostgreSQL connections (`statement_timeout` set
 //!   per connection, fast 503 when the database is down), embedded migrations,
 //! - [`pg_auth`], [`pg_leads`], [`pg_tasks`]: the repositories (diesel query builder, bound
@@ -16,6 +17,7 @@
 //!
 //! `schema.rs` is generated from `migrations/` by `diesel print-schema` and committed.
 
+pub mod backup;
 pub mod db;
 pub mod embedded;
 pub mod pg_auth;

@@ -8,6 +8,7 @@
 
 pub mod accounts_cli;
 pub mod app;
+pub mod backup_cli;
 pub mod boot;
 pub mod config;
 pub mod csv_import;

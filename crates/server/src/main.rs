@@ -50,6 +50,23 @@ enum Command {
         #[command(subcommand)]
         cmd: LeadsCmd,
     },
+    /// Write a consistent archive of the whole database (pg_dump's custom format) to a file.
+    Backup {
+        /// The archive to write (replaced if it exists, only once complete).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore an archive made by `backup` into an empty database (the embedded one of a fresh
+    /// DATA_DIR, or DATABASE_URL's), in one transaction.
+    Restore {
+        /// The archive to read.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Restore into a database that already has tables: what the archive holds is dropped
+        /// and replaced (stop every instance first).
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the outbound-call platform simulator on its own (its protocol: docs/platform.md).
     PlatformSim(SimArgs),
 }
@@ -282,6 +299,10 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             Ok(())
         }
         Command::PlatformSim(_) => Ok(()),
+        Command::Backup { to } => server::backup_cli::backup(&db.url, &to).await,
+        Command::Restore { from, force } => {
+            server::backup_cli::restore(&db.url, &from, force).await
+        }
         Command::Leads {
             cmd: LeadsCmd::Import { org, file },
         } => {
