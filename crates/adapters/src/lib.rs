@@ -20,6 +20,7 @@
 pub mod backup;
 pub mod db;
 pub mod embedded;
+pub mod pg_audit;
 pub mod pg_auth;
 pub mod pg_budget;
 pub mod pg_exec;

@@ -174,6 +174,7 @@ impl TaskRepository for PgTasks {
         scope: &OrgScope,
         filter: &LeadFilter,
         task: NewTask,
+        audit: audit::Entry,
     ) -> Result<Option<CreatedTask>, RepoError> {
         let filters_json = serde_json::to_value(&task.filters)
             .map_err(|e| RepoError::Other(anyhow::Error::new(e)))?;
@@ -226,6 +227,11 @@ impl TaskRepository for PgTasks {
                 let task = to_task(row).map_err(|e| {
                     CreateAbort::Db(diesel::result::Error::QueryBuilderError(e.into()))
                 })?;
+                let mut audit = audit.on(audit::Target::Task(task.id));
+                if let Some(details) = audit.details.as_object_mut() {
+                    details.insert("leads_count".into(), inserted.into());
+                }
+                crate::pg_audit::insert(c, &audit).await?;
                 Ok(CreatedTask {
                     task,
                     duplicates_removed: callable - inserted,
@@ -296,23 +302,33 @@ impl TaskRepository for PgTasks {
         scope: &OrgScope,
         id: TaskId,
         script_id: &str,
+        audit: audit::Entry,
     ) -> Result<CallTask, TransitionError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<TaskRow> = diesel::update(
-            call_tasks::table
-                .filter(call_tasks::id.eq(id.0))
-                .filter(call_tasks::org_id.eq_any(scope_ids(scope)))
-                .filter(call_tasks::task_type.eq(TaskState::Created.code())),
-        )
-        .set((
-            call_tasks::script_id.eq(script_id),
-            call_tasks::update_time.eq(diesel::dsl::now),
-        ))
-        .returning(task_columns!())
-        .get_result(&mut c)
-        .await
-        .optional()
-        .map_err(db_error)?;
+        let ids = scope_ids(scope);
+        let row: Option<TaskRow> = c
+            .transaction(async |c| {
+                let row = diesel::update(
+                    call_tasks::table
+                        .filter(call_tasks::id.eq(id.0))
+                        .filter(call_tasks::org_id.eq_any(ids))
+                        .filter(call_tasks::task_type.eq(TaskState::Created.code())),
+                )
+                .set((
+                    call_tasks::script_id.eq(script_id),
+                    call_tasks::update_time.eq(diesel::dsl::now),
+                ))
+                .returning(task_columns!())
+                .get_result::<TaskRow>(c)
+                .await
+                .optional()?;
+                if row.is_some() {
+                    crate::pg_audit::insert(c, &audit).await?;
+                }
+                diesel::QueryResult::Ok(row)
+            })
+            .await
+            .map_err(db_error)?;
         drop(c);
         match row {
             Some(r) => Ok(to_task(r)?),

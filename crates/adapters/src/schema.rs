@@ -236,7 +236,25 @@ diesel::joinable!(scenes -> users (created_by));
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(revoked_tokens -> users (user_id));
 
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        time -> Timestamptz,
+        actor_id -> Nullable<Int8>,
+        actor_name -> Text,
+        org_id -> Nullable<Int8>,
+        action -> Text,
+        target_kind -> Nullable<Text>,
+        target_id -> Nullable<Int8>,
+        outcome -> Text,
+        request_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        details -> Jsonb,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
     call_tasks,
     dcc_leads,
     dispatch_batches,

@@ -108,7 +108,7 @@ impl Fx {
                 id,
                 vec![TaskState::Created],
                 TaskState::Running,
-                kernel::UserId(0),
+                audit_entry(),
             )
             .await
             .unwrap();
@@ -240,7 +240,7 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
                 id,
                 vec![TaskState::Created],
                 TaskState::Running,
-                kernel::UserId(0),
+                audit_entry(),
             )
             .await
         });
@@ -250,7 +250,7 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
                 id,
                 vec![TaskState::Created],
                 TaskState::Running,
-                kernel::UserId(0),
+                audit_entry(),
             )
             .await
         });
@@ -273,7 +273,7 @@ async fn concurrent_starts_of_one_task_let_exactly_one_through() {
                 id,
                 vec![TaskState::Running],
                 TaskState::Stopped,
-                kernel::UserId(0),
+                audit_entry(),
             )
             .await
             .unwrap();
@@ -292,7 +292,7 @@ async fn transitions_respect_scope_and_source_states() {
             id,
             vec![TaskState::Created],
             TaskState::Running,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap_err();
@@ -305,7 +305,7 @@ async fn transitions_respect_scope_and_source_states() {
             TaskId(id.0 + 1000),
             vec![TaskState::Created],
             TaskState::Running,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap_err();
@@ -318,7 +318,7 @@ async fn transitions_respect_scope_and_source_states() {
             id,
             vec![TaskState::Running],
             TaskState::Paused,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap_err();
@@ -336,7 +336,7 @@ async fn transitions_respect_scope_and_source_states() {
             id,
             vec![TaskState::Created],
             TaskState::Running,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap();
@@ -386,7 +386,7 @@ async fn transitions_respect_scope_and_source_states() {
             id,
             TaskState::sources_of(TaskState::Stopped),
             TaskState::Stopped,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap();
@@ -404,7 +404,7 @@ async fn starts_that_never_got_a_job_group_are_undone() {
             stale,
             vec![TaskState::Created],
             TaskState::Running,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap();
@@ -593,7 +593,7 @@ async fn only_tasks_in_the_wanted_states_with_a_job_group_and_work_are_leased() 
             no_group,
             vec![TaskState::Created],
             TaskState::Running,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap();
@@ -1319,7 +1319,7 @@ async fn counters_follow_the_leads_and_completion_waits_for_every_lead() {
             no_group,
             vec![TaskState::Created],
             TaskState::Running,
-            kernel::UserId(0),
+            audit_entry(),
         )
         .await
         .unwrap();
@@ -1386,6 +1386,24 @@ async fn cancel_turns_only_unfinished_leads_into_cancelled() {
         ]
     );
     assert_eq!(f.exec.lifecycle.cancel_open_leads(id).await.unwrap(), 0);
+
+    // a sync that read the platform before the stop cannot bring a cancelled lead back to an
+    // unfinished status; a call that did end (before the cancel reached it) is still recorded
+    f.exec
+        .results
+        .apply_results(
+            id,
+            vec![
+                res(ids[1], CallStatus::Calling, 0),
+                res(ids[2], CallStatus::Dispatched, 0),
+                called(ids[3], CallStatus::Connected, 1, t),
+            ],
+        )
+        .await
+        .unwrap();
+    let st = f.states(id).await;
+    let s = |i: usize| st[&ids[i]].0.as_str();
+    assert_eq!([s(1), s(2), s(3)], ["cancelled", "cancelled", "connected"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

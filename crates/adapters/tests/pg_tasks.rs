@@ -63,7 +63,7 @@ async fn task_gets_one_lead_per_phone_the_newest_and_never_do_not_call() {
         ..Default::default()
     };
     let created = PgTasks::new(pool.clone())
-        .create_from_filter(&s, &filter(json!({})), task)
+        .create_from_filter(&s, &filter(json!({})), task, audit_entry())
         .await
         .unwrap()
         .unwrap();
@@ -454,7 +454,10 @@ async fn script_changes_only_in_state_created_and_only_in_scope() {
     let t = create_task(&pool, &sc, &incl, "t", by).await.unwrap().task;
     let repo = PgTasks::new(pool.clone());
 
-    let updated = repo.update_script(&sc, t.id, "script-2").await.unwrap();
+    let updated = repo
+        .update_script(&sc, t.id, "script-2", audit_entry())
+        .await
+        .unwrap();
     assert_eq!(
         (updated.script_id.as_str(), updated.state),
         ("script-2", TaskState::Created)
@@ -462,17 +465,20 @@ async fn script_changes_only_in_state_created_and_only_in_scope() {
     assert!(updated.update_time >= t.update_time);
     // a parent organisation may change its child's task
     assert_eq!(
-        repo.update_script(&sr, t.id, "script-3")
+        repo.update_script(&sr, t.id, "script-3", audit_entry())
             .await
             .unwrap()
             .script_id,
         "script-3"
     );
 
-    let err = repo.update_script(&so, t.id, "x").await.unwrap_err();
+    let err = repo
+        .update_script(&so, t.id, "x", audit_entry())
+        .await
+        .unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
     let err = repo
-        .update_script(&sc, TaskId(t.id.0 + 1000), "x")
+        .update_script(&sc, TaskId(t.id.0 + 1000), "x", audit_entry())
         .await
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
@@ -484,13 +490,19 @@ async fn script_changes_only_in_state_created_and_only_in_scope() {
         (5, TaskState::Stopped),
     ] {
         set_task_type(&pool, t.id, code).await;
-        let err = repo.update_script(&sc, t.id, "x").await.unwrap_err();
+        let err = repo
+            .update_script(&sc, t.id, "x", audit_entry())
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, TransitionError::InvalidState(s) if s == state),
             "{err:?}"
         );
         // another scope learns nothing about the state
-        let err = repo.update_script(&so, t.id, "x").await.unwrap_err();
+        let err = repo
+            .update_script(&so, t.id, "x", audit_entry())
+            .await
+            .unwrap_err();
         assert!(matches!(err, TransitionError::NotFound), "{err:?}");
     }
     assert_eq!(
@@ -505,7 +517,7 @@ async fn script_changes_only_in_state_created_and_only_in_scope() {
         .unwrap()
         .task;
     let err = repo
-        .update_script(&sc, parent_task.id, "x")
+        .update_script(&sc, parent_task.id, "x", audit_entry())
         .await
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotFound), "{err:?}");
@@ -611,6 +623,7 @@ async fn creations_racing_on_the_organisation_counter_both_succeed() {
         &s,
         &filter(json!({"exclude_in_active_tasks": false})),
         new_task("一", o, by),
+        audit_entry(),
     )
     .await
     .unwrap()
@@ -629,6 +642,7 @@ async fn creations_racing_on_the_organisation_counter_both_succeed() {
             &s2,
             &filter(json!({"exclude_in_active_tasks": false})),
             new_task("二", o, by),
+            audit_entry(),
         )
         .await
     });

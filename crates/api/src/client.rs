@@ -14,6 +14,10 @@ use ipnet::IpNet;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+/// A request's id for log correlation, set by the HTTP layer (a request extension).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The client address of a request, resolved once by the HTTP layer (a request extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);

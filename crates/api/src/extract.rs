@@ -7,9 +7,9 @@ use std::pin::Pin;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use auth::{Claims, User};
-use kernel::{Caller, Role};
+use kernel::{Caller, Origin, Role};
 
-use crate::client::ClientAddr;
+use crate::client::{ClientAddr, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::ApiState;
 
@@ -80,26 +80,37 @@ impl Auth {
     /// The caller behind a token (the API's headers, the console's cookie): 401 when the token
     /// is not valid or its user is gone, 403 `password_change_required` when they must change a
     /// reset password first.
-    pub async fn of_token(state: &ApiState, token: &str) -> Result<Auth, ApiError> {
+    pub async fn of_token(state: &ApiState, token: &str, origin: Origin) -> Result<Auth, ApiError> {
         let (claims, user) = state.auth.authenticate(token).await?;
-        Self::of(state, claims, user).await
+        Self::of(state, claims, user, origin).await
     }
 
     /// As [`Auth::of_token`], but a user who must change their password passes: for changing
     /// it, logging out, and seeing who they are.
-    pub async fn of_token_pending(state: &ApiState, token: &str) -> Result<Auth, ApiError> {
+    pub async fn of_token_pending(
+        state: &ApiState,
+        token: &str,
+        origin: Origin,
+    ) -> Result<Auth, ApiError> {
         let (claims, user) = state.auth.authenticate_pending(token).await?;
-        Self::of(state, claims, user).await
+        Self::of(state, claims, user, origin).await
     }
 
-    async fn of(state: &ApiState, claims: Claims, user: User) -> Result<Auth, ApiError> {
+    async fn of(
+        state: &ApiState,
+        claims: Claims,
+        user: User,
+        origin: Origin,
+    ) -> Result<Auth, ApiError> {
         let scope = state.orgs.scope_of(user.org_id).await?;
         Ok(Auth {
             caller: Caller {
                 user_id: user.id,
+                username: user.username.clone(),
                 org_id: user.org_id,
                 role: user.role,
                 scope,
+                origin,
             },
             claims,
             user,
@@ -113,6 +124,14 @@ impl Auth {
         } else {
             Err(ApiError::forbidden())
         }
+    }
+}
+
+/// Where a request came from: its id (set by the HTTP layer) and the client's address.
+pub fn origin_of(req: &HttpRequest) -> Origin {
+    Origin {
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        client_addr: Some(client_addr(req)),
     }
 }
 
@@ -154,13 +173,14 @@ fn from_headers(
 ) -> Pin<Box<dyn Future<Output = Result<Auth, ApiError>>>> {
     let state = req.app_data::<web::Data<ApiState>>().cloned();
     let token = token_of(req);
+    let origin = origin_of(req);
     Box::pin(async move {
         let state = state.ok_or_else(|| ApiError::internal("app state missing"))?;
         let token = token.ok_or_else(ApiError::unauthorized)?;
         if pending {
-            Auth::of_token_pending(&state, &token).await
+            Auth::of_token_pending(&state, &token, origin).await
         } else {
-            Auth::of_token(&state, &token).await
+            Auth::of_token(&state, &token, origin).await
         }
     })
 }

@@ -51,15 +51,16 @@ fn extract(
 ) -> Pin<Box<dyn Future<Output = Result<Auth, ConsoleError>>>> {
     let state = req.app_data::<web::Data<ApiState>>().cloned();
     let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
+    let origin = api::extract::origin_of(req);
     Box::pin(async move {
         let state = state.ok_or(ConsoleError::Internal)?;
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(ConsoleError::LoggedOut)?;
         let auth = if pending {
-            Auth::of_token_pending(&state, &token).await
+            Auth::of_token_pending(&state, &token, origin).await
         } else {
-            Auth::of_token(&state, &token).await
+            Auth::of_token(&state, &token, origin).await
         };
         match auth {
             Ok(auth) => Ok(auth),

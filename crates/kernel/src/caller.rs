@@ -1,4 +1,4 @@
-//! Who is calling: [`Role`] and [`Caller`].
+//! Who is calling: [`Role`], [`Caller`] and where the request came from ([`Origin`]).
 
 use std::fmt;
 
@@ -44,15 +44,50 @@ impl std::str::FromStr for Role {
     }
 }
 
+/// Where a request came from, for the audit trail (empty for the CLI and the workers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The request's id, as in the request log.
+    pub request_id: Option<String>,
+    /// The client's address (behind trusted proxies, the forwarded one).
+    pub client_addr: Option<String>,
+}
+
 /// Who is calling: resolved from a verified token for every authenticated request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The user.
     pub user_id: UserId,
+    /// Their username.
+    pub username: String,
     /// Their organisation.
     pub org_id: OrgId,
     /// Their role.
     pub role: Role,
     /// Their organisation and its descendants.
     pub scope: OrgScope,
+    /// Where the request came from.
+    pub origin: Origin,
+}
+
+impl Caller {
+    /// The user id of the `outbound` CLI acting as an admin (no user has it).
+    pub const CLI_USER: UserId = UserId(0);
+
+    /// The CLI, acting as an admin of `scope` (whoever runs it on the server may do anything).
+    pub fn cli(org_id: OrgId, scope: OrgScope) -> Self {
+        Self {
+            user_id: Self::CLI_USER,
+            username: "cli".into(),
+            org_id,
+            role: Role::Admin,
+            scope,
+            origin: Origin::default(),
+        }
+    }
+
+    /// Whether this is the CLI rather than a user.
+    pub fn is_cli(&self) -> bool {
+        self.user_id == Self::CLI_USER
+    }
 }

@@ -23,7 +23,7 @@ mod phone;
 mod scope;
 mod time;
 
-pub use caller::{Caller, Role};
+pub use caller::{Caller, Origin, Role};
 pub use entity::Entity;
 pub use error::RepoError;
 pub use ids::{

@@ -9,7 +9,7 @@ use adapters::db::DbPool;
 use adapters::pg_auth::{PgOrgs, PgUsers};
 use anyhow::Context;
 use auth::{AccountService, User, UserFilter, UserRepository};
-use kernel::{Caller, OrgId, OrgScope, PageRequest, Role, UserId};
+use kernel::{Caller, OrgId, OrgScope, PageRequest};
 use org::{OrgNode, OrgService};
 
 use crate::boot;
@@ -22,7 +22,6 @@ pub struct AccountsCli {
 }
 
 /// The command line acts as no user (id 0 never exists), so it is never refused as "own account".
-const CLI_ACTOR: UserId = UserId(0);
 
 impl AccountsCli {
     /// Over this (migrated) pool.
@@ -46,12 +45,7 @@ impl AccountsCli {
 
     /// An admin of `org`'s subtree.
     async fn admin_of(&self, org: OrgId) -> anyhow::Result<Caller> {
-        Ok(Caller {
-            user_id: CLI_ACTOR,
-            org_id: org,
-            role: Role::Admin,
-            scope: self.orgs.scope_of(org).await?,
-        })
+        Ok(Caller::cli(org, self.orgs.scope_of(org).await?))
     }
 
     /// Every user (of `org` only, when given) as a table, by id.
@@ -59,12 +53,7 @@ impl AccountsCli {
         let forest = self.orgs.forest().await?;
         let mut ids = Vec::new();
         collect(&forest, &mut ids);
-        let caller = Caller {
-            user_id: CLI_ACTOR,
-            org_id: OrgId(0),
-            role: Role::Admin,
-            scope: OrgScope::new(OrgId(0), ids),
-        };
+        let caller = Caller::cli(OrgId(0), OrgScope::new(OrgId(0), ids));
         let filter = UserFilter {
             org_id: org.map(OrgId),
             ..UserFilter::default()

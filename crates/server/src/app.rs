@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, web};
-use api::client::{ClientAddr, TrustedProxies};
+use api::client::{ClientAddr, RequestId, TrustedProxies};
 use api::{ApiSettings, ApiState};
 
 /// Settings of the HTTP layer.
@@ -27,10 +27,6 @@ pub struct HttpSettings {
 
 /// Largest CSV file the console accepts.
 pub const CONSOLE_UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
-
-/// A request id for log correlation.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 async fn log_requests(
     req: ServiceRequest,

@@ -178,12 +178,20 @@ pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> any
             simulated,
         ),
     ];
+    // the demo's admin acts
+    let caller = kernel::Caller {
+        user_id: user,
+        username: "admin".into(),
+        org_id: scope.root(),
+        role: kernel::Role::Admin,
+        scope: scope.clone(),
+        origin: kernel::Origin::default(),
+    };
     for &(name, levels, script, start, pause) in plan {
         let created = state
             .tasks
             .create(
-                scope,
-                user,
+                &caller,
                 CreateTaskRequest {
                     task_name: name.into(),
                     script_id: script.into(),
@@ -197,13 +205,6 @@ pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> any
             )
             .await?;
         let id = created.task.id;
-        // the demo's admin acts
-        let caller = kernel::Caller {
-            user_id: user,
-            org_id: scope.root(),
-            role: kernel::Role::Admin,
-            scope: scope.clone(),
-        };
         if start {
             state.execution.lifecycle.start(&caller, id).await?;
         }

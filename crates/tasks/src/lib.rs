@@ -56,11 +56,13 @@ pub struct TaskListFilter {
 pub trait TaskRepository: Send + Sync + 'static {
     /// Create a task and its lead list from `filter` within `scope`, in one transaction.
     /// Returns `None` (and creates nothing) when no lead matches.
+    /// `audit` is written in that transaction, about the new task.
     async fn create_from_filter(
         &self,
         scope: &OrgScope,
         filter: &LeadFilter,
         task: NewTask,
+        audit: audit::Entry,
     ) -> Result<Option<CreatedTask>, RepoError>;
     /// One task.
     async fn get(&self, scope: &OrgScope, id: TaskId) -> Result<Option<CallTask>, RepoError>;
@@ -83,12 +85,13 @@ pub trait TaskRepository: Send + Sync + 'static {
         filter: &TaskListFilter,
         page: PageRequest,
     ) -> Result<(TaskStats, Page<CallTask>), RepoError>;
-    /// Set the script of a task that is in state `created`.
+    /// Set the script of a task that is in state `created`, writing `audit` with it.
     async fn update_script(
         &self,
         scope: &OrgScope,
         id: TaskId,
         script_id: &str,
+        audit: audit::Entry,
     ) -> Result<CallTask, TransitionError>;
     /// Save a scene in the scope's root organisation.
     async fn create_scene(

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use audit::{Action, Entry, Target};
 use chrono_tz::Tz;
-use kernel::{Entity, Invalid, OrgScope, Page, PageRequest, RepoError, SceneId, TaskId, UserId};
+use kernel::{
+    Caller, Entity, Invalid, OrgScope, Page, PageRequest, RepoError, SceneId, TaskId, UserId,
+};
 use leads::{LeadError, LeadFilterInput, LeadService};
 
 use crate::{
@@ -91,10 +94,10 @@ impl TaskService {
     /// Create a task from a filter (or a scene). 422 when nothing matches; nothing is created then.
     pub async fn create(
         &self,
-        scope: &OrgScope,
-        user: UserId,
+        caller: &Caller,
         req: CreateTaskRequest,
     ) -> Result<CreatedTask, TaskError> {
+        let scope = &caller.scope;
         let task_name = req.task_name.trim().to_owned();
         check_len("task_name", &task_name, 1, 100)?;
         let script_id = req.script_id.trim().to_owned();
@@ -135,10 +138,12 @@ impl TaskService {
             script_id,
             size_desc,
             filters: filter.input.clone(),
-            created_by: user,
+            created_by: caller.user_id,
         };
+        let audit = Entry::by(caller, Action::TaskCreate)
+            .with(serde_json::json!({"task_name": task.task_name, "script_id": task.script_id}));
         self.repo
-            .create_from_filter(&scope, &filter, task)
+            .create_from_filter(&scope, &filter, task, audit)
             .await?
             .ok_or(TaskError::NoMatchingLeads)
     }
@@ -198,13 +203,19 @@ impl TaskService {
     /// Set a task's script (state 1 only).
     pub async fn update_script(
         &self,
-        scope: &OrgScope,
+        caller: &Caller,
         id: TaskId,
         script_id: &str,
     ) -> Result<CallTask, TaskError> {
         let script_id = script_id.trim();
         check_len("script_id", script_id, 1, 128)?;
-        Ok(self.repo.update_script(scope, id, script_id).await?)
+        let audit = Entry::by(caller, Action::TaskScript)
+            .on(Target::Task(id))
+            .with(serde_json::json!({"script_id": script_id}));
+        Ok(self
+            .repo
+            .update_script(&caller.scope, id, script_id, audit)
+            .await?)
     }
 
     /// Save a scene (its filter is validated, and must stay within the scope).
@@ -244,6 +255,17 @@ mod tests {
     use kernel::OrgId;
     use leads::MockLeadRepository;
 
+    fn caller(scope: OrgScope) -> Caller {
+        Caller {
+            user_id: UserId(1),
+            username: "ada".into(),
+            org_id: scope.root(),
+            role: kernel::Role::Operator,
+            scope,
+            origin: kernel::Origin::default(),
+        }
+    }
+
     fn svc(repo: MockTaskRepository) -> TaskService {
         let tz = chrono_tz::Asia::Shanghai;
         TaskService::new(
@@ -257,9 +279,14 @@ mod tests {
     async fn no_match_is_422_and_summary_is_generated() {
         let mut repo = MockTaskRepository::new();
         repo.expect_create_from_filter()
-            .withf(|_, _, t| t.size_desc == "意向级别: H" && t.task_name == "双十一")
+            .withf(|_, _, t, a| {
+                t.size_desc == "意向级别: H"
+                    && t.task_name == "双十一"
+                    && a.action == Action::TaskCreate
+                    && a.actor.name == "ada"
+            })
             .times(1)
-            .returning(|_, _, _| Ok(None));
+            .returning(|_, _, _, _| Ok(None));
         let req = CreateTaskRequest {
             task_name: " 双十一 ".into(),
             filters: Some(LeadFilterInput {
@@ -269,7 +296,7 @@ mod tests {
             ..Default::default()
         };
         let r = svc(repo)
-            .create(&OrgScope::new(OrgId(1), []), UserId(1), req)
+            .create(&caller(OrgScope::new(OrgId(1), [])), req)
             .await;
         assert!(matches!(r, Err(TaskError::NoMatchingLeads)));
     }
@@ -279,8 +306,7 @@ mod tests {
         let s = svc(MockTaskRepository::new());
         let r = s
             .create(
-                &OrgScope::new(OrgId(1), []),
-                UserId(1),
+                &caller(OrgScope::new(OrgId(1), [])),
                 CreateTaskRequest::default(),
             )
             .await;
@@ -294,7 +320,7 @@ mod tests {
             ..Default::default()
         };
         let r = s
-            .create(&OrgScope::new(OrgId(1), [OrgId(2)]), UserId(1), req)
+            .create(&caller(OrgScope::new(OrgId(1), [OrgId(2)])), req)
             .await;
         assert!(matches!(r, Err(TaskError::NotFound(Entity::Organisation))));
     }
@@ -309,7 +335,7 @@ mod tests {
             ..Default::default()
         };
         let r = svc(repo)
-            .create(&OrgScope::new(OrgId(1), []), UserId(1), req)
+            .create(&caller(OrgScope::new(OrgId(1), [])), req)
             .await;
         assert!(matches!(r, Err(TaskError::NotFound(Entity::Scene))));
     }
@@ -317,7 +343,7 @@ mod tests {
     #[tokio::test]
     async fn empty_script_is_refused() {
         let r = svc(MockTaskRepository::new())
-            .update_script(&OrgScope::new(OrgId(1), []), TaskId(1), " ")
+            .update_script(&caller(OrgScope::new(OrgId(1), [])), TaskId(1), " ")
             .await;
         assert!(matches!(r, Err(TaskError::Invalid(_))));
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, SmallInt, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use kernel::{OrgScope, RepoError, TaskId, UserId};
+use kernel::{OrgScope, RepoError, TaskId};
 use tasks::call_status::CallStatus;
 use tasks::execution::LifecycleRepository;
 use tasks::{CallTask, TaskState, TransitionError};
@@ -51,7 +51,7 @@ impl LifecycleRepository for PgLifecycle {
         id: TaskId,
         from: Vec<TaskState>,
         to: TaskState,
-        actor: UserId,
+        audit: audit::Entry,
     ) -> Result<CallTask, TransitionError> {
         let mut c = conn(&self.pool).await?;
         let outcome = c
@@ -82,7 +82,12 @@ impl LifecycleRepository for PgLifecycle {
                     .returning(task_columns!())
                     .get_result(c)
                     .await?;
-                state_events::state_changed(c, id, &name, before, to, Some(actor)).await?;
+                let actor = audit.actor.user_id;
+                state_events::state_changed(c, id, &name, before, to, actor).await?;
+                let audit = audit.with(serde_json::json!({
+                    "from": before.as_str(), "to": to.as_str(), "task_name": name,
+                }));
+                crate::pg_audit::insert(c, &audit).await?;
                 Ok::<_, diesel::result::Error>(Ok(row))
             })
             .await

@@ -56,7 +56,9 @@ struct Applied {
 /// order, or from two appliers (monitor, run, refresh) at once: `prev_attempts = t.attempts` is
 /// evaluated on the row version this update replaces (after waiting for a concurrent writer of
 /// the row, PostgreSQL re-reads its latest version), so `RETURNING attempts - prev_attempts` is
-/// the exact number of new calls, without locking the rows in a separate pass. Rows come in id
+/// the exact number of new calls, without locking the rows in a separate pass. A lead cancelled
+/// by a stop only takes a final result (a call that ended before the cancel reached it): a sync
+/// that read the platform before the stop cannot make it unfinished again. Rows come in id
 /// order (the caller sorts them) and are found one by one by primary key, so appliers of the
 /// same rows lock them in the same order. Unchanged rows are filtered out before any write.
 const APPLY_RESULTS: &str = "\
@@ -73,6 +75,7 @@ WITH u AS ( \
     batch_id = NULL, update_time = now() \
   FROM u, leads_task_list o \
   WHERE t.id = u.id AND o.id = u.id AND t.task_id = $1 AND u.attempts >= t.attempts \
+    AND (t.call_status <> 'cancelled' OR u.call_status = ANY($12)) \
     AND (t.call_status, t.attempts, t.last_call_time, t.duration_seconds, t.intent_level, t.job_id, t.intent_tags) \
         IS DISTINCT FROM (u.call_status, u.attempts, u.last_call_time, u.duration_seconds, u.intent_level, COALESCE(t.job_id, u.job_id), u.intent_tags::jsonb) \
   RETURNING t.id, t.lead_id, t.phone, t.call_status, t.attempts, t.prev_attempts, \

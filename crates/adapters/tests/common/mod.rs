@@ -119,6 +119,11 @@ pub fn new_task(name: &str, org_id: OrgId, created_by: UserId) -> NewTask {
     }
 }
 
+/// An audit entry for the repository methods that write one (by the CLI).
+pub fn audit_entry() -> audit::Entry {
+    audit::Entry::cli(audit::Action::TaskCreate, None)
+}
+
 /// Create a task from `f` in `scope`, owned by the scope's root.
 pub async fn create_task(
     pool: &DbPool,
@@ -128,7 +133,7 @@ pub async fn create_task(
     by: UserId,
 ) -> Option<CreatedTask> {
     PgTasks::new(pool.clone())
-        .create_from_filter(scope, f, new_task(name, scope.root(), by))
+        .create_from_filter(scope, f, new_task(name, scope.root(), by), audit_entry())
         .await
         .unwrap()
 }

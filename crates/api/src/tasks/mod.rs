@@ -63,10 +63,7 @@ pub async fn create(
         filters: b.filters,
         scene_id: b.scene_id.map(SceneId),
     };
-    let created = state
-        .tasks
-        .create(&auth.caller.scope, auth.caller.user_id, req)
-        .await?;
+    let created = state.tasks.create(&auth.caller, req).await?;
     Ok(ok(
         "创建外呼任务成功",
         CreatedTaskDto::new(created, state.tz),
@@ -208,7 +205,7 @@ pub async fn update_script(
 ) -> Result<HttpResponse, ApiError> {
     let t = state
         .tasks
-        .update_script(&auth.caller.scope, TaskId(body.task_id), &body.script_id)
+        .update_script(&auth.caller, TaskId(body.task_id), &body.script_id)
         .await?;
     Ok(ok("更新脚本成功", TaskDto::new(t, state.tz)))
 }

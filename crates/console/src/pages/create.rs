@@ -165,11 +165,7 @@ pub async fn create(
         filters: Some(values.input.clone()),
         scene_id: scene.map(SceneId),
     };
-    match state
-        .tasks
-        .create(&session.caller.scope, session.caller.user_id, request)
-        .await
-    {
+    match state.tasks.create(&session.caller, request).await {
         Ok(created) => {
             let id = created.task.id;
             let drawer = detail::drawer_html(&state, &session, id, &Default::default()).await?;

@@ -400,7 +400,7 @@ pub async fn set_script(
     }
     let task = state
         .tasks
-        .update_script(&session.caller.scope, TaskId(*id), script)
+        .update_script(&session.caller, TaskId(*id), script)
         .await?;
     let mut res = ok(TaskActions::of(&task))?;
     res.headers_mut().insert(

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use audit::{Action, Entry, Target};
 use chrono::{DateTime, Utc};
-use kernel::{Caller, Entity, OrgScope, RepoError, TaskId, UserId};
+use kernel::{Caller, Entity, OrgScope, RepoError, TaskId};
 
 use super::{Background, ExecError, ResultRepository};
 use crate::platform::{OutboundPlatform, PlatformError, Strategy};
@@ -16,14 +17,15 @@ use crate::{CallTask, TaskRepository, TaskState, TransitionError};
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait LifecycleRepository: Send + Sync + 'static {
-    /// Move a task of `scope` from one of `from` to `to` atomically.
+    /// Move a task of `scope` from one of `from` to `to` atomically, writing `audit` (whose
+    /// actor is who acted) in the same transaction.
     async fn transition(
         &self,
         scope: &OrgScope,
         id: TaskId,
         from: Vec<TaskState>,
         to: TaskState,
-        actor: UserId,
+        audit: Entry,
     ) -> Result<CallTask, TransitionError>;
     /// Move a task from `from` to `to` if it is still in `from` (internal; no scope).
     async fn force_state(
@@ -115,7 +117,7 @@ impl Lifecycle {
                 id,
                 vec![TaskState::Created],
                 TaskState::Running,
-                caller.user_id,
+                Entry::by(caller, Action::TaskStart).on(Target::Task(id)),
             )
             .await
         {
@@ -152,7 +154,7 @@ impl Lifecycle {
     async fn platform_transition<F, Fut>(
         &self,
         caller: &Caller,
-        id: TaskId,
+        (id, action): (TaskId, Action),
         from: Vec<TaskState>,
         to: TaskState,
         call: F,
@@ -165,7 +167,13 @@ impl Lifecycle {
         let before = self.task(scope, id).await?;
         let task = self
             .repo
-            .transition(scope, id, from, to, caller.user_id)
+            .transition(
+                scope,
+                id,
+                from,
+                to,
+                Entry::by(caller, action).on(Target::Task(id)),
+            )
             .await?;
         if let Some(group) = task.job_group_id.clone()
             && let Err(e) = call(self.platform.clone(), group).await
@@ -186,7 +194,7 @@ impl Lifecycle {
     pub async fn suspend(&self, caller: &Caller, id: TaskId) -> Result<CallTask, ExecError> {
         self.platform_transition(
             caller,
-            id,
+            (id, Action::TaskSuspend),
             vec![TaskState::Running],
             TaskState::Paused,
             |p, g| async move { p.suspend_jobs(&g).await },
@@ -199,7 +207,7 @@ impl Lifecycle {
         let task = self
             .platform_transition(
                 caller,
-                id,
+                (id, Action::TaskResume),
                 vec![TaskState::Paused],
                 TaskState::Running,
                 |p, g| async move { p.resume_jobs(&g).await },
@@ -213,9 +221,13 @@ impl Lifecycle {
     pub async fn stop(&self, caller: &Caller, id: TaskId) -> Result<CallTask, ExecError> {
         let from = TaskState::sources_of(TaskState::Stopped);
         let task = self
-            .platform_transition(caller, id, from, TaskState::Stopped, |p, g| async move {
-                p.cancel_jobs(&g).await
-            })
+            .platform_transition(
+                caller,
+                (id, Action::TaskStop),
+                from,
+                TaskState::Stopped,
+                |p, g| async move { p.cancel_jobs(&g).await },
+            )
             .await?;
         self.repo.cancel_open_leads(id).await?;
         self.results.refresh_counters(id).await?;

@@ -92,9 +92,11 @@ fn task(state: TaskState, script: &str, group: Option<&str>) -> CallTask {
 fn caller() -> kernel::Caller {
     kernel::Caller {
         user_id: kernel::UserId(3),
+        username: "ada".into(),
         org_id: scope().root(),
         role: kernel::Role::Admin,
         scope: scope(),
+        origin: kernel::Origin::default(),
     }
 }
 
