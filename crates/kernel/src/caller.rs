@@ -71,7 +71,8 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The user id of the `outbound` CLI acting as an admin (no user has it).
+    /// The user id of the `outbound` CLI acting as an admin: no user has it, so the CLI is never
+    /// refused as acting on its "own account".
     pub const CLI_USER: UserId = UserId(0);
 
     /// The CLI, acting as an admin of `scope` (whoever runs it on the server may do anything).

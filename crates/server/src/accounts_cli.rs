@@ -21,8 +21,6 @@ pub struct AccountsCli {
     orgs: OrgService,
 }
 
-/// The command line acts as no user (id 0 never exists), so it is never refused as "own account".
-
 impl AccountsCli {
     /// Over this (migrated) pool.
     pub fn new(pool: DbPool) -> anyhow::Result<Self> {
