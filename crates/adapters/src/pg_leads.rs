@@ -350,6 +350,7 @@ impl LeadRepository for PgLeads {
         &self,
         org: OrgId,
         rows: Vec<(usize, NewLead)>,
+        audit: audit::Entry,
     ) -> Result<ImportCounts, RepoError> {
         let mut c = conn(&self.pool).await?;
         let now = Utc::now();
@@ -445,6 +446,11 @@ impl LeadRepository for PgLeads {
                         .execute(c)
                         .await?;
                 }
+                let audit = audit
+                    .detail("inserted", plan.counts.inserted)
+                    .detail("updated", plan.counts.updated)
+                    .detail("unchanged", plan.counts.unchanged);
+                crate::pg_audit::insert(c, &audit).await?;
                 Ok(plan.counts)
             })
             .await;

@@ -227,10 +227,9 @@ impl TaskRepository for PgTasks {
                 let task = to_task(row).map_err(|e| {
                     CreateAbort::Db(diesel::result::Error::QueryBuilderError(e.into()))
                 })?;
-                let mut audit = audit.on(audit::Target::Task(task.id));
-                if let Some(details) = audit.details.as_object_mut() {
-                    details.insert("leads_count".into(), inserted.into());
-                }
+                let audit = audit
+                    .on(audit::Target::Task(task.id))
+                    .detail("leads_count", inserted);
                 crate::pg_audit::insert(c, &audit).await?;
                 Ok(CreatedTask {
                     task,

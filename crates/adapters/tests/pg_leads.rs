@@ -63,11 +63,11 @@ async fn import_counts_inserts_updates_and_unchanged_and_reimport_changes_nothin
         ]
     };
     assert_eq!(
-        counts(&repo.import(o, rows(batch())).await.unwrap()),
+        counts(&repo.import(o, rows(batch()), audit_entry()).await.unwrap()),
         (3, 0, 0)
     );
     assert_eq!(
-        counts(&repo.import(o, rows(batch())).await.unwrap()),
+        counts(&repo.import(o, rows(batch()), audit_entry()).await.unwrap()),
         (0, 0, 3),
         "re-import is a no-op"
     );
@@ -97,11 +97,16 @@ async fn import_counts_inserts_updates_and_unchanged_and_reimport_changes_nothin
         },
     ];
     assert_eq!(
-        counts(&repo.import(o, rows(changed.clone())).await.unwrap()),
+        counts(
+            &repo
+                .import(o, rows(changed.clone()), audit_entry())
+                .await
+                .unwrap()
+        ),
         (0, 2, 1)
     );
     assert_eq!(
-        counts(&repo.import(o, rows(changed)).await.unwrap()),
+        counts(&repo.import(o, rows(changed), audit_entry()).await.unwrap()),
         (0, 0, 3)
     );
     let zs = list_all(&repo, &scope, json!({"keyword": phone(1)}))
@@ -125,10 +130,18 @@ async fn import_counts_inserts_updates_and_unchanged_and_reimport_changes_nothin
     // within one batch a later row updates an earlier one
     let dup = vec![lead(&phone(4), "赵六"), lead(&phone(4), "赵六六")];
     assert_eq!(
-        counts(&repo.import(o, rows(dup.clone())).await.unwrap()),
+        counts(
+            &repo
+                .import(o, rows(dup.clone()), audit_entry())
+                .await
+                .unwrap()
+        ),
         (1, 1, 0)
     );
-    assert_eq!(counts(&repo.import(o, rows(dup)).await.unwrap()), (0, 0, 2));
+    assert_eq!(
+        counts(&repo.import(o, rows(dup), audit_entry()).await.unwrap()),
+        (0, 0, 2)
+    );
     let zl = list_all(&repo, &scope, json!({"keyword": phone(4)})).await;
     assert_eq!(zl.len(), 1);
     assert_eq!(zl[0].customer_name, "赵六六");
@@ -138,7 +151,10 @@ async fn import_counts_inserts_updates_and_unchanged_and_reimport_changes_nothin
         do_not_call: Some(true),
         ..lead(&phone(2), "李四")
     }];
-    assert_eq!(counts(&repo.import(o, rows(dnc)).await.unwrap()), (0, 1, 0));
+    assert_eq!(
+        counts(&repo.import(o, rows(dnc), audit_entry()).await.unwrap()),
+        (0, 1, 0)
+    );
     assert!(list_all(&repo, &scope, json!({"keyword": phone(2)})).await[0].do_not_call);
     assert_eq!(list_all(&repo, &scope, json!({})).await.len(), 4);
 }
@@ -156,12 +172,22 @@ async fn identity_is_the_external_id_when_given_else_the_phone_within_the_org() 
     };
 
     assert_eq!(
-        counts(&repo.import(x, rows(vec![ext(1, "甲")])).await.unwrap()),
+        counts(
+            &repo
+                .import(x, rows(vec![ext(1, "甲")]), audit_entry())
+                .await
+                .unwrap()
+        ),
         (1, 0, 0)
     );
     // same external id, new phone: the same lead, its phone changes
     assert_eq!(
-        counts(&repo.import(x, rows(vec![ext(2, "甲")])).await.unwrap()),
+        counts(
+            &repo
+                .import(x, rows(vec![ext(2, "甲")]), audit_entry())
+                .await
+                .unwrap()
+        ),
         (0, 1, 0)
     );
     let all = list_all(&repo, &sx, json!({})).await;
@@ -175,7 +201,7 @@ async fn identity_is_the_external_id_when_given_else_the_phone_within_the_org() 
     assert_eq!(
         counts(
             &repo
-                .import(x, rows(vec![lead(&phone(2), "甲")]))
+                .import(x, rows(vec![lead(&phone(2), "甲")]), audit_entry())
                 .await
                 .unwrap()
         ),
@@ -184,7 +210,7 @@ async fn identity_is_the_external_id_when_given_else_the_phone_within_the_org() 
     assert_eq!(
         counts(
             &repo
-                .import(x, rows(vec![lead(&phone(2), "乙")]))
+                .import(x, rows(vec![lead(&phone(2), "乙")]), audit_entry())
                 .await
                 .unwrap()
         ),
@@ -203,7 +229,11 @@ async fn identity_is_the_external_id_when_given_else_the_phone_within_the_org() 
     assert_eq!(
         counts(
             &repo
-                .import(y, rows(vec![ext(2, "甲"), lead(&phone(2), "乙")]))
+                .import(
+                    y,
+                    rows(vec![ext(2, "甲"), lead(&phone(2), "乙")]),
+                    audit_entry()
+                )
                 .await
                 .unwrap()
         ),

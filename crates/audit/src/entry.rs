@@ -256,6 +256,17 @@ impl Entry {
         self
     }
 
+    /// With `key` set to `value` in its details (an object, made so if they were empty).
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        if !self.details.is_object() {
+            self.details = Value::Object(serde_json::Map::new());
+        }
+        if let Some(map) = self.details.as_object_mut() {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
     /// The same action, refused with `code`.
     pub fn refused(mut self, code: &str) -> Self {
         self.outcome = Outcome::Refused(code.to_owned());

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use kernel::{OrgId, OrgScope};
+use kernel::{Caller, OrgId};
 
 use crate::{LeadError, LeadInput, LeadService, MAX_IMPORT_ROWS};
 
@@ -85,11 +85,11 @@ fn to_input(row: HashMap<String, String>) -> Result<LeadInput, String> {
 }
 
 impl LeadService {
-    /// Import the CSV of `reader` into `org` (inside `scope`); `progress` is told the bytes read
+    /// Import the CSV of `reader` into `org` (inside the caller's scope); `progress` is told the bytes read
     /// so far after every batch.
     pub async fn import_csv(
         &self,
-        scope: &OrgScope,
+        caller: &Caller,
         org: OrgId,
         reader: impl Read,
         mut progress: impl FnMut(u64),
@@ -138,7 +138,7 @@ impl LeadService {
             }
             if (last || batch.len() >= MAX_IMPORT_ROWS) && !batch.is_empty() {
                 let counts = self
-                    .import(scope, Some(org), std::mem::take(&mut batch))
+                    .import(caller, Some(org), std::mem::take(&mut batch))
                     .await?;
                 out.inserted += counts.inserted;
                 out.updated += counts.updated;

@@ -100,11 +100,13 @@ pub struct FilterPreview {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait LeadRepository: Send + Sync + 'static {
-    /// Apply validated rows (in order) to organisation `org`; see [`plan_import`].
+    /// Apply validated rows (in order) to organisation `org`; see [`plan_import`]. `audit` is
+    /// written in the same transaction, with the counts.
     async fn import(
         &self,
         org: OrgId,
         rows: Vec<(usize, NewLead)>,
+        audit: audit::Entry,
     ) -> Result<ImportCounts, RepoError>;
     /// A page of leads matching `filter` within `scope`, newest first.
     async fn list(

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use audit::{Action, Entry};
 use chrono_tz::Tz;
-use kernel::{Invalid, OrgId, OrgScope, Page, PageRequest, RepoError};
+use kernel::{Caller, Invalid, OrgId, OrgScope, Page, PageRequest, RepoError};
 
 use crate::{
     FilterError, FilterPreview, ImportCounts, ImportRejection, Lead, LeadFilter, LeadFilterInput,
@@ -64,10 +65,11 @@ impl LeadService {
     /// or the reason it could not be parsed.
     pub async fn import(
         &self,
-        scope: &OrgScope,
+        caller: &Caller,
         org: Option<OrgId>,
         rows: Vec<Result<LeadInput, String>>,
     ) -> Result<ImportCounts, LeadError> {
+        let scope = &caller.scope;
         if rows.len() > MAX_IMPORT_ROWS {
             return Err(LeadError::Invalid(Invalid::TooManyRows {
                 max: MAX_IMPORT_ROWS,
@@ -88,7 +90,11 @@ impl LeadService {
         let mut counts = if good.is_empty() {
             ImportCounts::default()
         } else {
-            self.repo.import(org, good).await?
+            let mut audit = Entry::by(caller, Action::LeadImport)
+                .detail("rows", good.len() + rejected.len())
+                .detail("rejected", rejected.len());
+            audit.org_id = Some(org);
+            self.repo.import(org, good, audit).await?
         };
         counts.rejected = rejected;
         Ok(counts)
@@ -154,12 +160,23 @@ mod tests {
         }
     }
 
+    fn caller(scope: OrgScope) -> Caller {
+        Caller {
+            user_id: kernel::UserId(1),
+            username: "ada".into(),
+            org_id: scope.root(),
+            role: kernel::Role::Operator,
+            scope,
+            origin: kernel::Origin::default(),
+        }
+    }
+
     #[tokio::test]
     async fn import_into_foreign_org_is_not_found_and_touches_nothing() {
         let repo = MockLeadRepository::new(); // no expectations: any call panics
         let svc = LeadService::new(Arc::new(repo), chrono_tz::Asia::Shanghai);
-        let scope = OrgScope::new(OrgId(1), [OrgId(2)]);
-        let r = svc.import(&scope, Some(OrgId(9)), vec![]).await;
+        let caller = caller(OrgScope::new(OrgId(1), [OrgId(2)]));
+        let r = svc.import(&caller, Some(OrgId(9)), vec![]).await;
         assert!(matches!(r, Err(LeadError::OrgNotFound)));
     }
 
@@ -167,8 +184,14 @@ mod tests {
     async fn bad_rows_are_reported_good_rows_kept() {
         let mut repo = MockLeadRepository::new();
         repo.expect_import()
-            .withf(|org, rows| *org == OrgId(1) && rows.len() == 1 && rows[0].0 == 1)
-            .returning(|_, _| {
+            .withf(|org, rows, audit| {
+                *org == OrgId(1)
+                    && rows.len() == 1
+                    && rows[0].0 == 1
+                    && audit.action == Action::LeadImport
+                    && audit.details["rejected"] == 2
+            })
+            .returning(|_, _, _| {
                 Ok(ImportCounts {
                     inserted: 1,
                     ..Default::default()
@@ -189,7 +212,7 @@ mod tests {
             Err("unknown field `foo`".into()),
         ];
         let c = svc
-            .import(&OrgScope::new(OrgId(1), []), None, rows)
+            .import(&caller(OrgScope::new(OrgId(1), [])), None, rows)
             .await
             .unwrap();
         assert_eq!(c.inserted, 1);

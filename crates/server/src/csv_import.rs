@@ -5,13 +5,13 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kernel::{OrgId, OrgScope};
+use kernel::OrgId;
 use leads::{CSV_FIELDS, CsvError, CsvImport, LeadService};
 
-/// Import `path` into organisation `org` (inside `scope`).
+/// Import `path` into organisation `org` (inside the caller's scope).
 pub async fn import_file(
     leads: &LeadService,
-    scope: &OrgScope,
+    caller: &kernel::Caller,
     org: OrgId,
     path: &Path,
 ) -> anyhow::Result<CsvImport> {
@@ -29,7 +29,7 @@ pub async fn import_file(
         ProgressBar::hidden()
     };
     let out = leads
-        .import_csv(scope, org, std::io::BufReader::new(file), |bytes| {
+        .import_csv(caller, org, std::io::BufReader::new(file), |bytes| {
             bar.set_position(bytes)
         })
         .await

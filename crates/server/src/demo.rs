@@ -10,7 +10,7 @@ use auth::{NewUser, UserRepository};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use kernel::{OrgScope, Role, UserId};
+use kernel::{OrgScope, Role};
 use leads::LeadFilterInput;
 use leads::LeadInput;
 use rand::rngs::StdRng;
@@ -124,18 +124,26 @@ pub async fn seed_demo(
             password_hash: hash,
         })
         .await?;
-    let scope = OrgScope::new(root.id, [dcc.id]);
+    // the demo's admin acts
+    let caller = kernel::Caller {
+        user_id: admin.id,
+        username: admin.username.clone(),
+        org_id: root.id,
+        role: Role::Admin,
+        scope: OrgScope::new(root.id, [dcc.id]),
+        origin: kernel::Origin::default(),
+    };
     let rows = demo_leads(300, 20251129);
     let (a, b) = rows.split_at(200);
     state
         .leads
-        .import(&scope, Some(root.id), a.iter().cloned().map(Ok).collect())
+        .import(&caller, Some(root.id), a.iter().cloned().map(Ok).collect())
         .await?;
     state
         .leads
-        .import(&scope, Some(dcc.id), b.iter().cloned().map(Ok).collect())
+        .import(&caller, Some(dcc.id), b.iter().cloned().map(Ok).collect())
         .await?;
-    seed_tasks(state, &scope, admin.id).await?;
+    seed_tasks(state, &caller).await?;
     let mut c = conn(pool).await?;
     diesel::insert_into(service_settings::table)
         .values((
@@ -152,7 +160,7 @@ pub async fn seed_demo(
 /// "B" and "C". With the built-in simulator "B" is started (the simulator calls its leads and
 /// results come in) and "C" started and paused; with a real platform all three stay created (no
 /// demo lead is ever dialled).
-pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> anyhow::Result<()> {
+pub async fn seed_tasks(state: &AppState, caller: &kernel::Caller) -> anyhow::Result<()> {
     let simulated = state.platform_simulated;
     let plan: &[(&str, &str, &str, bool, bool)] = &[
         // name, level, script, start, pause
@@ -178,20 +186,11 @@ pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> any
             simulated,
         ),
     ];
-    // the demo's admin acts
-    let caller = kernel::Caller {
-        user_id: user,
-        username: "admin".into(),
-        org_id: scope.root(),
-        role: kernel::Role::Admin,
-        scope: scope.clone(),
-        origin: kernel::Origin::default(),
-    };
     for &(name, levels, script, start, pause) in plan {
         let created = state
             .tasks
             .create(
-                &caller,
+                caller,
                 CreateTaskRequest {
                     task_name: name.into(),
                     script_id: script.into(),
@@ -206,10 +205,10 @@ pub async fn seed_tasks(state: &AppState, scope: &OrgScope, user: UserId) -> any
             .await?;
         let id = created.task.id;
         if start {
-            state.execution.lifecycle.start(&caller, id).await?;
+            state.execution.lifecycle.start(caller, id).await?;
         }
         if pause {
-            state.execution.lifecycle.suspend(&caller, id).await?;
+            state.execution.lifecycle.suspend(caller, id).await?;
         }
     }
     Ok(())

@@ -311,8 +311,8 @@ async fn command(cli: Cli, cfg: &Config, db: &Database) -> anyhow::Result<()> {
             if state.orgs.tree(&scope).await?.is_empty() {
                 anyhow::bail!("organisation {org} not found");
             }
-            let r =
-                server::csv_import::import_file(&state.leads, &scope, OrgId(org), &file).await?;
+            let cli = kernel::Caller::cli(OrgId(org), scope);
+            let r = server::csv_import::import_file(&state.leads, &cli, OrgId(org), &file).await?;
             for (line, error) in &r.rejected {
                 eprintln!("line {line}: {error}");
             }

@@ -141,7 +141,8 @@ impl TaskService {
             created_by: caller.user_id,
         };
         let audit = Entry::by(caller, Action::TaskCreate)
-            .with(serde_json::json!({"task_name": task.task_name, "script_id": task.script_id}));
+            .detail("task_name", task.task_name.as_str())
+            .detail("script_id", task.script_id.as_str());
         self.repo
             .create_from_filter(&scope, &filter, task, audit)
             .await?
@@ -211,7 +212,7 @@ impl TaskService {
         check_len("script_id", script_id, 1, 128)?;
         let audit = Entry::by(caller, Action::TaskScript)
             .on(Target::Task(id))
-            .with(serde_json::json!({"script_id": script_id}));
+            .detail("script_id", script_id);
         Ok(self
             .repo
             .update_script(&caller.scope, id, script_id, audit)

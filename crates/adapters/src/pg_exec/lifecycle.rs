@@ -84,9 +84,10 @@ impl LifecycleRepository for PgLifecycle {
                     .await?;
                 let actor = audit.actor.user_id;
                 state_events::state_changed(c, id, &name, before, to, actor).await?;
-                let audit = audit.with(serde_json::json!({
-                    "from": before.as_str(), "to": to.as_str(), "task_name": name,
-                }));
+                let audit = audit
+                    .detail("from", before.as_str())
+                    .detail("to", to.as_str())
+                    .detail("task_name", name.as_str());
                 crate::pg_audit::insert(c, &audit).await?;
                 Ok::<_, diesel::result::Error>(Ok(row))
             })

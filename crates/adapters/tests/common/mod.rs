@@ -85,7 +85,7 @@ pub fn rows(inputs: Vec<LeadInput>) -> Vec<(usize, NewLead)> {
 /// Import rows into `org`.
 pub async fn import(pool: &DbPool, org: OrgId, inputs: Vec<LeadInput>) -> ImportCounts {
     PgLeads::new(pool.clone())
-        .import(org, rows(inputs))
+        .import(org, rows(inputs), audit_entry())
         .await
         .unwrap()
 }

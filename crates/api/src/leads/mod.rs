@@ -58,7 +58,7 @@ pub async fn import(
         .collect();
     let counts = state
         .leads
-        .import(&auth.caller.scope, body.org_id.map(kernel::OrgId), rows)
+        .import(&auth.caller, body.org_id.map(kernel::OrgId), rows)
         .await?;
     Ok(ok("导入线索完成", ImportResultDto::from(counts)))
 }

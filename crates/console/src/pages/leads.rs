@@ -238,7 +238,7 @@ pub async fn import(
     };
     let done = state
         .leads
-        .import_csv(&session.caller.scope, org, &file[..], |_| {})
+        .import_csv(&session.caller, org, &file[..], |_| {})
         .await;
     match done {
         Ok(r) => ok(ImportReport {
