@@ -334,13 +334,16 @@ async fn no_secret_token_password_or_phone_in_the_logs_of_a_full_flow() {
         .hash_blocking(PASSWORD)
         .unwrap();
     PgUsers::new(setup.pool.clone())
-        .create(NewUser {
-            username: "logger".into(),
-            display_name: "logger".into(),
-            role: Role::Admin,
-            org_id: OrgId(org),
-            password_hash: hash,
-        })
+        .create(
+            NewUser {
+                username: "logger".into(),
+                display_name: "logger".into(),
+                role: Role::Admin,
+                org_id: OrgId(org),
+                password_hash: hash,
+            },
+            None,
+        )
         .await
         .unwrap();
 

@@ -286,13 +286,16 @@ impl TestApp {
             .hash_blocking("password123")
             .unwrap();
         PgUsers::new(self.pool.clone())
-            .create(NewUser {
-                username: username.into(),
-                display_name: username.into(),
-                role,
-                org_id: OrgId(org),
-                password_hash: hash,
-            })
+            .create(
+                NewUser {
+                    username: username.into(),
+                    display_name: username.into(),
+                    role,
+                    org_id: OrgId(org),
+                    password_hash: hash,
+                },
+                None,
+            )
             .await
             .unwrap()
             .id

@@ -174,3 +174,26 @@ impl AuditLog for PgAudit {
         Ok(n as u64)
     }
 }
+
+/// Run `$change` (an expression using connection `$c`, answering a `QueryResult<$t>`) on a
+/// connection of `$pool`, and write the entry `$entry` makes of its result `$r` in the same
+/// transaction (`None`: nothing happened, nothing to record, e.g. an unknown id). A macro, not
+/// a function: the transaction's future must stay `Send`, which a generic async closure cannot
+/// promise.
+macro_rules! audited {
+    ($pool:expr, |$c:ident| $change:expr, |$r:ident: &$t:ty| $entry:expr $(,)?) => {{
+        let mut conn = $crate::db::conn($pool).await?;
+        diesel_async::AsyncConnection::transaction(&mut conn, async |$c| {
+            let result: $t = $change?;
+            let $r = &result;
+            let entry: Option<audit::Entry> = $entry;
+            if let Some(entry) = entry {
+                $crate::pg_audit::insert($c, &entry).await?;
+            }
+            diesel::QueryResult::Ok(result)
+        })
+        .await
+        .map_err($crate::db::db_error)
+    }};
+}
+pub(crate) use audited;

@@ -248,18 +248,35 @@ impl UserRepository for PgUsers {
         }))
     }
 
-    async fn create(&self, u: NewUser) -> Result<User, CreateUserError> {
+    async fn create(
+        &self,
+        u: NewUser,
+        audit: Option<audit::Entry>,
+    ) -> Result<User, CreateUserError> {
         let mut c = conn(&self.pool).await?;
-        let id: i64 = diesel::insert_into(users::table)
-            .values((
-                users::username.eq(&u.username),
-                users::password_hash.eq(&u.password_hash),
-                users::display_name.eq(&u.display_name),
-                users::role.eq(u.role.as_str()),
-                users::org_id.eq(u.org_id.0),
-            ))
-            .returning(users::id)
-            .get_result(&mut c)
+        let id: i64 = c
+            .transaction(async |c| {
+                let id: i64 = diesel::insert_into(users::table)
+                    .values((
+                        users::username.eq(&u.username),
+                        users::password_hash.eq(&u.password_hash),
+                        users::display_name.eq(&u.display_name),
+                        users::role.eq(u.role.as_str()),
+                        users::org_id.eq(u.org_id.0),
+                    ))
+                    .returning(users::id)
+                    .get_result(c)
+                    .await?;
+                if let Some(audit) = audit {
+                    let audit = audit
+                        .on(audit::Target::User(UserId(id)))
+                        .detail("username", u.username.as_str())
+                        .detail("role", u.role.as_str())
+                        .detail("org_id", u.org_id.0);
+                    crate::pg_audit::insert(c, &audit).await?;
+                }
+                diesel::QueryResult::Ok(id)
+            })
             .await
             .map_err(|e| match e {
                 DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
@@ -337,6 +354,7 @@ impl UserRepository for PgUsers {
         actor: UserId,
         id: UserId,
         change: &UserChange,
+        audit: audit::Entry,
     ) -> Result<User, AccountError> {
         let mut c = conn(&self.pool).await?;
         // a user moved by someone else between the first read and the lock is read again; three
@@ -346,6 +364,10 @@ impl UserRepository for PgUsers {
                 // a refusal has written nothing: the transaction ends and answers it
                 .transaction(
                     async |c| match update_once(c, scope, actor, id, change).await {
+                        Ok(()) => {
+                            crate::pg_audit::insert(c, &audit).await?;
+                            Ok(Ok(()))
+                        }
                         Err(UpdateStop::Db(e)) => Err(e),
                         other => Ok(other),
                     },
@@ -372,19 +394,24 @@ impl UserRepository for PgUsers {
         id: UserId,
         password_hash: &str,
         must_change: bool,
+        audit: audit::Entry,
     ) -> Result<Option<i32>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        diesel::update(users::table.filter(users::id.eq(id.0)))
-            .set((
-                users::password_hash.eq(password_hash),
-                users::must_change_password.eq(must_change),
-                users::token_version.eq(users::token_version + 1),
-            ))
-            .returning(users::token_version)
-            .get_result(&mut c)
-            .await
-            .optional()
-            .map_err(db_error)
+        crate::pg_audit::audited!(
+            &self.pool,
+            |c| {
+                diesel::update(users::table.filter(users::id.eq(id.0)))
+                    .set((
+                        users::password_hash.eq(password_hash),
+                        users::must_change_password.eq(must_change),
+                        users::token_version.eq(users::token_version + 1),
+                    ))
+                    .returning(users::token_version)
+                    .get_result(c)
+                    .await
+                    .optional()
+            },
+            |v: &Option<i32>| v.map(|_| audit),
+        )
     }
 
     async fn revoke_token(
@@ -490,30 +517,41 @@ impl OrgRepository for PgOrgs {
         &self,
         name: &str,
         parent: Option<OrgId>,
+        audit: audit::Entry,
     ) -> Result<Organization, CreateOrgError> {
         let mut c = conn(&self.pool).await?;
-        let (id, name, parent_id): (i64, String, Option<i64>) =
-            diesel::insert_into(organizations::table)
-                .values((
-                    organizations::name.eq(name),
-                    organizations::parent_id.eq(parent.map(|p| p.0)),
-                ))
-                .returning((
-                    organizations::id,
-                    organizations::name,
-                    organizations::parent_id,
-                ))
-                .get_result(&mut c)
-                .await
-                .map_err(|e| match e {
-                    DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                        CreateOrgError::ParentNotFound
-                    }
-                    DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                        CreateOrgError::NameTaken
-                    }
-                    e => CreateOrgError::Repo(db_error(e)),
-                })?;
+        let (id, name, parent_id): (i64, String, Option<i64>) = c
+            .transaction(async |c| {
+                let row: (i64, String, Option<i64>) = diesel::insert_into(organizations::table)
+                    .values((
+                        organizations::name.eq(name),
+                        organizations::parent_id.eq(parent.map(|p| p.0)),
+                    ))
+                    .returning((
+                        organizations::id,
+                        organizations::name,
+                        organizations::parent_id,
+                    ))
+                    .get_result(c)
+                    .await?;
+                let mut audit = audit
+                    .on(audit::Target::Org(OrgId(row.0)))
+                    .detail("name", row.1.as_str());
+                // an organisation is recorded in its parent's trail (a new root in its own)
+                audit.org_id = Some(OrgId(row.2.unwrap_or(row.0)));
+                crate::pg_audit::insert(c, &audit).await?;
+                diesel::QueryResult::Ok(row)
+            })
+            .await
+            .map_err(|e| match e {
+                DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                    CreateOrgError::ParentNotFound
+                }
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                    CreateOrgError::NameTaken
+                }
+                e => CreateOrgError::Repo(db_error(e)),
+            })?;
         Ok(Organization {
             id: OrgId(id),
             name,

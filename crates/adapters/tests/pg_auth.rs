@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use adapters::pg_auth::{PgOrgs, PgUsers};
 use auth::{CreateUserError, NewUser, UserRepository};
-use common::setup;
+use common::{audit_entry, setup};
 use kernel::{OrgId, Role, UserId};
 use org::{CreateOrgError, OrgRepository};
 
@@ -19,13 +19,25 @@ fn ids(orgs: &[org::Organization]) -> BTreeSet<OrgId> {
 async fn subtree_holds_the_org_and_its_descendants_only() {
     let (_db, pool) = setup().await;
     let orgs = PgOrgs::new(pool.clone());
-    let root = orgs.create("集团", None).await.unwrap();
+    let root = orgs.create("集团", None, audit_entry()).await.unwrap();
     assert_eq!(root.parent_id, None);
-    let east = orgs.create("华东区", Some(root.id)).await.unwrap();
-    let west = orgs.create("华西区", Some(root.id)).await.unwrap();
-    let shop = orgs.create("上海店", Some(east.id)).await.unwrap();
-    let team = orgs.create("上海店一组", Some(shop.id)).await.unwrap();
-    let other_root = orgs.create("另一集团", None).await.unwrap();
+    let east = orgs
+        .create("华东区", Some(root.id), audit_entry())
+        .await
+        .unwrap();
+    let west = orgs
+        .create("华西区", Some(root.id), audit_entry())
+        .await
+        .unwrap();
+    let shop = orgs
+        .create("上海店", Some(east.id), audit_entry())
+        .await
+        .unwrap();
+    let team = orgs
+        .create("上海店一组", Some(shop.id), audit_entry())
+        .await
+        .unwrap();
+    let other_root = orgs.create("另一集团", None, audit_entry()).await.unwrap();
     assert_eq!(shop.parent_id, Some(east.id));
     assert_eq!(shop.name, "上海店");
 
@@ -73,9 +85,9 @@ async fn subtree_holds_the_org_and_its_descendants_only() {
 async fn create_under_a_missing_parent_is_parent_not_found() {
     let (_db, pool) = setup().await;
     let orgs = PgOrgs::new(pool.clone());
-    let root = orgs.create("集团", None).await.unwrap();
+    let root = orgs.create("集团", None, audit_entry()).await.unwrap();
     let err = orgs
-        .create("孤儿", Some(OrgId(root.id.0 + 999)))
+        .create("孤儿", Some(OrgId(root.id.0 + 999)), audit_entry())
         .await
         .unwrap_err();
     assert!(matches!(err, CreateOrgError::ParentNotFound), "{err:?}");
@@ -99,11 +111,11 @@ fn new_user(username: &str, org_id: OrgId) -> NewUser {
 async fn users_are_created_and_found_with_their_org_name() {
     let (_db, pool) = setup().await;
     let org = PgOrgs::new(pool.clone())
-        .create("上海店", None)
+        .create("上海店", None, audit_entry())
         .await
         .unwrap();
     let users = PgUsers::new(pool.clone());
-    let u = users.create(new_user("alice", org.id)).await.unwrap();
+    let u = users.create(new_user("alice", org.id), None).await.unwrap();
     assert_eq!(u.username, "alice");
     assert_eq!(u.display_name, "alice 显示名");
     assert_eq!(u.role, Role::Admin);
@@ -136,12 +148,15 @@ async fn users_are_created_and_found_with_their_org_name() {
 async fn duplicate_username_is_taken_and_unknown_org_is_refused() {
     let (_db, pool) = setup().await;
     let orgs = PgOrgs::new(pool.clone());
-    let a = orgs.create("A", None).await.unwrap();
-    let b = orgs.create("B", None).await.unwrap();
+    let a = orgs.create("A", None, audit_entry()).await.unwrap();
+    let b = orgs.create("B", None, audit_entry()).await.unwrap();
     let users = PgUsers::new(pool.clone());
-    let first = users.create(new_user("alice", a.id)).await.unwrap();
+    let first = users.create(new_user("alice", a.id), None).await.unwrap();
 
-    let err = users.create(new_user("alice", b.id)).await.unwrap_err();
+    let err = users
+        .create(new_user("alice", b.id), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, CreateUserError::UsernameTaken), "{err:?}");
     // the first user is untouched
     assert_eq!(
@@ -150,7 +165,7 @@ async fn duplicate_username_is_taken_and_unknown_org_is_refused() {
     );
 
     let err = users
-        .create(new_user("carol", OrgId(b.id.0 + 1000)))
+        .create(new_user("carol", OrgId(b.id.0 + 1000)), None)
         .await
         .unwrap_err();
     assert!(matches!(err, CreateUserError::OrgNotFound), "{err:?}");

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use audit::{Action, Entry, Target};
 use kernel::{Caller, Entity, Invalid, OrgId, Page, PageRequest, RepoError, Role, UserId};
 
 use crate::{
@@ -35,6 +36,16 @@ pub struct UserChange {
     pub org_id: Option<OrgId>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+}
+
+impl UserChange {
+    /// Whether it only enables or disables (what the trail calls a disable or an enable).
+    fn is_only_enabled(&self) -> bool {
+        self.enabled.is_some()
+            && self.display_name.is_none()
+            && self.role.is_none()
+            && self.org_id.is_none()
+    }
 }
 
 /// An account to create.
@@ -232,15 +243,20 @@ impl AccountService {
         validate_password("password", &new.password)?;
         Self::org_in_scope(caller, new.org_id)?;
         let password_hash = self.hasher.hash(&new.password).await?;
+        let mut audit = Entry::by(caller, Action::UserCreate);
+        audit.org_id = Some(new.org_id);
         Ok(self
             .users
-            .create(NewUser {
-                username: new.username,
-                display_name,
-                role: new.role,
-                org_id: new.org_id,
-                password_hash,
-            })
+            .create(
+                NewUser {
+                    username: new.username,
+                    display_name,
+                    role: new.role,
+                    org_id: new.org_id,
+                    password_hash,
+                },
+                Some(audit),
+            )
             .await?)
     }
 
@@ -260,9 +276,24 @@ impl AccountService {
         if let Some(org) = change.org_id {
             Self::org_in_scope(caller, org)?;
         }
+        let action = match change.enabled {
+            Some(false) if change.is_only_enabled() => Action::UserDisable,
+            Some(true) if change.is_only_enabled() => Action::UserEnable,
+            _ => Action::UserUpdate,
+        };
+        let mut audit = Entry::by(caller, action).on(Target::User(id));
+        if let Some(role) = change.role {
+            audit = audit.detail("role", role.as_str());
+        }
+        if let Some(org) = change.org_id {
+            audit = audit.detail("org_id", org.0);
+        }
+        if let Some(enabled) = change.enabled {
+            audit = audit.detail("enabled", enabled);
+        }
         let user = self
             .users
-            .update(&caller.scope, caller.user_id, id, &change)
+            .update(&caller.scope, caller.user_id, id, &change, audit)
             .await?;
         self.forget(id);
         Ok(user)
@@ -302,8 +333,9 @@ impl AccountService {
             .ok_or(AccountError::NotFound(Entity::User))?;
         let password = temporary_password();
         let hash = self.hasher.hash(&password).await?;
+        let audit = Entry::by(caller, Action::UserResetPassword).on(Target::User(id));
         self.users
-            .set_password(id, &hash, true)
+            .set_password(id, &hash, true, audit)
             .await?
             .ok_or(AccountError::NotFound(Entity::User))?;
         self.forget(id);

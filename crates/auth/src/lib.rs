@@ -135,8 +135,12 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError>;
     /// The user with this id with what decides whether their tokens are good.
     async fn find_token_state(&self, id: UserId) -> Result<Option<TokenState>, RepoError>;
-    /// Create a user.
-    async fn create(&self, user: NewUser) -> Result<User, CreateUserError>;
+    /// Create a user, writing `audit` (when given) about them in the same transaction.
+    async fn create(
+        &self,
+        user: NewUser,
+        audit: Option<audit::Entry>,
+    ) -> Result<User, CreateUserError>;
     /// Users of organisations in `scope` matching `filter`, by id.
     async fn list(
         &self,
@@ -153,6 +157,7 @@ pub trait UserRepository: Send + Sync + 'static {
         actor: UserId,
         id: UserId,
         change: &UserChange,
+        audit: audit::Entry,
     ) -> Result<User, AccountError>;
     /// Store a new password hash, set whether it must be changed at next login, and bump the
     /// credential version (refusing every token issued before). The new version; `None` when the
@@ -162,6 +167,7 @@ pub trait UserRepository: Send + Sync + 'static {
         id: UserId,
         password_hash: &str,
         must_change: bool,
+        audit: audit::Entry,
     ) -> Result<Option<i32>, RepoError>;
     /// Refuse the token `token_id` of `user` until `expires_at` (and forget revoked tokens that
     /// have expired).

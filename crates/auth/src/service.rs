@@ -241,7 +241,7 @@ impl AuthService {
         Ok(())
     }
 
-    /// Change `user`'s password from `current` to `new`, from client address `addr`. Wrong
+    /// Change `user`'s password from `current` to `new`, asked from `origin`. Wrong
     /// current passwords count against the login's throttle of the username. Every token issued
     /// before is refused from then on; the answer is a fresh session.
     pub async fn change_password(
@@ -249,8 +249,9 @@ impl AuthService {
         user: &User,
         current: &str,
         new: &str,
-        addr: &str,
+        origin: &kernel::Origin,
     ) -> Result<Session, PasswordChangeError> {
+        let addr = origin.client_addr.as_deref().unwrap_or("unknown");
         let now = self.clock.now();
         if let Some(retry_after) = self.throttle.blocked(&user.username, addr, now) {
             return Err(PasswordChangeError::TooManyAttempts { retry_after });
@@ -271,9 +272,21 @@ impl AuthService {
             return Err(PasswordChangeError::Unchanged);
         }
         let hash = self.hasher.hash(new).await?;
+        let audit = audit::Entry {
+            actor: audit::Actor {
+                user_id: Some(user.id),
+                name: user.username.clone(),
+            },
+            org_id: Some(user.org_id),
+            action: audit::Action::PasswordChange,
+            target: Some(audit::Target::User(user.id)),
+            outcome: audit::Outcome::Ok,
+            origin: origin.clone(),
+            details: Default::default(),
+        };
         let version = self
             .users
-            .set_password(user.id, &hash, false)
+            .set_password(user.id, &hash, false, audit)
             .await?
             .ok_or(PasswordChangeError::Unauthenticated)?;
         self.users_seen.forget(user.id);
@@ -466,9 +479,15 @@ mod tests {
         });
         users
             .expect_set_password()
-            .withf(|id, hash, must_change| *id == UserId(7) && hash == "hashed" && !must_change)
+            .withf(|id, hash, must_change, audit| {
+                *id == UserId(7)
+                    && hash == "hashed"
+                    && !must_change
+                    && audit.action == audit::Action::PasswordChange
+                    && audit.origin.client_addr.as_deref() == Some("a")
+            })
             .times(1)
-            .returning(|_, _, _| Ok(Some(5)));
+            .returning(|_, _, _, _| Ok(Some(5)));
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|p, _| p == "current-pw");
         hasher.expect_hash().returning(|_| Ok("hashed".to_owned()));
@@ -486,25 +505,29 @@ mod tests {
             LoginThrottle::new(ThrottleLimits::default()),
             Duration::hours(1),
         );
+        let from = kernel::Origin {
+            request_id: None,
+            client_addr: Some("a".into()),
+        };
         assert!(matches!(
-            svc.change_password(&user(), "current-pw", "short", "a")
+            svc.change_password(&user(), "current-pw", "short", &from)
                 .await,
             Err(PasswordChangeError::Invalid(_))
         ));
         let s = svc
-            .change_password(&user(), "current-pw", "a-new-password", "a")
+            .change_password(&user(), "current-pw", "a-new-password", &from)
             .await
             .unwrap();
         assert_eq!(s.access_token, "tok-v5");
         for _ in 0..5 {
             assert!(matches!(
-                svc.change_password(&user(), "guess", "a-new-password", "a")
+                svc.change_password(&user(), "guess", "a-new-password", &from)
                     .await,
                 Err(PasswordChangeError::WrongPassword)
             ));
         }
         assert!(matches!(
-            svc.change_password(&user(), "current-pw", "a-new-password", "a")
+            svc.change_password(&user(), "current-pw", "a-new-password", &from)
                 .await,
             Err(PasswordChangeError::TooManyAttempts { .. })
         ));

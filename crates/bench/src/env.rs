@@ -126,18 +126,25 @@ impl BenchEnv {
     /// A new organisation with an admin `name` (password `bench-password`); returns its id.
     pub async fn tenant(&self, name: &str) -> anyhow::Result<i64> {
         let org = PgOrgs::new(self.pool.clone())
-            .create(name, None)
+            .create(
+                name,
+                None,
+                audit::Entry::cli(audit::Action::OrgCreate, None),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let hash = Argon2Hasher::with_params(1024, 1, 1)?.hash_blocking("bench-password")?;
         PgUsers::new(self.pool.clone())
-            .create(NewUser {
-                username: name.into(),
-                display_name: name.into(),
-                role: Role::Admin,
-                org_id: org.id,
-                password_hash: hash,
-            })
+            .create(
+                NewUser {
+                    username: name.into(),
+                    display_name: name.into(),
+                    role: Role::Admin,
+                    org_id: org.id,
+                    password_hash: hash,
+                },
+                None,
+            )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(org.id.0)

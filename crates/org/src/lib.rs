@@ -73,11 +73,12 @@ pub trait OrgRepository: Send + Sync + 'static {
     async fn subtree(&self, org: OrgId) -> Result<Vec<Organization>, RepoError>;
     /// Every organisation (for the server's own command line).
     async fn all(&self) -> Result<Vec<Organization>, RepoError>;
-    /// Create an organisation.
+    /// Create an organisation, writing `audit` about it in the same transaction.
     async fn create(
         &self,
         name: &str,
         parent: Option<OrgId>,
+        audit: audit::Entry,
     ) -> Result<Organization, CreateOrgError>;
 }
 
@@ -158,7 +159,8 @@ impl OrgService {
         if !caller.scope.contains(parent) {
             return Err(CreateOrgError::ParentNotFound);
         }
-        self.create(name, Some(parent)).await
+        let audit = audit::Entry::by(caller, audit::Action::OrgCreate);
+        self.create_as(name, Some(parent), audit).await
     }
 
     /// Create an organisation under `parent` (or a new root), for the server's own command line.
@@ -167,11 +169,21 @@ impl OrgService {
         name: &str,
         parent: Option<OrgId>,
     ) -> Result<Organization, CreateOrgError> {
+        let audit = audit::Entry::cli(audit::Action::OrgCreate, parent);
+        self.create_as(name, parent, audit).await
+    }
+
+    async fn create_as(
+        &self,
+        name: &str,
+        parent: Option<OrgId>,
+        audit: audit::Entry,
+    ) -> Result<Organization, CreateOrgError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(CreateOrgError::InvalidName);
         }
-        let created = self.repo.create(name, parent).await?;
+        let created = self.repo.create(name, parent, audit).await?;
         // ancestors' scopes grew
         self.cache().clear();
         Ok(created)
@@ -262,7 +274,7 @@ mod tests {
         repo.expect_subtree()
             .times(2)
             .returning(|_| Ok(vec![o(OrgId(1), None)]));
-        repo.expect_create().returning(|name, parent| {
+        repo.expect_create().returning(|name, parent, _| {
             Ok(Organization {
                 id: OrgId(9),
                 name: name.into(),

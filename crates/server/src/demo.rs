@@ -115,14 +115,19 @@ pub async fn seed_demo(
     let password = crate::boot::random_password();
     let hash = hasher.hash_blocking(&password)?;
     let users_repo = PgUsers::new(pool.clone());
+    let mut audit = audit::Entry::cli(audit::Action::UserCreate, Some(root.id));
+    audit.actor.name = "demo".into();
     let admin = users_repo
-        .create(NewUser {
-            username: "admin".into(),
-            display_name: "演示管理员".into(),
-            role: Role::Admin,
-            org_id: root.id,
-            password_hash: hash,
-        })
+        .create(
+            NewUser {
+                username: "admin".into(),
+                display_name: "演示管理员".into(),
+                role: Role::Admin,
+                org_id: root.id,
+                password_hash: hash,
+            },
+            Some(audit),
+        )
         .await?;
     // the demo's admin acts
     let caller = kernel::Caller {

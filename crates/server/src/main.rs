@@ -367,6 +367,10 @@ async fn create_user(cfg: &Config, db: &Database, u: UserCreate) -> anyhow::Resu
             org_id: OrgId(u.org),
             password_hash: hash,
         },
+        Some(audit::Entry::cli(
+            audit::Action::UserCreate,
+            Some(OrgId(u.org)),
+        )),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -163,7 +163,8 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Storage of endpoints and deliveries.
+/// Storage of endpoints and deliveries. Each change writes the `audit` entry it is given in its
+/// own transaction, when it changed something.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait WebhookRepository: Send + Sync + 'static {
@@ -174,6 +175,7 @@ pub trait WebhookRepository: Send + Sync + 'static {
         by: UserId,
         new: &NewWebhook,
         secret: &str,
+        audit: audit::Entry,
     ) -> Result<Webhook, RepoError>;
     /// The endpoints of organisations in `scope`, by id.
     async fn list(&self, scope: &OrgScope) -> Result<Vec<Webhook>, RepoError>;
@@ -183,9 +185,15 @@ pub trait WebhookRepository: Send + Sync + 'static {
         scope: &OrgScope,
         id: WebhookId,
         change: &WebhookChange,
+        audit: audit::Entry,
     ) -> Result<Option<Webhook>, RepoError>;
     /// Remove endpoint `id` of `scope` and its deliveries.
-    async fn delete(&self, scope: &OrgScope, id: WebhookId) -> Result<bool, RepoError>;
+    async fn delete(
+        &self,
+        scope: &OrgScope,
+        id: WebhookId,
+        audit: audit::Entry,
+    ) -> Result<bool, RepoError>;
     /// Sign with `secret` from now on, and with the current one too until `previous_until`.
     async fn rotate(
         &self,
@@ -193,6 +201,7 @@ pub trait WebhookRepository: Send + Sync + 'static {
         id: WebhookId,
         secret: &str,
         previous_until: DateTime<Utc>,
+        audit: audit::Entry,
     ) -> Result<Option<Webhook>, RepoError>;
     /// Put `event` in the outbox of endpoint `id` of `scope` (whatever events it subscribes to).
     async fn enqueue(
@@ -200,6 +209,7 @@ pub trait WebhookRepository: Send + Sync + 'static {
         scope: &OrgScope,
         id: WebhookId,
         event: &Event,
+        audit: audit::Entry,
     ) -> Result<bool, RepoError>;
     /// Deliveries of the endpoints of `scope` (of one endpoint, of one status), newest first.
     async fn deliveries(
@@ -210,7 +220,12 @@ pub trait WebhookRepository: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<Delivery>, RepoError>;
     /// Make delivery `id` of `scope` due now again (a failed one pending again).
-    async fn retry(&self, scope: &OrgScope, id: DeliveryId) -> Result<Option<Delivery>, RepoError>;
+    async fn retry(
+        &self,
+        scope: &OrgScope,
+        id: DeliveryId,
+        audit: audit::Entry,
+    ) -> Result<Option<Delivery>, RepoError>;
     /// Claim up to `limit` due deliveries of enabled endpoints for `lease`, at most
     /// `per_endpoint` of one endpoint counting the ones `busy` says this worker has in flight
     /// (endpoint, attempts), skipping rows other workers hold.

@@ -9,6 +9,8 @@ use kernel::{
     Caller, Clock, DeliveryId, Entity, Invalid, Page, PageRequest, RepoError, Role, WebhookId,
 };
 
+use audit::{Action, Entry, Target};
+
 use crate::events::{Event, EventType, Ping};
 use crate::target::{AllowHosts, check_url};
 use crate::{Delivery, DeliveryStatus, Sender, Webhook, WebhookRepository, sign};
@@ -154,9 +156,12 @@ impl WebhookService {
         new.url = self.check_target(&new.url).await?;
         new.description = description(&new.description)?;
         let secret = sign::new_secret();
+        let audit = Entry::by(caller, Action::WebhookCreate)
+            .detail("url", new.url.as_str())
+            .detail("events", names(&new.events));
         let hook = self
             .repo
-            .create(caller.org_id, caller.user_id, &new, &secret)
+            .create(caller.org_id, caller.user_id, &new, &secret, audit)
             .await?;
         Ok((hook, secret))
     }
@@ -179,8 +184,18 @@ impl WebhookService {
             change.url = Some(self.check_target(url).await?);
         }
         change.description = change.description.as_deref().map(description).transpose()?;
+        let mut audit = Entry::by(caller, Action::WebhookUpdate).on(Target::Webhook(id.0));
+        if let Some(url) = &change.url {
+            audit = audit.detail("url", url.as_str());
+        }
+        if let Some(events) = &change.events {
+            audit = audit.detail("events", names(events));
+        }
+        if let Some(enabled) = change.enabled {
+            audit = audit.detail("enabled", enabled);
+        }
         self.repo
-            .update(&caller.scope, id, &change)
+            .update(&caller.scope, id, &change, audit)
             .await?
             .ok_or(WebhookError::NotFound(Entity::Webhook))
     }
@@ -188,7 +203,8 @@ impl WebhookService {
     /// Remove an endpoint and its deliveries.
     pub async fn delete(&self, caller: &Caller, id: WebhookId) -> Result<(), WebhookError> {
         Self::admin(caller)?;
-        if self.repo.delete(&caller.scope, id).await? {
+        let audit = Entry::by(caller, Action::WebhookDelete).on(Target::Webhook(id.0));
+        if self.repo.delete(&caller.scope, id, audit).await? {
             Ok(())
         } else {
             Err(WebhookError::NotFound(Entity::Webhook))
@@ -207,7 +223,13 @@ impl WebhookService {
         let until = self.clock.now() + Duration::hours(ROTATION_OVERLAP_HOURS);
         let hook = self
             .repo
-            .rotate(&caller.scope, id, &secret, until)
+            .rotate(
+                &caller.scope,
+                id,
+                &secret,
+                until,
+                Entry::by(caller, Action::WebhookRotateSecret).on(Target::Webhook(id.0)),
+            )
             .await?
             .ok_or(WebhookError::NotFound(Entity::Webhook))?;
         Ok((hook, secret))
@@ -217,7 +239,10 @@ impl WebhookService {
     pub async fn test(&self, caller: &Caller, id: WebhookId) -> Result<Event, WebhookError> {
         Self::admin(caller)?;
         let event = Event::new(EventType::Ping, self.clock.now(), Ping { webhook_id: id.0 });
-        if self.repo.enqueue(&caller.scope, id, &event).await? {
+        let audit = Entry::by(caller, Action::WebhookTest)
+            .on(Target::Webhook(id.0))
+            .detail("event_id", event.id.as_str());
+        if self.repo.enqueue(&caller.scope, id, &event, audit).await? {
             Ok(event)
         } else {
             Err(WebhookError::NotFound(Entity::Webhook))
@@ -243,10 +268,19 @@ impl WebhookService {
     pub async fn retry(&self, caller: &Caller, id: DeliveryId) -> Result<Delivery, WebhookError> {
         Self::admin(caller)?;
         self.repo
-            .retry(&caller.scope, id)
+            .retry(
+                &caller.scope,
+                id,
+                Entry::by(caller, Action::DeliveryRetry).on(Target::Delivery(id.0)),
+            )
             .await?
             .ok_or(WebhookError::NotFound(Entity::Delivery))
     }
+}
+
+/// The wire names of `events`, for an audit entry.
+fn names(events: &[EventType]) -> Vec<&'static str> {
+    events.iter().map(|e| e.as_str()).collect()
 }
 
 #[cfg(test)]

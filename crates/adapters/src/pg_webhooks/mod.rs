@@ -8,6 +8,7 @@ use ::webhooks::{
     WebhookChange, WebhookRepository,
 };
 use async_trait::async_trait;
+use audit::{Entry, Target};
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -16,6 +17,7 @@ use diesel_async::RunQueryDsl;
 use kernel::{DeliveryId, OrgId, OrgScope, Page, PageRequest, RepoError, UserId, WebhookId};
 
 use crate::db::{DbPool, conn, db_error, scope_ids};
+use crate::pg_audit::audited;
 use crate::schema::{webhook_deliveries, webhooks};
 
 /// [`WebhookRepository`] on PostgreSQL.
@@ -204,21 +206,26 @@ impl WebhookRepository for PgWebhooks {
         by: UserId,
         new: &NewWebhook,
         secret: &str,
+        audit: Entry,
     ) -> Result<Webhook, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let row: HookRow = diesel::insert_into(webhooks::table)
-            .values((
-                webhooks::org_id.eq(org.0),
-                webhooks::url.eq(&new.url),
-                webhooks::events.eq(names(&new.events)),
-                webhooks::description.eq(&new.description),
-                webhooks::secret.eq(secret),
-                webhooks::created_by.eq(Some(by.0).filter(|id| *id > 0)),
-            ))
-            .returning(hook_columns!())
-            .get_result(&mut c)
-            .await
-            .map_err(db_error)?;
+        let row: HookRow = audited!(
+            &self.pool,
+            |c| {
+                diesel::insert_into(webhooks::table)
+                    .values((
+                        webhooks::org_id.eq(org.0),
+                        webhooks::url.eq(&new.url),
+                        webhooks::events.eq(names(&new.events)),
+                        webhooks::description.eq(&new.description),
+                        webhooks::secret.eq(secret),
+                        webhooks::created_by.eq(Some(by.0).filter(|id| *id > 0)),
+                    ))
+                    .returning(hook_columns!())
+                    .get_result(c)
+                    .await
+            },
+            |r: &HookRow| Some(audit.on(Target::Webhook(r.0))),
+        )?;
         Ok(to_hook(row))
     }
 
@@ -239,42 +246,59 @@ impl WebhookRepository for PgWebhooks {
         scope: &OrgScope,
         id: WebhookId,
         change: &WebhookChange,
+        audit: Entry,
     ) -> Result<Option<Webhook>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let target = webhooks::table
-            .filter(webhooks::id.eq(id.0))
-            .filter(webhooks::org_id.eq_any(scope_ids(scope)));
-        let row: Option<HookRow> = diesel::update(target)
-            .set((
-                change.url.as_ref().map(|u| webhooks::url.eq(u.clone())),
-                change.events.as_ref().map(|e| {
-                    webhooks::events.eq(names(e).into_iter().map(str::to_owned).collect::<Vec<_>>())
-                }),
-                change.enabled.map(|e| webhooks::enabled.eq(e)),
-                change
-                    .description
-                    .as_ref()
-                    .map(|d| webhooks::description.eq(d.clone())),
-                webhooks::update_time.eq(diesel::dsl::now),
-            ))
-            .returning(hook_columns!())
-            .get_result(&mut c)
-            .await
-            .optional()
-            .map_err(db_error)?;
+        let ids = scope_ids(scope);
+        let row: Option<HookRow> = audited!(
+            &self.pool,
+            |c| {
+                let target = webhooks::table
+                    .filter(webhooks::id.eq(id.0))
+                    .filter(webhooks::org_id.eq_any(ids));
+                diesel::update(target)
+                    .set((
+                        change.url.as_ref().map(|u| webhooks::url.eq(u.clone())),
+                        change.events.as_ref().map(|e| {
+                            webhooks::events
+                                .eq(names(e).into_iter().map(str::to_owned).collect::<Vec<_>>())
+                        }),
+                        change.enabled.map(|e| webhooks::enabled.eq(e)),
+                        change
+                            .description
+                            .as_ref()
+                            .map(|d| webhooks::description.eq(d.clone())),
+                        webhooks::update_time.eq(diesel::dsl::now),
+                    ))
+                    .returning(hook_columns!())
+                    .get_result(c)
+                    .await
+                    .optional()
+            },
+            |r: &Option<HookRow>| r.as_ref().map(|_| audit),
+        )?;
         Ok(row.map(to_hook))
     }
 
-    async fn delete(&self, scope: &OrgScope, id: WebhookId) -> Result<bool, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let n = diesel::delete(
-            webhooks::table
-                .filter(webhooks::id.eq(id.0))
-                .filter(webhooks::org_id.eq_any(scope_ids(scope))),
-        )
-        .execute(&mut c)
-        .await
-        .map_err(db_error)?;
+    async fn delete(
+        &self,
+        scope: &OrgScope,
+        id: WebhookId,
+        audit: Entry,
+    ) -> Result<bool, RepoError> {
+        let ids = scope_ids(scope);
+        let n = audited!(
+            &self.pool,
+            |c| {
+                diesel::delete(
+                    webhooks::table
+                        .filter(webhooks::id.eq(id.0))
+                        .filter(webhooks::org_id.eq_any(ids)),
+                )
+                .execute(c)
+                .await
+            },
+            |n: &usize| (*n > 0).then_some(audit),
+        )?;
         Ok(n > 0)
     }
 
@@ -284,24 +308,30 @@ impl WebhookRepository for PgWebhooks {
         id: WebhookId,
         secret: &str,
         previous_until: DateTime<Utc>,
+        audit: Entry,
     ) -> Result<Option<Webhook>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let row: Option<HookRow> = diesel::update(
-            webhooks::table
-                .filter(webhooks::id.eq(id.0))
-                .filter(webhooks::org_id.eq_any(scope_ids(scope))),
-        )
-        .set((
-            webhooks::previous_secret.eq(webhooks::secret.nullable()),
-            webhooks::previous_secret_until.eq(Some(previous_until)),
-            webhooks::secret.eq(secret),
-            webhooks::update_time.eq(diesel::dsl::now),
-        ))
-        .returning(hook_columns!())
-        .get_result(&mut c)
-        .await
-        .optional()
-        .map_err(db_error)?;
+        let ids = scope_ids(scope);
+        let row: Option<HookRow> = audited!(
+            &self.pool,
+            |c| {
+                diesel::update(
+                    webhooks::table
+                        .filter(webhooks::id.eq(id.0))
+                        .filter(webhooks::org_id.eq_any(ids)),
+                )
+                .set((
+                    webhooks::previous_secret.eq(webhooks::secret.nullable()),
+                    webhooks::previous_secret_until.eq(Some(previous_until)),
+                    webhooks::secret.eq(secret),
+                    webhooks::update_time.eq(diesel::dsl::now),
+                ))
+                .returning(hook_columns!())
+                .get_result(c)
+                .await
+                .optional()
+            },
+            |r: &Option<HookRow>| r.as_ref().map(|_| audit),
+        )?;
         Ok(row.map(to_hook))
     }
 
@@ -310,20 +340,26 @@ impl WebhookRepository for PgWebhooks {
         scope: &OrgScope,
         id: WebhookId,
         event: &Event,
+        audit: Entry,
     ) -> Result<bool, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query(
-            "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload) \
-             SELECT w.id, $2, $3, $4 FROM webhooks w WHERE w.id = $1 AND w.org_id = ANY($5)",
-        )
-        .bind::<BigInt, _>(id.0)
-        .bind::<Text, _>(&event.id)
-        .bind::<Text, _>(event.event_type.as_str())
-        .bind::<Text, _>(&event.body)
-        .bind::<diesel::sql_types::Array<BigInt>, _>(scope_ids(scope))
-        .execute(&mut c)
-        .await
-        .map_err(db_error)?;
+        let ids = scope_ids(scope);
+        let n = audited!(
+            &self.pool,
+            |c| {
+                diesel::sql_query(
+                    "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload) \
+                     SELECT w.id, $2, $3, $4 FROM webhooks w WHERE w.id = $1 AND w.org_id = ANY($5)",
+                )
+                .bind::<BigInt, _>(id.0)
+                .bind::<Text, _>(&event.id)
+                .bind::<Text, _>(event.event_type.as_str())
+                .bind::<Text, _>(&event.body)
+                .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+                .execute(c)
+                .await
+            },
+            |n: &usize| (*n > 0).then_some(audit),
+        )?;
         Ok(n > 0)
     }
 
@@ -368,29 +404,39 @@ impl WebhookRepository for PgWebhooks {
         Ok(Page::new(items, page, total))
     }
 
-    async fn retry(&self, scope: &OrgScope, id: DeliveryId) -> Result<Option<Delivery>, RepoError> {
-        let mut c = conn(&self.pool).await?;
-        let mine = webhooks::table
-            .filter(webhooks::org_id.eq_any(scope_ids(scope)))
-            .select(webhooks::id);
-        let row: Option<DeliveryRow> = diesel::update(
-            webhook_deliveries::table
-                .filter(webhook_deliveries::id.eq(id.0))
-                .filter(webhook_deliveries::webhook_id.eq_any(mine)),
-        )
-        .set((
-            webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-            webhook_deliveries::attempts.eq(0),
-            webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
-            webhook_deliveries::locked_by.eq(None::<String>),
-            webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
-            webhook_deliveries::update_time.eq(diesel::dsl::now),
-        ))
-        .returning(delivery_columns!())
-        .get_result(&mut c)
-        .await
-        .optional()
-        .map_err(db_error)?;
+    async fn retry(
+        &self,
+        scope: &OrgScope,
+        id: DeliveryId,
+        audit: Entry,
+    ) -> Result<Option<Delivery>, RepoError> {
+        let ids = scope_ids(scope);
+        let row: Option<DeliveryRow> = audited!(
+            &self.pool,
+            |c| {
+                let mine = webhooks::table
+                    .filter(webhooks::org_id.eq_any(ids))
+                    .select(webhooks::id);
+                diesel::update(
+                    webhook_deliveries::table
+                        .filter(webhook_deliveries::id.eq(id.0))
+                        .filter(webhook_deliveries::webhook_id.eq_any(mine)),
+                )
+                .set((
+                    webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                    webhook_deliveries::attempts.eq(0),
+                    webhook_deliveries::next_attempt_at.eq(diesel::dsl::now),
+                    webhook_deliveries::locked_by.eq(None::<String>),
+                    webhook_deliveries::locked_until.eq(None::<DateTime<Utc>>),
+                    webhook_deliveries::update_time.eq(diesel::dsl::now),
+                ))
+                .returning(delivery_columns!())
+                .get_result(c)
+                .await
+                .optional()
+            },
+            |r: &Option<DeliveryRow>| r.as_ref().map(|_| audit),
+        )?;
         row.map(to_delivery).transpose()
     }
 

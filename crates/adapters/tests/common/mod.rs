@@ -31,7 +31,7 @@ pub async fn setup() -> (TestDb, DbPool) {
 /// Create an organisation.
 pub async fn org(pool: &DbPool, name: &str, parent: Option<OrgId>) -> OrgId {
     PgOrgs::new(pool.clone())
-        .create(name, parent)
+        .create(name, parent, audit_entry())
         .await
         .unwrap()
         .id
@@ -40,14 +40,17 @@ pub async fn org(pool: &DbPool, name: &str, parent: Option<OrgId>) -> OrgId {
 /// Create an operator in `org` (the hash is not checked by these tests).
 pub async fn user(pool: &DbPool, org: OrgId, username: &str) -> UserId {
     PgUsers::new(pool.clone())
-        .create(NewUser {
-            username: username.into(),
-            display_name: username.into(),
-            role: Role::Operator,
-            org_id: org,
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
-                .into(),
-        })
+        .create(
+            NewUser {
+                username: username.into(),
+                display_name: username.into(),
+                role: Role::Operator,
+                org_id: org,
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into(),
+            },
+            None,
+        )
         .await
         .unwrap()
         .id

@@ -3,7 +3,7 @@
 
 pub mod dto;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use auth::accounts::NewAccount;
 use auth::{UserChange, UserFilter};
 use kernel::{OrgId, PageRequest, UserId};
@@ -11,7 +11,7 @@ use kernel::{OrgId, PageRequest, UserId};
 use crate::auth::dto::LoginData;
 use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
-use crate::extract::{Auth, Json, NoQuery, PendingAuth, Query, client_addr};
+use crate::extract::{Auth, Json, NoQuery, PendingAuth, Query};
 use crate::responses::{
     AccountConflict, BadPasswordChange, BadRequest, DatabaseUnavailable, Forbidden, NotFound,
     PayloadTooLarge, TooManyAttempts, Unauthorized, UsernameTaken,
@@ -266,7 +266,6 @@ pub async fn reset_password(
 )]
 pub async fn change_password(
     state: web::Data<ApiState>,
-    req: HttpRequest,
     _: Query<NoQuery>,
     PendingAuth(auth): PendingAuth,
     body: Json<ChangePasswordBody>,
@@ -283,7 +282,7 @@ pub async fn change_password(
             &auth.user,
             &b.current_password,
             &b.new_password,
-            &client_addr(&req),
+            &auth.caller.origin,
         )
         .await?;
     Ok(ok("密码已修改", LoginData::from(&session)))

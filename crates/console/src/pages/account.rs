@@ -3,8 +3,7 @@
 //! messages); the fresh token replaces the session cookie.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use api::extract::client_addr;
+use actix_web::{HttpResponse, web};
 use api::{ApiError, ApiState};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -58,7 +57,6 @@ pub struct PasswordInput {
 pub async fn change(
     state: web::Data<ApiState>,
     console: web::Data<Console>,
-    req: HttpRequest,
     PendingSession(auth): PendingSession,
     form: web::Form<PasswordInput>,
 ) -> Result<HttpResponse, ConsoleError> {
@@ -84,7 +82,7 @@ pub async fn change(
             &auth.user,
             &f.current_password,
             &f.new_password,
-            &client_addr(&req),
+            &auth.caller.origin,
         )
         .await;
     let session = match changed {
