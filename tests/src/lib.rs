@@ -238,6 +238,7 @@ impl TestApp {
                 retry_scale: 0.0002,
                 ..webhooks::DeliverySettings::default()
             },
+            audit_retention_days: 180,
         });
         if opts.workers {
             state.workers.start(state.workers_execution.clone()).await;

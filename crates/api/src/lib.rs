@@ -18,6 +18,7 @@
 //! services and ports, never a database pool).
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod envelope;

@@ -92,6 +92,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     get("/get-query-execution-run", |r| r.to(execution::get_run)),
     post("/auto-task", |r| r.to(execution::auto_task)),
     get("/config-check", |r| r.to(health::config_check)),
+    get("/audit-log", |r| r.to(crate::audit::audit_log)),
     post("/webhooks", |r| r.to(webhooks::create)),
     get("/webhooks", |r| r.to(webhooks::list)),
     post("/webhooks/update", |r| r.to(webhooks::update)),

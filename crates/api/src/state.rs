@@ -29,6 +29,8 @@ pub struct ApiState {
     pub background: Arc<dyn Background>,
     /// Webhook endpoints and their deliveries.
     pub webhooks: webhooks::WebhookService,
+    /// The audit trail.
+    pub audit: audit::AuditService,
     /// Health and configuration checks.
     pub ops: Ops,
     /// Time zone of the timestamps the API writes and reads.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use kernel::{Clock, Invalid, RepoError, UserId};
+use kernel::{Clock, Invalid, OrgId, RepoError, UserId};
 
 use crate::cache::UserCache;
 use crate::{
@@ -161,6 +161,12 @@ impl AuthService {
             return Err(LoginError::Disabled);
         }
         Ok(self.issue(creds.user, creds.token_version, now)?)
+    }
+
+    /// The account a username names, if one: who a refused login was about (for the trail).
+    pub async fn account_of(&self, username: &str) -> Option<(UserId, OrgId)> {
+        let creds = self.users.find_credentials(username).await.ok()??;
+        Some((creds.user.id, creds.user.org_id))
     }
 
     /// A new token of `user` under credential version `version`.

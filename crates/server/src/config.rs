@@ -38,6 +38,8 @@ pub struct Config {
     /// serving while `/api/health/ready` answers 503, so that load balancers stop sending it
     /// requests before it stops taking them.
     pub drain_secs: u64,
+    /// `AUDIT_RETENTION_DAYS` (default 180, 1..=3650): how long audit entries are kept.
+    pub audit_retention_days: u32,
     /// `TRUSTED_PROXIES`: load balancers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: api::client::TrustedProxies,
     /// `COOKIE_SECURE`: whether the console's session cookie is sent over HTTPS only (default:
@@ -172,6 +174,13 @@ impl Config {
                 reason: "must be between 0 and 300".into(),
             });
         }
+        let audit_retention_days: u32 = parse("AUDIT_RETENTION_DAYS", 180)?;
+        if !(1..=3650).contains(&audit_retention_days) {
+            return Err(ConfigError {
+                var: "AUDIT_RETENTION_DAYS",
+                reason: "must be between 1 and 3650".into(),
+            });
+        }
         let trusted_proxies =
             api::client::TrustedProxies::parse(&var("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|reason| ConfigError {
@@ -226,6 +235,7 @@ impl Config {
             monitor_interval_secs,
             auth_cache_ms,
             drain_secs,
+            audit_retention_days,
             trusted_proxies,
             cookie_secure,
             webhook_allow_hosts: var("WEBHOOK_ALLOW_HOSTS").unwrap_or_default(),

@@ -401,6 +401,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
         webhook_allow: webhooks::target::AllowHosts::parse(&cfg.webhook_allow_hosts),
         webhook_sender: boot::webhook_sender(cfg)?,
         delivery: boot::delivery_settings(cfg, &pcfg),
+        audit_retention_days: cfg.audit_retention_days,
     });
     if db.embedded.is_some()
         && !no_demo
@@ -420,6 +421,7 @@ async fn serve_until_signal(cfg: &Config, db: &Database, no_demo: bool) -> anyho
     let running = serve(state.clone(), http, listener, cfg.http_workers)?;
     state.workers.start(state.workers_execution.clone()).await;
     state.workers.start_deliveries(state.deliverer.clone());
+    state.workers.start_audit_retention(state.api.audit.clone());
     tracing::info!(addr = %running.addr, "listening");
     println!("console: {}", console_url(running.addr));
     let handle = running.handle.clone();

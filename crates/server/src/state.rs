@@ -58,6 +58,8 @@ pub struct AppOptions {
     pub webhook_sender: Arc<dyn webhooks::Sender>,
     /// The webhook delivery worker's settings.
     pub delivery: webhooks::DeliverySettings,
+    /// `AUDIT_RETENTION_DAYS`: how long audit entries are kept.
+    pub audit_retention_days: u32,
 }
 
 /// The services of a running app: what the HTTP adapters use ([`ApiState`], which this derefs
@@ -170,6 +172,10 @@ impl AppState {
             ),
             background: background.clone(),
             webhooks: webhook_service,
+            audit: audit::AuditService::new(
+                Arc::new(adapters::pg_audit::PgAudit::new(pool.clone())),
+                o.audit_retention_days,
+            ),
             ops,
             tz: o.tz,
         };

@@ -126,6 +126,15 @@ impl Workers {
         )));
     }
 
+    /// Start the audit trail's retention: what is older than its days is removed once an hour
+    /// (and at start).
+    pub fn start_audit_retention(self: &Arc<Self>, audit: audit::AuditService) {
+        lock(&self.handles).push(tokio::spawn(audit_retention(
+            audit,
+            self.shutdown.subscribe(),
+        )));
+    }
+
     /// Ask every loop to stop after its current step, and wait for them (at most `within`).
     pub async fn shutdown(&self, within: Duration) {
         let _ = self.shutdown.send(true);
@@ -303,6 +312,26 @@ async fn deliveries(d: Deliverer, mut stop: watch::Receiver<bool>) {
         }
     }
     tracing::info!("webhook delivery stopped");
+}
+
+/// How often the audit trail's retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+async fn audit_retention(audit: audit::AuditService, mut stop: watch::Receiver<bool>) {
+    let never = Notify::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match audit.purge_expired(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "audit entries past their retention removed"),
+            Err(e) => tracing::warn!(error = %e, "audit retention failed; trying again later"),
+        }
+        if !pause(RETENTION_EVERY, &mut stop, &never).await {
+            break;
+        }
+    }
 }
 
 #[cfg(test)]

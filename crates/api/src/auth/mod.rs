@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::envelope::{Envelope, Items, ok};
 use crate::error::ApiError;
-use crate::extract::{Auth, Json, NoQuery, PendingAuth, Query, client_addr};
+use crate::extract::{Auth, Json, NoQuery, PendingAuth, Query, client_addr, origin_of};
 use crate::responses::{
     AccountDisabled, BadRequest, DatabaseUnavailable, Forbidden, InvalidCredentials, NotFound,
     OrgNameTaken, PasswordChangeRequired, PayloadTooLarge, TooManyAttempts, Unauthorized,
@@ -48,11 +48,13 @@ pub async fn login(
             "用户名须为 1 到 128 个字符，密码须为 1 到 1024 个字符",
         ));
     }
-    let session = state
+    let result = state
         .auth
         .login(&body.username, &body.password, &client_addr(&req))
-        .await?;
-    Ok(ok("登录成功", LoginData::from(&session)))
+        .await
+        .map_err(ApiError::from);
+    crate::audit::record::login(&state, &origin_of(&req), &body.username, &result).await;
+    Ok(ok("登录成功", LoginData::from(&result?)))
 }
 
 /// Verify the token of the request.

@@ -3,8 +3,10 @@
 pub mod dto;
 
 use actix_web::{HttpResponse, web};
+use audit::{Action, Target};
 use kernel::{PageRequest, RunId, TaskId};
 
+use crate::audit::record::{refusal, switch_monitor};
 use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, Query};
@@ -56,11 +58,15 @@ pub async fn start(
     auth: Auth,
     body: Json<TaskIdBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = TaskId(body.task_id);
     let started = state
         .execution
         .lifecycle
-        .start(&auth.caller, TaskId(body.task_id))
-        .await?;
+        .start(&auth.caller, id)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::TaskStart, Some(Target::Task(id)));
+    let started = refusal(&state, &auth.caller, what, started).await?;
     Ok(ok("任务已开始外呼", StartedDto::from(started)))
 }
 
@@ -96,10 +102,20 @@ pub async fn suspend_resume(
 ) -> Result<HttpResponse, ApiError> {
     let (caller, id) = (&auth.caller, TaskId(body.task_id));
     let lifecycle = &state.execution.lifecycle;
-    let (task, message) = match body.action {
-        SuspendAction::Suspend => (lifecycle.suspend(caller, id).await?, "任务已暂停"),
-        SuspendAction::Resume => (lifecycle.resume(caller, id).await?, "任务已恢复"),
+    let (task, action, message) = match body.action {
+        SuspendAction::Suspend => (
+            lifecycle.suspend(caller, id).await,
+            Action::TaskSuspend,
+            "任务已暂停",
+        ),
+        SuspendAction::Resume => (
+            lifecycle.resume(caller, id).await,
+            Action::TaskResume,
+            "任务已恢复",
+        ),
     };
+    let what = (action, Some(Target::Task(id)));
+    let task = refusal(&state, caller, what, task.map_err(ApiError::from)).await?;
     Ok(ok(message, TaskDto::new(task, state.tz)))
 }
 
@@ -127,11 +143,15 @@ pub async fn stop(
     auth: Auth,
     body: Json<TaskIdBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = TaskId(body.task_id);
     let task = state
         .execution
         .lifecycle
-        .stop(&auth.caller, TaskId(body.task_id))
-        .await?;
+        .stop(&auth.caller, id)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::TaskStop, Some(Target::Task(id)));
+    let task = refusal(&state, &auth.caller, what, task).await?;
     Ok(ok("任务已停止", TaskDto::new(task, state.tz)))
 }
 
@@ -345,12 +365,12 @@ pub async fn auto_task(
     let message = match body.action {
         AutoTaskAction::Start => {
             auth.require_admin()?;
-            state.background.set_monitor_running(true);
+            switch_monitor(&state, &auth.caller, true).await;
             "自动任务监控已启动"
         }
         AutoTaskAction::Stop => {
             auth.require_admin()?;
-            state.background.set_monitor_running(false);
+            switch_monitor(&state, &auth.caller, false).await;
             "自动任务监控已停止"
         }
         AutoTaskAction::Check => "自动任务监控状态",

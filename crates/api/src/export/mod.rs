@@ -11,11 +11,13 @@ pub mod xlsx;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use audit::{Action, Entry, Target};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::Stream;
 use kernel::TaskId;
 use tasks::execution::export::{COLUMNS, Export, cells};
 
+use crate::audit::record::refusal;
 use crate::error::ApiError;
 use crate::extract::{Auth, Query};
 use crate::responses::{BadRequest, DatabaseUnavailable, Forbidden, NotFound, Unauthorized};
@@ -111,14 +113,28 @@ pub async fn download(
         unmasked,
         peer,
     } = asked;
-    if unmasked {
-        auth.require_admin()?;
-    }
-    let export = state
-        .execution
-        .results
-        .export(&auth.caller.scope, task, statuses, unmasked)
-        .await?;
+    let allowed = if unmasked {
+        auth.require_admin()
+    } else {
+        Ok(())
+    };
+    let export = match allowed {
+        Ok(()) => state
+            .execution
+            .results
+            .export(&auth.caller.scope, task, statuses, unmasked)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let what = (Action::Export, Some(Target::Task(task)));
+    let export = refusal(state, &auth.caller, what, export).await?;
+    let entry = Entry::by(&auth.caller, Action::Export)
+        .on(Target::Task(task))
+        .detail("format", format.extension())
+        .detail("unmasked", unmasked)
+        .detail("call_status", statuses.join(","));
+    state.audit.record(&entry).await;
     if unmasked {
         tracing::info!(
             task_id = task.0,

@@ -3,9 +3,11 @@
 pub mod dto;
 
 use actix_web::{HttpResponse, web};
+use audit::{Action, Target};
 use kernel::{PageRequest, SceneId, TaskId};
 use tasks::{CreateTaskRequest, NewScene, TaskListFilter, TaskState};
 
+use crate::audit::record::refusal;
 use crate::envelope::{Envelope, Items, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NoQuery, Query};
@@ -63,7 +65,12 @@ pub async fn create(
         filters: b.filters,
         scene_id: b.scene_id.map(SceneId),
     };
-    let created = state.tasks.create(&auth.caller, req).await?;
+    let created = state
+        .tasks
+        .create(&auth.caller, req)
+        .await
+        .map_err(ApiError::from);
+    let created = refusal(&state, &auth.caller, (Action::TaskCreate, None), created).await?;
     Ok(ok(
         "创建外呼任务成功",
         CreatedTaskDto::new(created, state.tz),
@@ -203,10 +210,14 @@ pub async fn update_script(
     auth: Auth,
     body: Json<UpdateScriptBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let id = TaskId(body.task_id);
     let t = state
         .tasks
-        .update_script(&auth.caller, TaskId(body.task_id), &body.script_id)
-        .await?;
+        .update_script(&auth.caller, id, &body.script_id)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::TaskScript, Some(Target::Task(id)));
+    let t = refusal(&state, &auth.caller, what, t).await?;
     Ok(ok("更新脚本成功", TaskDto::new(t, state.tz)))
 }
 

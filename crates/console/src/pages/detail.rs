@@ -3,9 +3,11 @@
 //! live statistics, its query execution run (RunProgress) and its per-lead results.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use api::ApiState;
+use api::audit::record::refusal;
 use api::words::{call_status_name, run_status_name};
+use api::{ApiError, ApiState};
 use askama::Template;
+use audit::{Action as Audited, Target};
 use kernel::{PageRequest, TaskId, mask_phone};
 use serde::Deserialize;
 use tasks::call_status::CallStatus;
@@ -418,16 +420,28 @@ pub async fn act(
 ) -> Result<HttpResponse, ConsoleError> {
     let (id, action) = path.into_inner();
     let (caller, id, lifecycle) = (&session.caller, TaskId(id), &state.execution.lifecycle);
-    let task = match action.as_str() {
-        "start" => {
-            lifecycle.start(caller, id).await?;
-            state.tasks.get(&caller.scope, id).await?
-        }
-        "suspend" => lifecycle.suspend(caller, id).await?,
-        "resume" => lifecycle.resume(caller, id).await?,
-        "stop" => lifecycle.stop(caller, id).await?,
+    let (done, what) = match action.as_str() {
+        "start" => (
+            lifecycle.start(caller, id).await.map(|_| ()),
+            Audited::TaskStart,
+        ),
+        "suspend" => (
+            lifecycle.suspend(caller, id).await.map(|_| ()),
+            Audited::TaskSuspend,
+        ),
+        "resume" => (
+            lifecycle.resume(caller, id).await.map(|_| ()),
+            Audited::TaskResume,
+        ),
+        "stop" => (
+            lifecycle.stop(caller, id).await.map(|_| ()),
+            Audited::TaskStop,
+        ),
         _ => return Err(ConsoleError::NotFound),
     };
+    let done = done.map_err(ApiError::from);
+    refusal(&state, caller, (what, Some(Target::Task(id))), done).await?;
+    let task = state.tasks.get(&caller.scope, id).await?;
     let mut res = ok(TaskActions::of(&task))?;
     res.headers_mut().insert(
         actix_web::http::header::HeaderName::from_static("hx-trigger"),

@@ -89,11 +89,13 @@ pub async fn login(
             None,
         );
     }
-    match state
+    let result = state
         .auth
         .login(&f.username, &f.password, &client_addr(&req))
         .await
-    {
+        .map_err(ApiError::from);
+    api::audit::record::login(&state, &api::extract::origin_of(&req), &f.username, &result).await;
+    match result {
         Ok(session) => {
             // a reset password is changed first
             let to = if session.user.password_change_required {
@@ -108,10 +110,7 @@ pub async fn login(
                 .map_err(|_| ConsoleError::Internal)?;
             Ok(res)
         }
-        Err(e) => {
-            let e = ApiError::from(e);
-            refused(e.status(), message_with_wait(&e), e.retry_after)
-        }
+        Err(e) => refused(e.status(), message_with_wait(&e), e.retry_after),
     }
 }
 

@@ -140,10 +140,11 @@ pub async fn monitor_switch(
     form: web::Form<Switch>,
 ) -> Result<HttpResponse, ConsoleError> {
     session.require_admin()?;
-    match form.action.as_str() {
-        "start" => state.background.set_monitor_running(true),
-        "stop" => state.background.set_monitor_running(false),
+    let on = match form.action.as_str() {
+        "start" => true,
+        "stop" => false,
         _ => return Err(ConsoleError::bad_input("操作无效")),
-    }
+    };
+    api::audit::record::switch_monitor(&state, &session.caller, on).await;
     ok(monitor(&state, true))
 }
