@@ -376,7 +376,7 @@ async fn every_field_of_every_page_has_a_label() {
     pages.push((format!("/tasks/{task}"), Some(cookie.clone())));
     pages.push(("/account".to_owned(), Some(cookie.clone())));
     let (admin_cookie, _) = console_login(&app, "dealer-admin").await;
-    for p in ["/users", "/organizations", "/webhooks"] {
+    for p in ["/users", "/organizations", "/webhooks", "/audit"] {
         pages.push((p.to_owned(), Some(admin_cookie.clone())));
     }
     for (path, c) in pages {
@@ -534,6 +534,56 @@ async fn an_admin_registers_a_webhook_in_the_console_sees_its_secret_once_and_pi
     let (op, _) = console_login(&app, "op").await;
     assert_eq!(
         get(&app, Some(&op), "/webhooks").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn an_admin_reads_in_the_console_who_started_a_task_from_the_console() {
+    let app = TestApp::spawn().await;
+    let (org, admin) = app.tenant("dealer").await;
+    app.user(org, "op", Role::Operator).await;
+    let task = app.task_with_leads(&admin, 2, "s").await;
+    let (op, _) = console_login(&app, "op").await;
+    let res = post_form(&app, &op, &format!("/tasks/{task}/start"), "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = post_form(&app, &op, &format!("/tasks/{task}/resume"), "").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "a running task is not resumed"
+    );
+
+    let (cookie, _) = console_login(&app, "dealer-admin").await;
+    let page = get(&app, Some(&cookie), &format!("/audit?task={task}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let started = html
+        .split("<tr data-action=\"task.start\">")
+        .nth(1)
+        .expect("the start is listed");
+    let started = started.split("</tr>").next().unwrap();
+    assert!(
+        started.contains("<td>op</td>") && started.contains("成功"),
+        "{started}"
+    );
+    assert!(
+        html.contains("data-action=\"task.resume\"") && html.contains("拒绝：invalid_task_state"),
+        "the refused resume is listed too"
+    );
+    let logins = get(&app, Some(&cookie), "/audit?action=auth.login")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(logins.contains("data-action=\"auth.login\""));
+    assert!(!logins.contains("data-action=\"task.start\""));
+    assert_eq!(
+        get(&app, Some(&cookie), "/audit?task=abc").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&app, Some(&op), "/audit").await.status(),
         StatusCode::FORBIDDEN
     );
 }

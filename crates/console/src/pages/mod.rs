@@ -2,6 +2,7 @@
 //! the home page around a drawer ([`with_drawer`]).
 
 mod account;
+mod audit;
 mod create;
 mod detail;
 mod export;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/table", web::get().to(users::rows))
         .route("/users/{id}/update", web::post().to(users::update))
         .route("/users/{id}/{action}", web::post().to(users::act))
+        .route("/audit", web::get().to(audit::page))
         .route("/webhooks", web::get().to(webhooks::page))
         .route("/webhooks", web::post().to(webhooks::create))
         .route("/webhooks/panel", web::get().to(webhooks::refresh))
