@@ -219,3 +219,51 @@ async fn the_trail_refuses_updates_and_deletes_and_the_retention_alone_removes_o
     assert_eq!(removed, 1, "only what is older than 180 days");
     assert_eq!(trail(&app, &admin, "").await.len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_webhook_and_account_actions_are_recorded_with_their_codes() {
+    let app = TestApp::spawn().await;
+    let (org, admin) = app.tenant("车行").await;
+    let op_id = app.user(org, "op", Role::Operator).await;
+    let op = app.login("op").await;
+    app.post(
+        Some(&op),
+        "/api/webhooks",
+        json!({"url": "https://crm.example.com/hook", "events": ["lead.call_finished"]}),
+    )
+    .await
+    .expect(403, Some("forbidden"));
+    app.post(
+        Some(&admin),
+        "/api/users/disable",
+        json!({"user_id": op_id}),
+    )
+    .await
+    .expect(200, None);
+    let me = app.get(Some(&admin), "/api/users?page_size=100").await;
+    let admin_id = me.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["role"] == "admin")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        Some(&admin),
+        "/api/users/disable",
+        json!({"user_id": admin_id}),
+    )
+    .await
+    .expect(409, Some("own_account"));
+    let got = lines(&trail(&app, &admin, "").await);
+    let a = "车行-admin";
+    assert!(
+        got.ends_with(&[
+            line("webhook.create", "op", "forbidden"),
+            line("user.disable", a, "ok"),
+            line("user.disable", a, "own_account"),
+        ]),
+        "{got:#?}"
+    );
+}

@@ -4,10 +4,12 @@
 pub mod dto;
 
 use actix_web::{HttpResponse, web};
+use audit::{Action, Target};
 use auth::accounts::NewAccount;
 use auth::{UserChange, UserFilter};
 use kernel::{OrgId, PageRequest, UserId};
 
+use crate::audit::record::refusal;
 use crate::auth::dto::LoginData;
 use crate::envelope::{Envelope, Paged, ok};
 use crate::error::ApiError;
@@ -99,7 +101,12 @@ pub async fn create(
         role: b.role,
         password: b.password,
     };
-    let user = state.accounts.create(&auth.caller, new).await?;
+    let user = state
+        .accounts
+        .create(&auth.caller, new)
+        .await
+        .map_err(ApiError::from);
+    let user = refusal(&state, &auth.caller, (Action::UserCreate, None), user).await?;
     Ok(ok("创建用户成功", AccountDto::new(&user, state.tz)))
 }
 
@@ -136,10 +143,14 @@ pub async fn update(
         org_id: b.org_id.map(OrgId),
         enabled: None,
     };
+    let id = UserId(b.user_id);
     let user = state
         .accounts
-        .update(&auth.caller, UserId(b.user_id), change)
-        .await?;
+        .update(&auth.caller, id, change)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::UserUpdate, Some(Target::User(id)));
+    let user = refusal(&state, &auth.caller, what, user).await?;
     Ok(ok("修改用户成功", AccountDto::new(&user, state.tz)))
 }
 
@@ -171,7 +182,13 @@ pub async fn disable(
     body: Json<UserIdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId(body.user_id);
-    let user = state.accounts.set_enabled(&auth.caller, id, false).await?;
+    let user = state
+        .accounts
+        .set_enabled(&auth.caller, id, false)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::UserDisable, Some(Target::User(id)));
+    let user = refusal(&state, &auth.caller, what, user).await?;
     Ok(ok("已停用用户", AccountDto::new(&user, state.tz)))
 }
 
@@ -201,7 +218,13 @@ pub async fn enable(
     body: Json<UserIdBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId(body.user_id);
-    let user = state.accounts.set_enabled(&auth.caller, id, true).await?;
+    let user = state
+        .accounts
+        .set_enabled(&auth.caller, id, true)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::UserEnable, Some(Target::User(id)));
+    let user = refusal(&state, &auth.caller, what, user).await?;
     Ok(ok("已启用用户", AccountDto::new(&user, state.tz)))
 }
 
@@ -231,10 +254,14 @@ pub async fn reset_password(
     auth: Auth,
     body: Json<UserIdBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, temporary_password) = state
+    let id = UserId(body.user_id);
+    let reset = state
         .accounts
-        .reset_password(&auth.caller, UserId(body.user_id))
-        .await?;
+        .reset_password(&auth.caller, id)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::UserResetPassword, Some(Target::User(id)));
+    let (user, temporary_password) = refusal(&state, &auth.caller, what, reset).await?;
     tracing::info!(user_id = user.id.0, by = auth.user.id.0, "password reset");
     Ok(ok(
         "已重置密码",

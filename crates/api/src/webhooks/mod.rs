@@ -3,10 +3,12 @@
 pub mod dto;
 
 use actix_web::{HttpResponse, web};
+use audit::{Action, Target};
 use kernel::{DeliveryId, PageRequest, WebhookId};
 use webhooks::service::parse_events;
 use webhooks::{DeliveryStatus, NewWebhook, WebhookChange};
 
+use crate::audit::record::refusal;
 use crate::envelope::{Envelope, Items, Paged, ok};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, NoQuery, Query};
@@ -54,7 +56,13 @@ pub async fn create(
         events: parse_events(&b.events)?,
         description: b.description.unwrap_or_default(),
     };
-    let (hook, secret) = state.webhooks.register(&auth.caller, new).await?;
+    let created = state
+        .webhooks
+        .register(&auth.caller, new)
+        .await
+        .map_err(ApiError::from);
+    let (hook, secret) =
+        refusal(&state, &auth.caller, (Action::WebhookCreate, None), created).await?;
     let data = WebhookSecretDto {
         webhook: WebhookDto::new(&hook, state.tz),
         secret,
@@ -122,10 +130,14 @@ pub async fn update(
         enabled: b.enabled,
         description: b.description,
     };
+    let id = b.webhook_id;
     let hook = state
         .webhooks
-        .update(&auth.caller, WebhookId(b.webhook_id), change)
-        .await?;
+        .update(&auth.caller, WebhookId(id), change)
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::WebhookUpdate, Some(Target::Webhook(id)));
+    let hook = refusal(&state, &auth.caller, what, hook).await?;
     Ok(ok("已修改 Webhook", WebhookDto::new(&hook, state.tz)))
 }
 
@@ -153,10 +165,16 @@ pub async fn delete(
     auth: Auth,
     body: Json<WebhookIdBody>,
 ) -> Result<HttpResponse, ApiError> {
-    state
+    let deleted = state
         .webhooks
         .delete(&auth.caller, WebhookId(body.webhook_id))
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let what = (
+        Action::WebhookDelete,
+        Some(Target::Webhook(body.webhook_id)),
+    );
+    refusal(&state, &auth.caller, what, deleted).await?;
     Ok(ok("已删除 Webhook", DeletedDto { deleted: true }))
 }
 
@@ -185,10 +203,16 @@ pub async fn rotate(
     auth: Auth,
     body: Json<WebhookIdBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (hook, secret) = state
+    let rotated = state
         .webhooks
         .rotate(&auth.caller, WebhookId(body.webhook_id))
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let what = (
+        Action::WebhookRotateSecret,
+        Some(Target::Webhook(body.webhook_id)),
+    );
+    let (hook, secret) = refusal(&state, &auth.caller, what, rotated).await?;
     let data = WebhookSecretDto {
         webhook: WebhookDto::new(&hook, state.tz),
         secret,
@@ -295,6 +319,12 @@ pub async fn retry(
     let d = state
         .webhooks
         .retry(&auth.caller, DeliveryId(body.delivery_id))
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let what = (
+        Action::DeliveryRetry,
+        Some(Target::Delivery(body.delivery_id)),
+    );
+    let d = refusal(&state, &auth.caller, what, d).await?;
     Ok(ok("已重新投递", DeliveryDto::new(&d, state.tz)))
 }
