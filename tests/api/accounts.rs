@@ -658,3 +658,39 @@ async fn no_response_carries_a_password_hash() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_organisation_created_on_one_instance_is_in_the_scopes_of_every_other_within_a_second() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(
+        testkit::TestDb::attach(&first.db),
+        &first.sim_url,
+        &TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        },
+    )
+    .await;
+    let (org, admin) = first.tenant("集团").await;
+    // the other instance has the group's scope cached
+    assert_eq!(status(&second, &admin, "/api/task_list").await, 200);
+    let shop = first
+        .post(
+            Some(&admin),
+            "/api/organizations",
+            json!({"name": "一号店", "parent_id": org}),
+        )
+        .await
+        .expect(200, None)
+        .data()["id"]
+        .as_i64()
+        .unwrap();
+    // the group's admin creates a user in the new shop through the other instance
+    let body =
+        json!({"org_id": shop, "username": "shop1", "role": "operator", "password": "password123"});
+    eventually(5, "the other instance sees the new shop", || async {
+        let r = second.post(Some(&admin), "/api/users", body.clone()).await;
+        (r.status == 200).then_some(())
+    })
+    .await;
+}

@@ -83,8 +83,9 @@ pub trait OrgRepository: Send + Sync + 'static {
 }
 
 /// How long a resolved scope is reused. Organisations are created rarely and never moved or
-/// deleted; one created by another instance shows up in a parent's scope within this time.
-pub const SCOPE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+/// deleted; one created by another instance shows up in a parent's scope within this time (one
+/// subtree query per organisation and second at most, whatever the request rate).
+pub const SCOPE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 type ScopeCache = std::sync::Mutex<HashMap<OrgId, (std::time::Instant, OrgScope)>>;
 
