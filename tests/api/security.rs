@@ -706,3 +706,32 @@ async fn from_an_untrusted_peer_a_forwarded_address_is_ignored() {
         429
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failures_spread_over_two_instances_block_the_username_on_both() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(
+        testkit::TestDb::attach(&first.db),
+        &first.sim_url,
+        &TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        },
+    )
+    .await;
+    let org = first.org("总部", None).await;
+    first.user(org, "dave", Role::Operator).await;
+    let wrong = json!({"username": "dave", "password": "wrong-wrong"});
+    for i in 0..5 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        app.post(None, "/api/login", wrong.clone())
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    let right = json!({"username": "dave", "password": "password123"});
+    for app in [&first, &second] {
+        app.post(None, "/api/login", right.clone())
+            .await
+            .expect(429, Some("too_many_attempts"));
+    }
+}

@@ -26,6 +26,7 @@ pub mod pg_budget;
 pub mod pg_exec;
 pub mod pg_leads;
 pub mod pg_tasks;
+pub mod pg_throttle;
 pub mod pg_webhooks;
 pub mod platform;
 pub mod probe;

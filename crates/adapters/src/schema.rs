@@ -253,8 +253,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        username -> Text,
+        client_addr -> Text,
+        at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
+    login_failures,
     call_tasks,
     dcc_leads,
     dispatch_batches,

@@ -31,7 +31,9 @@ use serde::Serialize;
 
 pub use accounts::{AccountError, AccountService, UserChange, UserFilter};
 pub use service::{AuthError, AuthService, LoginError, PasswordChangeError, Session};
-pub use throttle::{LoginThrottle, ThrottleLimits};
+#[cfg(any(test, feature = "mock"))]
+pub use throttle::MockFailureStore;
+pub use throttle::{FailureStore, LoginThrottle, ThrottleLimits};
 
 /// A user as the API shows it (`User` of the contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -140,7 +140,7 @@ impl AuthService {
         addr: &str,
     ) -> Result<Session, LoginError> {
         let now = self.clock.now();
-        if let Some(retry_after) = self.throttle.blocked(username, addr, now) {
+        if let Some(retry_after) = self.throttle.blocked(username, addr, now).await? {
             return Err(LoginError::TooManyAttempts { retry_after });
         }
         let creds = self.users.find_credentials(username).await?;
@@ -152,11 +152,11 @@ impl AuthService {
         let creds = match (ok, creds) {
             (true, Some(c)) => c,
             _ => {
-                self.throttle.record_failure(username, addr, now);
+                self.throttle.record_failure(username, addr, now).await?;
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        self.throttle.record_success(username);
+        self.throttle.record_success(username).await?;
         if !creds.user.enabled {
             return Err(LoginError::Disabled);
         }
@@ -259,7 +259,7 @@ impl AuthService {
     ) -> Result<Session, PasswordChangeError> {
         let addr = origin.client_addr.as_deref().unwrap_or("unknown");
         let now = self.clock.now();
-        if let Some(retry_after) = self.throttle.blocked(&user.username, addr, now) {
+        if let Some(retry_after) = self.throttle.blocked(&user.username, addr, now).await? {
             return Err(PasswordChangeError::TooManyAttempts { retry_after });
         }
         validate_password("new_password", new)?;
@@ -270,10 +270,12 @@ impl AuthService {
             .filter(|c| c.user.id == user.id)
             .ok_or(PasswordChangeError::Unauthenticated)?;
         if !self.hasher.verify(current, Some(creds.password_hash)).await {
-            self.throttle.record_failure(&user.username, addr, now);
+            self.throttle
+                .record_failure(&user.username, addr, now)
+                .await?;
             return Err(PasswordChangeError::WrongPassword);
         }
-        self.throttle.record_success(&user.username);
+        self.throttle.record_success(&user.username).await?;
         if current == new {
             return Err(PasswordChangeError::Unchanged);
         }

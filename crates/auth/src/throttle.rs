@@ -1,9 +1,50 @@
 //! Login rate limiting: failures counted per username and per client address in a sliding window.
+//! The failures are kept in this process ([`LoginThrottle::new`], for one instance and tests) or
+//! in a [`FailureStore`] that every instance shares ([`LoginThrottle::shared`]), so that five
+//! failures of a username stay five across the fleet.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use kernel::RepoError;
+
+/// Failed logins kept where every instance sees them.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait FailureStore: Send + Sync + 'static {
+    /// The times of the failures of `username`, and of `addr`, since `since`.
+    async fn failures(
+        &self,
+        username: &str,
+        addr: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<DateTime<Utc>>, Vec<DateTime<Utc>>), RepoError>;
+    /// Record a failure at `at`, and forget the failures from before `forget_before`.
+    async fn record(
+        &self,
+        username: &str,
+        addr: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+    /// Forget a username's failures.
+    async fn clear(&self, username: &str) -> Result<(), RepoError>;
+}
+
+/// Seconds until `times` (failures in the window, oldest first) fall under `limit` again.
+fn wait_for(
+    times: &[DateTime<Utc>],
+    limit: usize,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    let idx = times.len().checked_sub(limit)?;
+    // blocked until the oldest failure that keeps the count at the limit expires
+    let until = *times.get(idx)? + window;
+    Some((until - now).num_seconds().max(1))
+}
 
 /// How many failures are allowed within the window.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +67,11 @@ impl Default for ThrottleLimits {
     }
 }
 
-/// Counts failed logins in memory. One per process: several instances each count their own.
-#[derive(Debug)]
+/// Counts failed logins, in memory or in a shared store.
 pub struct LoginThrottle {
     limits: ThrottleLimits,
     state: Mutex<State>,
+    shared: Option<Arc<dyn FailureStore>>,
 }
 
 #[derive(Debug, Default)]
@@ -47,11 +88,20 @@ fn prune(q: &mut VecDeque<DateTime<Utc>>, since: DateTime<Utc>) {
 }
 
 impl LoginThrottle {
-    /// A throttle with these limits.
+    /// A throttle with these limits, counting in this process.
     pub fn new(limits: ThrottleLimits) -> Self {
         Self {
             limits,
             state: Mutex::new(State::default()),
+            shared: None,
+        }
+    }
+
+    /// A throttle with these limits, counting in `store` (shared by every instance).
+    pub fn shared(limits: ThrottleLimits, store: Arc<dyn FailureStore>) -> Self {
+        Self {
+            shared: Some(store),
+            ..Self::new(limits)
         }
     }
 
@@ -60,32 +110,46 @@ impl LoginThrottle {
     }
 
     /// `Some(seconds until allowed)` when this username or address is blocked at `now`.
-    pub fn blocked(&self, username: &str, addr: &str, now: DateTime<Utc>) -> Option<i64> {
+    pub async fn blocked(
+        &self,
+        username: &str,
+        addr: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, RepoError> {
         let since = now - self.limits.window;
-        let mut guard = self.lock();
-        let st = &mut *guard;
-        let mut wait = None::<i64>;
-        for (map, key, limit) in [
-            (&mut st.users, username, self.limits.per_username),
-            (&mut st.addrs, addr, self.limits.per_address),
-        ] {
-            if let Some(q) = map.get_mut(key) {
-                prune(q, since);
-                if q.len() >= limit {
-                    // blocked until the oldest failure that keeps the count at the limit expires
-                    let idx = q.len() - limit;
-                    let until = q[idx] + self.limits.window;
-                    let secs = (until - now).num_seconds().max(1);
-                    wait = Some(wait.map_or(secs, |w| w.max(secs)));
-                }
+        let (users, addrs) = match &self.shared {
+            Some(store) => store.failures(username, addr, since).await?,
+            None => {
+                let mut guard = self.lock();
+                let st = &mut *guard;
+                let times = |map: &mut HashMap<String, VecDeque<DateTime<Utc>>>, key: &str| {
+                    map.get_mut(key).map_or_else(Vec::new, |q| {
+                        prune(q, since);
+                        q.iter().copied().collect()
+                    })
+                };
+                (times(&mut st.users, username), times(&mut st.addrs, addr))
             }
-        }
-        wait
+        };
+        let window = self.limits.window;
+        let waits = [
+            wait_for(&users, self.limits.per_username, window, now),
+            wait_for(&addrs, self.limits.per_address, window, now),
+        ];
+        Ok(waits.into_iter().flatten().max())
     }
 
     /// Record a failed attempt.
-    pub fn record_failure(&self, username: &str, addr: &str, now: DateTime<Utc>) {
+    pub async fn record_failure(
+        &self,
+        username: &str,
+        addr: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
         let since = now - self.limits.window;
+        if let Some(store) = &self.shared {
+            return store.record(username, addr, now, since).await;
+        }
         let mut st = self.lock();
         st.users
             .entry(username.to_owned())
@@ -104,11 +168,16 @@ impl LoginThrottle {
             });
             st.last_sweep = Some(now);
         }
+        Ok(())
     }
 
     /// Forget a username's failures (after a successful login).
-    pub fn record_success(&self, username: &str) {
+    pub async fn record_success(&self, username: &str) -> Result<(), RepoError> {
+        if let Some(store) = &self.shared {
+            return store.clear(username).await;
+        }
         self.lock().users.remove(username);
+        Ok(())
     }
 }
 
@@ -116,30 +185,48 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blocks_after_five_failures_per_username_until_window_passes() {
+    async fn blocked(t: &LoginThrottle, user: &str, addr: &str, at: DateTime<Utc>) -> bool {
+        t.blocked(user, addr, at).await.unwrap().is_some()
+    }
+
+    #[tokio::test]
+    async fn blocks_after_five_failures_per_username_until_window_passes() {
         let t = LoginThrottle::new(ThrottleLimits::default());
         let t0 = Utc::now();
         for i in 0..5 {
-            assert!(t.blocked("bob", "1.1.1.1", t0).is_none(), "attempt {i}");
-            t.record_failure("bob", "1.1.1.1", t0);
+            assert!(!blocked(&t, "bob", "1.1.1.1", t0).await, "attempt {i}");
+            t.record_failure("bob", "1.1.1.1", t0).await.unwrap();
         }
-        assert!(t.blocked("bob", "2.2.2.2", t0).is_some());
-        assert!(t.blocked("alice", "1.1.1.1", t0).is_none());
-        assert!(
-            t.blocked("bob", "2.2.2.2", t0 + Duration::minutes(16))
-                .is_none()
-        );
+        assert!(blocked(&t, "bob", "2.2.2.2", t0).await);
+        assert!(!blocked(&t, "alice", "1.1.1.1", t0).await);
+        assert!(!blocked(&t, "bob", "2.2.2.2", t0 + Duration::minutes(16)).await);
     }
 
-    #[test]
-    fn blocks_an_address_after_fifty_failures() {
+    #[tokio::test]
+    async fn blocks_an_address_after_fifty_failures() {
         let t = LoginThrottle::new(ThrottleLimits::default());
         let t0 = Utc::now();
         for i in 0..50 {
-            t.record_failure(&format!("user{i}"), "9.9.9.9", t0);
+            t.record_failure(&format!("user{i}"), "9.9.9.9", t0)
+                .await
+                .unwrap();
         }
-        assert!(t.blocked("someone", "9.9.9.9", t0).is_some());
-        assert!(t.blocked("someone", "8.8.8.8", t0).is_none());
+        assert!(blocked(&t, "someone", "9.9.9.9", t0).await);
+        assert!(!blocked(&t, "someone", "8.8.8.8", t0).await);
+    }
+
+    #[tokio::test]
+    async fn a_shared_store_counts_what_every_instance_recorded() {
+        let t0 = Utc::now();
+        // four failures recorded elsewhere, one minute apart, and a fifth here
+        let earlier: Vec<_> = (0..5).map(|i| t0 - Duration::minutes(5 - i)).collect();
+        let mut store = MockFailureStore::new();
+        store
+            .expect_failures()
+            .returning(move |_, _, _| Ok((earlier.clone(), vec![])));
+        let t = LoginThrottle::shared(ThrottleLimits::default(), Arc::new(store));
+        let wait = t.blocked("bob", "1.1.1.1", t0).await.unwrap();
+        // the oldest of the five expires 15 minutes after it: 10 minutes from now
+        assert_eq!(wait, Some(600));
     }
 }

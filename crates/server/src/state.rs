@@ -122,7 +122,11 @@ impl AppState {
             Arc::new(o.hasher),
             Arc::new(JwtCodec::new(&o.jwt_secret)),
             clock.clone(),
-            LoginThrottle::new(ThrottleLimits::default()),
+            // shared by every instance of the fleet
+            LoginThrottle::shared(
+                ThrottleLimits::default(),
+                Arc::new(adapters::pg_throttle::PgFailures::new(pool.clone())),
+            ),
             chrono::Duration::seconds(o.token_ttl_secs),
         )
         .with_user_cache(
