@@ -1,7 +1,7 @@
 //! [`PgFailures`]: the login throttle's failures in `login_failures`, shared by every instance.
 
 use async_trait::async_trait;
-use auth::FailureStore;
+use auth::{FailureStore, FailureTimes};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -30,7 +30,7 @@ impl FailureStore for PgFailures {
         username: &str,
         addr: &str,
         since: DateTime<Utc>,
-    ) -> Result<(Vec<DateTime<Utc>>, Vec<DateTime<Utc>>), RepoError> {
+    ) -> Result<FailureTimes, RepoError> {
         let mut c = conn(&self.pool).await?;
         let times = |q: login_failures::BoxedQuery<'static, diesel::pg::Pg>| {
             q.filter(login_failures::at.gt(since))

@@ -33,7 +33,7 @@ pub use accounts::{AccountError, AccountService, UserChange, UserFilter};
 pub use service::{AuthError, AuthService, LoginError, PasswordChangeError, Session};
 #[cfg(any(test, feature = "mock"))]
 pub use throttle::MockFailureStore;
-pub use throttle::{FailureStore, LoginThrottle, ThrottleLimits};
+pub use throttle::{FailureStore, FailureTimes, LoginThrottle, ThrottleLimits};
 
 /// A user as the API shows it (`User` of the contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,6 +10,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use kernel::RepoError;
 
+/// The times of a username's failures and of an address's, oldest first.
+pub type FailureTimes = (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>);
+
 /// Failed logins kept where every instance sees them.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
@@ -20,7 +23,7 @@ pub trait FailureStore: Send + Sync + 'static {
         username: &str,
         addr: &str,
         since: DateTime<Utc>,
-    ) -> Result<(Vec<DateTime<Utc>>, Vec<DateTime<Utc>>), RepoError>;
+    ) -> Result<FailureTimes, RepoError>;
     /// Record a failure at `at`, and forget the failures from before `forget_before`.
     async fn record(
         &self,
