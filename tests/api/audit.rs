@@ -134,6 +134,9 @@ async fn actions_and_refusals_are_recorded_with_who_where_and_the_outcome() {
 
     // every request's entry says where it came from (the test's set-up acts as the CLI); the
     // start names the states; no secret leaks
+    for e in &items {
+        assert!(e["details"].is_object(), "details are an object: {e}");
+    }
     for e in items.iter().filter(|e| e["actor"] != "cli") {
         assert_eq!(e["client_addr"], "127.0.0.1", "{e}");
         assert_eq!(e["request_id"].as_str().unwrap().len(), 12, "{e}");

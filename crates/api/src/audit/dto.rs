@@ -54,7 +54,7 @@ pub struct AuditEntryDto {
     pub request_id: Option<String>,
     /// The client's address.
     pub client_addr: Option<String>,
-    /// Details (counts, names, flags).
+    /// Details (counts, names, flags): an object, empty when there are none.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
@@ -75,7 +75,11 @@ impl AuditEntryDto {
             outcome: e.outcome,
             request_id: e.request_id,
             client_addr: e.client_addr,
-            details: e.details,
+            details: if e.details.is_object() {
+                e.details
+            } else {
+                serde_json::Value::Object(serde_json::Map::new())
+            },
         }
     }
 }

@@ -129,7 +129,7 @@ pub async fn page(
                 ok: e.outcome == "ok",
                 outcome: e.outcome,
                 client: e.client_addr.unwrap_or_default(),
-                details: if e.details.is_null() {
+                details: if e.details.as_object().is_none_or(|d| d.is_empty()) {
                     String::new()
                 } else {
                     e.details.to_string()
