@@ -155,6 +155,9 @@ async fn out_of_range_settings_are_refused_by_name() {
         ("HTTP_WORKERS", "0"),
         ("AUTH_CACHE_MS", "60001"),
         ("AUTH_CACHE_MS", "-1"),
+        ("DRAIN_SECS", "301"),
+        ("AUDIT_RETENTION_DAYS", "0"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
     ] {
         let out = Command::new(outbound_binary())
             .args(["migrate"])
