@@ -259,13 +259,27 @@ async fn refused_webhook_and_account_actions_are_recorded_with_their_codes() {
     )
     .await
     .expect(409, Some("own_account"));
-    let got = lines(&trail(&app, &admin, "").await);
+    app.post(
+        Some(&admin),
+        "/api/leads/import",
+        json!({"org_id": 999_999, "leads": [{"customer_name": "甲", "phone": "13912345678"}]}),
+    )
+    .await
+    .expect(404, Some("not_found"));
+    app.post(Some(&admin), "/api/logout", json!(null))
+        .await
+        .expect(200, None);
+    let fresh = app.login("车行-admin").await;
+    let got = lines(&trail(&app, &fresh, "").await);
     let a = "车行-admin";
     assert!(
         got.ends_with(&[
             line("webhook.create", "op", "forbidden"),
             line("user.disable", a, "ok"),
             line("user.disable", a, "own_account"),
+            line("leads.import", a, "not_found"),
+            line("auth.logout", a, "ok"),
+            line("auth.login", a, "ok"),
         ]),
         "{got:#?}"
     );

@@ -311,7 +311,10 @@ pub async fn change_password(
             &b.new_password,
             &auth.caller.origin,
         )
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let what = (Action::PasswordChange, Some(Target::User(auth.user.id)));
+    let session = refusal(&state, &auth.caller, what, session).await?;
     Ok(ok("密码已修改", LoginData::from(&session)))
 }
 
@@ -336,5 +339,6 @@ pub async fn logout(
     PendingAuth(auth): PendingAuth,
 ) -> Result<HttpResponse, ApiError> {
     state.auth.logout(&auth.claims).await?;
+    crate::audit::record::logged_out(&state, &auth.caller).await;
     Ok(ok("已退出登录", LogoutData { logged_out: true }))
 }

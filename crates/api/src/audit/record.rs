@@ -77,3 +77,8 @@ pub async fn switch_monitor(state: &ApiState, caller: &Caller, on: bool) {
     };
     state.audit.record(&Entry::by(caller, action)).await;
 }
+
+/// `caller` logged out (the token is refused from then on): recorded once the logout is done.
+pub async fn logged_out(state: &ApiState, caller: &Caller) {
+    state.audit.record(&Entry::by(caller, Action::Logout)).await;
+}

@@ -136,7 +136,10 @@ pub async fn create_organization(
     let created = state
         .orgs
         .create_child(&auth.caller, &b.name, kernel::OrgId(b.parent_id))
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let what = (audit::Action::OrgCreate, None);
+    let created = crate::audit::record::refusal(&state, &auth.caller, what, created).await?;
     let node = org::OrgNode {
         id: created.id,
         name: created.name,

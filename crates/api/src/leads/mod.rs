@@ -59,7 +59,10 @@ pub async fn import(
     let counts = state
         .leads
         .import(&auth.caller, body.org_id.map(kernel::OrgId), rows)
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let what = (audit::Action::LeadImport, None);
+    let counts = crate::audit::record::refusal(&state, &auth.caller, what, counts).await?;
     Ok(ok("导入线索完成", ImportResultDto::from(counts)))
 }
 

@@ -123,6 +123,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, ConsoleError> {
     if let Some(PendingSession(auth)) = session {
         state.auth.logout(&auth.claims).await?;
+        api::audit::record::logged_out(&state, &auth.caller).await;
     }
     let mut res = HttpResponse::Ok()
         .insert_header(("HX-Redirect", "/login"))
