@@ -86,22 +86,14 @@ impl AuditLog for PgAudit {
     async fn list(
         &self,
         scope: &OrgScope,
-        unowned: bool,
         query: &AuditQuery,
         page: PageRequest,
     ) -> Result<Page<StoredEntry>, RepoError> {
         let ids = scope_ids(scope);
         let filtered = || {
-            let mut q = audit_log::table.into_boxed();
-            q = if unowned {
-                q.filter(
-                    audit_log::org_id
-                        .eq_any(ids.clone())
-                        .or(audit_log::org_id.is_null()),
-                )
-            } else {
-                q.filter(audit_log::org_id.eq_any(ids.clone()))
-            };
+            let mut q = audit_log::table
+                .into_boxed()
+                .filter(audit_log::org_id.eq_any(ids.clone()));
             if let Some(a) = &query.action {
                 q = q.filter(audit_log::action.eq(a.clone()));
             }

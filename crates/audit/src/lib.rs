@@ -27,12 +27,11 @@ use kernel::{OrgScope, Page, PageRequest, RepoError};
 pub trait AuditLog: Send + Sync + 'static {
     /// Write one entry on its own (refusals, and actions without a transaction of their own).
     async fn record(&self, entry: &Entry) -> Result<(), RepoError>;
-    /// Entries of `scope`'s organisations (and those of no organisation when `unowned`) that
-    /// match `query`, newest first.
+    /// Entries of `scope`'s organisations that match `query`, newest first (entries of no
+    /// organisation, failed logins of unknown names, are no tenant's).
     async fn list(
         &self,
         scope: &OrgScope,
-        unowned: bool,
         query: &AuditQuery,
         page: PageRequest,
     ) -> Result<Page<StoredEntry>, RepoError>;

@@ -89,12 +89,9 @@ impl AuditService {
     }
 
     /// Entries of the caller's organisations matching `query`, newest first (admins only).
-    /// `unowned` adds those of no organisation (failed logins with unknown usernames): for the
-    /// admins of a top-level organisation.
     pub async fn list(
         &self,
         caller: &Caller,
-        unowned: bool,
         query: &AuditQuery,
         page: PageRequest,
     ) -> Result<Page<StoredEntry>, AuditError> {
@@ -111,7 +108,7 @@ impl AuditService {
         {
             return Err(AuditError::Invalid("`from` is after `to`".into()));
         }
-        Ok(self.log.list(&caller.scope, unowned, query, page).await?)
+        Ok(self.log.list(&caller.scope, query, page).await?)
     }
 
     /// Remove what is older than the retention allows, as of `now`; how many were removed.
@@ -142,12 +139,12 @@ mod tests {
         let mut log = MockAuditLog::new();
         log.expect_list()
             .times(1)
-            .returning(|_, _, _, _| Ok(Page::new(vec![], PageRequest::default(), 0)));
+            .returning(|_, _, _| Ok(Page::new(vec![], PageRequest::default(), 0)));
         let s = AuditService::new(Arc::new(log), 180);
         let page = PageRequest::default();
         let q = AuditQuery::default();
         assert!(matches!(
-            s.list(&caller(Role::Operator), false, &q, page).await,
+            s.list(&caller(Role::Operator), &q, page).await,
             Err(AuditError::Forbidden)
         ));
         let bad = AuditQuery {
@@ -155,10 +152,10 @@ mod tests {
             ..AuditQuery::default()
         };
         assert!(matches!(
-            s.list(&caller(Role::Admin), false, &bad, page).await,
+            s.list(&caller(Role::Admin), &bad, page).await,
             Err(AuditError::Invalid(_))
         ));
-        assert!(s.list(&caller(Role::Admin), false, &q, page).await.is_ok());
+        assert!(s.list(&caller(Role::Admin), &q, page).await.is_ok());
     }
 
     #[tokio::test]

@@ -69,7 +69,7 @@ pub async fn audit_log(
         from: time("from", q.from)?,
         to: time("to", q.to)?,
     };
-    let page = state.audit.list(&auth.caller, false, &query, page).await?;
+    let page = state.audit.list(&auth.caller, &query, page).await?;
     let tz = state.tz;
     Ok(ok(
         "获取审计日志成功",

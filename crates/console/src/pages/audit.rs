@@ -108,7 +108,7 @@ pub async fn page(
     let page = PageRequest::new(Some(f.page.unwrap_or(1)), Some(50))?;
     let entries = state
         .audit
-        .list(&session.caller, false, &query, page)
+        .list(&session.caller, &query, page)
         .await
         .map_err(api::ApiError::from)?;
     let tz = state.tz;
