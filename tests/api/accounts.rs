@@ -1,6 +1,6 @@
 //! Accounts: admins manage the users of their subtree, everyone their own password; logout,
 //! password changes, resets and disabling end tokens.
-use e2e::{TestApp, TestOptions, eventually};
+use e2e::{TestApp, eventually};
 use kernel::Role;
 use serde_json::{Value, json};
 
@@ -302,15 +302,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
 #[tokio::test]
 async fn a_disabled_user_cannot_log_in_and_their_token_is_refused_on_every_instance() {
     let first = TestApp::spawn().await;
-    let second = TestApp::spawn_on(
-        testkit::TestDb::attach(&first.db),
-        &first.sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let second = first.another_instance().await;
     let (org, admin) = first.tenant("车行").await;
     let op = first.user(org, "leaver", Role::Operator).await;
     let token = first.login("leaver").await;
@@ -360,15 +352,7 @@ async fn a_disabled_user_cannot_log_in_and_their_token_is_refused_on_every_insta
 #[tokio::test]
 async fn a_logged_out_token_is_refused_and_the_users_other_tokens_are_not() {
     let first = TestApp::spawn().await;
-    let second = TestApp::spawn_on(
-        testkit::TestDb::attach(&first.db),
-        &first.sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let second = first.another_instance().await;
     let (org, _) = first.tenant("车行").await;
     first.user(org, "op", Role::Operator).await;
     let (phone, laptop) = (first.login("op").await, first.login("op").await);
@@ -662,15 +646,7 @@ async fn no_response_carries_a_password_hash() {
 #[tokio::test]
 async fn an_organisation_created_on_one_instance_is_in_the_scopes_of_every_other_within_a_second() {
     let first = TestApp::spawn().await;
-    let second = TestApp::spawn_on(
-        testkit::TestDb::attach(&first.db),
-        &first.sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let second = first.another_instance().await;
     let (org, admin) = first.tenant("集团").await;
     // the other instance has the group's scope cached
     assert_eq!(status(&second, &admin, "/api/task_list").await, 200);

@@ -710,15 +710,7 @@ async fn from_an_untrusted_peer_a_forwarded_address_is_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_failures_spread_over_two_instances_block_the_username_on_both() {
     let first = TestApp::spawn().await;
-    let second = TestApp::spawn_on(
-        testkit::TestDb::attach(&first.db),
-        &first.sim_url,
-        &TestOptions {
-            workers: false,
-            ..TestOptions::default()
-        },
-    )
-    .await;
+    let second = first.another_instance().await;
     let org = first.org("总部", None).await;
     first.user(org, "dave", Role::Operator).await;
     let wrong = json!({"username": "dave", "password": "wrong-wrong"});

@@ -143,6 +143,15 @@ impl TestApp {
         app
     }
 
+    /// Another instance of this app: the same database and simulator, no workers of its own.
+    pub async fn another_instance(&self) -> TestApp {
+        let opts = TestOptions {
+            workers: false,
+            ..TestOptions::default()
+        };
+        Self::spawn_on(TestDb::attach(&self.db), &self.sim_url, &opts).await
+    }
+
     /// Start another app (another "instance") on the same database and simulator.
     pub async fn spawn_on(db: TestDb, sim_url: &str, opts: &TestOptions) -> TestApp {
         // as in production: requests plan their statements once, the workers per execution
