@@ -20,4 +20,5 @@ mod restart;
 mod security;
 mod tasks;
 mod tenancy;
+mod tls;
 mod webhooks;

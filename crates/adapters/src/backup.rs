@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use diesel::sql_types::BigInt;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::embedded::EmbeddedPostgres;
 
@@ -55,7 +55,7 @@ struct Count {
 /// Tables of the database at `database_url` (for a progress line, and to refuse a restore
 /// into a database that holds some).
 pub async fn table_count(database_url: &str) -> anyhow::Result<i64> {
-    let mut c = AsyncPgConnection::establish(database_url)
+    let mut c = crate::pg_connect::connect(database_url)
         .await
         .context("cannot connect to the database")?;
     let r: Count =

@@ -8,7 +8,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures::FutureExt;
 use kernel::RepoError;
@@ -55,7 +55,7 @@ async fn establish(
     connect_timeout: Duration,
     generic_plans: bool,
 ) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let mut conn = tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
+    let mut conn = tokio::time::timeout(connect_timeout, crate::pg_connect::connect(&url))
         .await
         .map_err(|_| ConnectionError::BadConnection("connect timed out".into()))??;
     let mut set = format!(
@@ -178,8 +178,7 @@ fn is_unavailable(e: &DieselError) -> bool {
 pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let mut conn =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let mut conn = sync_connection(&url)?;
         // instances started together migrate one after the other: the first applies, the
         // others then find nothing pending (the lock ends with the session at the latest)
         diesel::RunQueryDsl::execute(
@@ -201,6 +200,15 @@ pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
     .await?
 }
 
+/// A blocking connection for diesel's migration harness (call inside `spawn_blocking`), opened
+/// with the URL's TLS settings.
+fn sync_connection(url: &str) -> anyhow::Result<AsyncConnectionWrapper<AsyncPgConnection>> {
+    let conn = tokio::runtime::Handle::current()
+        .block_on(crate::pg_connect::connect(url))
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    Ok(AsyncConnectionWrapper::from(conn))
+}
+
 /// The advisory lock that migrations hold (an arbitrary key of this application's own).
 const MIGRATION_LOCK: i64 = 0x6f75_7462_6f75_6e64; // "outbound"
 
@@ -208,8 +216,7 @@ const MIGRATION_LOCK: i64 = 0x6f75_7462_6f75_6e64; // "outbound"
 pub async fn pending_migrations(url: &str) -> anyhow::Result<usize> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-        let mut conn =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let mut conn = sync_connection(&url)?;
         let pending = conn
             .pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("{e}"))?;

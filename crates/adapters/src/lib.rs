@@ -23,6 +23,7 @@ pub mod embedded;
 pub mod pg_audit;
 pub mod pg_auth;
 pub mod pg_budget;
+pub mod pg_connect;
 pub mod pg_exec;
 pub mod pg_leads;
 pub mod pg_tasks;
