@@ -282,3 +282,20 @@ async fn user_list_disable_enable_reset_password_and_org_list_commands() {
     let (ok, _, err) = outbound(&url, &["user", "disable", "nobody"], None);
     assert!(!ok && err.contains("no user named `nobody`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_too_short_for_the_platform_timeout_is_refused_at_start() {
+    let db = testkit::TestDb::new().await.unwrap();
+    let out = e2e::serve_command(&db.url, e2e::free_port())
+        .env("LEASE_SECS", "10")
+        .env("PLATFORM_TIMEOUT_MS", "5000")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("LEASE_SECS: must be more than twice PLATFORM_TIMEOUT_MS (5000 ms)"),
+        "{stderr}"
+    );
+}

@@ -13,6 +13,7 @@ mod exec;
 mod export;
 mod export_abandoned;
 mod failure;
+mod fencing;
 mod health;
 mod leads;
 mod openapi;

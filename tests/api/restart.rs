@@ -9,7 +9,7 @@ use serde_json::json;
 
 /// The test's own app on a fresh database, talking to the simulator at `sim_url`, without
 /// workers: the binaries the test starts do the work.
-async fn setup_on(sim_url: &str) -> TestApp {
+pub(crate) async fn setup_on(sim_url: &str) -> TestApp {
     let db = testkit::TestDb::new().await.expect("test database");
     let opts = TestOptions {
         workers: false,
@@ -34,7 +34,7 @@ fn start_binary_paced(
 }
 
 /// The binary with leases of `lease_secs`.
-fn start_binary_leased(
+pub(crate) fn start_binary_leased(
     db_url: &str,
     sim_url: &str,
     worker: &str,

@@ -305,6 +305,9 @@ impl From<ExecError> for ApiError {
             )),
             ExecError::Platform(p) => p.into(),
             ExecError::Repo(r) => r.into(),
+            // only background workers hold leases; should one ever reach a request, it is
+            // "try again"
+            ExecError::LeaseLost(_) => RepoError::Unavailable.into(),
         }
     }
 }

@@ -33,6 +33,9 @@ pub fn serve(
             .route("/", web::post().to(wire))
     })
     .workers(workers.max(1))
+    // idle connections are kept as a vendor's gateway keeps them (nginx's default), not actix's
+    // 5 s: a client that stalls for a few seconds finds its connection still there, as it would
+    .keep_alive(std::time::Duration::from_secs(75))
     .disable_signals()
     .listen(listener)?
     .run())

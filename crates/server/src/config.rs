@@ -361,7 +361,7 @@ impl PlatformConfig {
             let port = bind.rsplit_once(':').map_or("8080", |(_, p)| p).to_owned();
             format!("{host}:{port}")
         });
-        Ok(PlatformConfig {
+        let cfg = PlatformConfig {
             url,
             app_key,
             app_secret,
@@ -389,7 +389,19 @@ impl PlatformConfig {
                 }
                 v
             },
-        })
+        };
+        // a job assignment leaves at most half a lease after it began (the fence of a stalled
+        // instance, docs/decisions.md): it must be answered, or given up, within the other half
+        if u64::try_from(cfg.lease_secs).unwrap_or(0) * 500 <= cfg.timeout_ms {
+            return Err(ConfigError {
+                var: "LEASE_SECS",
+                reason: format!(
+                    "must be more than twice PLATFORM_TIMEOUT_MS ({} ms)",
+                    cfg.timeout_ms
+                ),
+            });
+        }
+        Ok(cfg)
     }
 }
 

@@ -220,11 +220,14 @@ pub trait OutboundPlatform: Send + Sync + 'static {
         script_id: &str,
         strategy: &Strategy,
     ) -> Result<String, PlatformError>;
-    /// Create one job per contact (1..=99 contacts), in order.
+    /// Create one job per contact (1..=99 contacts), in order. The request leaves no later than
+    /// `send_by` (the sender's lease ends soon after): if the account's budget holds it back
+    /// past that moment it is not sent, and the answer is [`PlatformError::Busy`].
     async fn assign_jobs(
         &self,
         job_group_id: &str,
         contacts: Vec<Contact>,
+        send_by: tokio::time::Instant,
     ) -> Result<Vec<AssignedJob>, PlatformError>;
     /// Suspend every job of the group.
     async fn suspend_jobs(&self, job_group_id: &str) -> Result<(), PlatformError>;

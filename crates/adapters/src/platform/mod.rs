@@ -335,9 +335,19 @@ impl HttpPlatform {
         action: Action,
         params: &[(String, String)],
     ) -> Result<Value, PlatformError> {
+        self.call_by(action, params, None).await
+    }
+
+    /// [`Self::call`], where no attempt leaves after `send_by`.
+    async fn call_by(
+        &self,
+        action: Action,
+        params: &[(String, String)],
+        send_by: Option<tokio::time::Instant>,
+    ) -> Result<Value, PlatformError> {
         let mut attempt: u32 = 0;
         loop {
-            match self.attempt(action, params).await {
+            match self.attempt(action, params, send_by).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(why) => {
                     let reason = why.as_str();
@@ -370,8 +380,20 @@ impl HttpPlatform {
     }
 
     /// One HTTP attempt.
-    async fn attempt(&self, action: Action, params: &[(String, String)]) -> Attempt {
+    async fn attempt(
+        &self,
+        action: Action,
+        params: &[(String, String)],
+        send_by: Option<tokio::time::Instant>,
+    ) -> Attempt {
         self.budget.acquire(self.class).await;
+        // checked after the wait for a slot, the last thing before the request leaves
+        if send_by.is_some_and(|t| tokio::time::Instant::now() >= t) {
+            return Attempt::Done(Err(PlatformError::Busy(format!(
+                "{} not sent: the sender's lease ends before it could leave",
+                action.name()
+            ))));
+        }
         let body = self.signed_body(action, params);
         let sent = self
             .client
@@ -420,6 +442,7 @@ impl OutboundPlatform for HttpPlatform {
         &self,
         job_group_id: &str,
         contacts: Vec<Contact>,
+        send_by: tokio::time::Instant,
     ) -> Result<Vec<AssignedJob>, PlatformError> {
         let action = Action::AssignJobs;
         if contacts.is_empty() || contacts.len() > MAX_ASSIGN_BATCH {
@@ -438,7 +461,7 @@ impl OutboundPlatform for HttpPlatform {
                 .enumerate()
                 .map(|(i, c)| (format!("JobsJson.{}", i + 1), job_json(c))),
         );
-        let v = self.call(action, &params).await?;
+        let v = self.call_by(action, &params, Some(send_by)).await?;
         let ids: Vec<String> = field(&v, "JobsId")
             .and_then(Value::as_array)
             .ok_or_else(|| action.unclear("response without JobsId"))?

@@ -205,6 +205,11 @@ fn platform(base_url: &str, max_retries: u32, request_timeout: Duration) -> Http
     .unwrap()
 }
 
+/// A send-by moment no test reaches.
+fn far_off() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
+}
+
 fn contact(i: usize) -> Contact {
     Contact {
         phone: format!("1380000{i:04}"),
@@ -284,7 +289,7 @@ async fn assign_jobs_zips_ids_with_references() {
         ok(json!({"JobGroupId": "jg-1", "JobsId": ["job-a", "job-b", "job-c"]}))
     });
     let assigned = platform(&url, 2, Duration::from_secs(5))
-        .assign_jobs("jg-1", (0..3).map(contact).collect())
+        .assign_jobs("jg-1", (0..3).map(contact).collect(), far_off())
         .await
         .unwrap();
     let pairs: Vec<(&str, &str)> = assigned
@@ -314,17 +319,20 @@ async fn assign_jobs_zips_ids_with_references() {
 async fn assign_jobs_batch_limits_are_checked_locally() {
     let (fake, url) = start(|_, _| ok(json!({"JobsId": []})));
     let platform = platform(&url, 2, Duration::from_secs(5));
-    let err = platform.assign_jobs("jg-1", vec![]).await.unwrap_err();
+    let err = platform
+        .assign_jobs("jg-1", vec![], far_off())
+        .await
+        .unwrap_err();
     assert!(matches!(err, PlatformError::Rejected { .. }));
     let err = platform
-        .assign_jobs("jg-1", (0..100).map(contact).collect())
+        .assign_jobs("jg-1", (0..100).map(contact).collect(), far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Rejected { .. }));
     assert_eq!(fake.requests(), 0);
     // 99 is fine as far as the client is concerned (the fake answers a wrong count)
     let err = platform
-        .assign_jobs("jg-1", (0..99).map(contact).collect())
+        .assign_jobs("jg-1", (0..99).map(contact).collect(), far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Unclear(_)));
@@ -335,7 +343,7 @@ async fn assign_jobs_batch_limits_are_checked_locally() {
 async fn assign_jobs_id_count_mismatch_is_unclear() {
     let (_fake, url) = start(|_, _| ok(json!({"JobsId": ["only-one"]})));
     let err = platform(&url, 2, Duration::from_secs(5))
-        .assign_jobs("jg-1", (0..2).map(contact).collect())
+        .assign_jobs("jg-1", (0..2).map(contact).collect(), far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Unclear(_)), "{err:?}");
@@ -381,10 +389,24 @@ async fn throttling_is_retried_then_succeeds() {
 }
 
 #[actix_web::test]
+async fn an_assignment_whose_send_by_has_passed_is_not_sent() {
+    let (fake, url) = start(|_, _| ok(json!({"JobsId": ["j-1"]})));
+    let err = platform(&url, 3, Duration::from_secs(5))
+        .assign_jobs("jg-1", vec![contact(1)], tokio::time::Instant::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PlatformError::Busy(why) if why.contains("lease")),
+        "{err:?}"
+    );
+    assert_eq!(fake.requests(), 0, "nothing reached the platform");
+}
+
+#[actix_web::test]
 async fn throttling_exhausted_is_busy() {
     let (fake, url) = start(|_, _| fail(400, "Throttling"));
     let err = platform(&url, 3, Duration::from_secs(5))
-        .assign_jobs("jg-1", vec![contact(1)])
+        .assign_jobs("jg-1", vec![contact(1)], far_off())
         .await
         .unwrap_err();
     assert_eq!(err, PlatformError::Busy("throttled".into()));
@@ -396,7 +418,7 @@ async fn server_errors_are_unclear_for_assign_and_retried_for_describe() {
     let (fake, url) = start(|_, _| fail(500, "InternalError"));
     let platform = platform(&url, 3, Duration::from_secs(5));
     let err = platform
-        .assign_jobs("jg-1", vec![contact(1)])
+        .assign_jobs("jg-1", vec![contact(1)], far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Unclear(_)), "{err:?}");
@@ -434,7 +456,7 @@ async fn timeout_after_sending_is_ambiguous_for_assign() {
     });
     let platform = platform(&url, 3, Duration::from_millis(200));
     let err = platform
-        .assign_jobs("jg-1", vec![contact(1)])
+        .assign_jobs("jg-1", vec![contact(1)], far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Ambiguous(_)), "{err:?}");
@@ -463,7 +485,7 @@ async fn connection_refused_is_retried_then_unavailable() {
     drop(listener);
     let platform = platform(&format!("http://{addr}"), 2, Duration::from_secs(2));
     let err = platform
-        .assign_jobs("jg-1", vec![contact(1)])
+        .assign_jobs("jg-1", vec![contact(1)], far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Unavailable(_)), "{err:?}");
@@ -520,7 +542,7 @@ async fn malformed_success_body() {
     });
     let platform = platform(&url, 2, Duration::from_secs(5));
     let err = platform
-        .assign_jobs("jg-1", vec![contact(1)])
+        .assign_jobs("jg-1", vec![contact(1)], far_off())
         .await
         .unwrap_err();
     assert!(matches!(err, PlatformError::Unclear(_)), "{err:?}");

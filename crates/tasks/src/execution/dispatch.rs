@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use kernel::{BatchId, Clock, RepoError, TaskId, TaskLeadId};
 
 use super::{
-    ExecError, ExecutionSettings, LeaseKind, LeaseRepository, LeasedTask, LifecycleRepository,
+    ExecError, ExecutionSettings, HeldLease, LeaseKind, LeaseRepository, LeasedTask,
+    LifecycleRepository,
 };
 use crate::TaskState;
 use crate::platform::{Contact, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError};
@@ -153,6 +154,7 @@ impl Dispatcher {
     /// in batches, give the lease back. `Ok(None)` when there was nothing to do.
     pub async fn dispatch_turn(&self) -> Result<Option<DispatchReport>, ExecError> {
         let s = &self.settings;
+        let since = tokio::time::Instant::now();
         let Some(task) = self
             .leases
             .lease_task(
@@ -165,14 +167,26 @@ impl Dispatcher {
         else {
             return Ok(None);
         };
-        let result = self.dispatch_leased(&task).await;
+        let lease = HeldLease::new(
+            self.leases.clone(),
+            LeaseKind::Dispatch,
+            task.id,
+            &s.worker_id,
+            s.lease_secs,
+            since,
+        );
+        let result = self.dispatch_leased(&task, &lease).await;
         self.leases
             .release_lease(LeaseKind::Dispatch, task.id, &s.worker_id)
             .await?;
         result.map(Some)
     }
 
-    async fn dispatch_leased(&self, task: &LeasedTask) -> Result<DispatchReport, ExecError> {
+    async fn dispatch_leased(
+        &self,
+        task: &LeasedTask,
+        lease: &HeldLease,
+    ) -> Result<DispatchReport, ExecError> {
         let mut report = DispatchReport::default();
         let Some(group) = task.job_group_id.clone() else {
             return Ok(report);
@@ -185,7 +199,7 @@ impl Dispatcher {
                 .into_iter()
                 .partition(|b| now - b.created_at >= self.settings.reconcile_after);
             if !old.is_empty() {
-                let (found, requeued) = self.reconcile(task.id, &group, &old).await?;
+                let (found, requeued) = self.reconcile(task.id, &group, &old, lease).await?;
                 report.reconciled += found;
                 report.requeued += requeued;
             }
@@ -196,13 +210,14 @@ impl Dispatcher {
             }
         }
         // 2. send pending leads
-        self.send_pending(task, &group, report).await
+        self.send_pending(task, &group, lease, report).await
     }
 
     async fn send_pending(
         &self,
         task: &LeasedTask,
         group: &str,
+        lease: &HeldLease,
         mut report: DispatchReport,
     ) -> Result<DispatchReport, ExecError> {
         let s = &self.settings;
@@ -217,11 +232,7 @@ impl Dispatcher {
             if self.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            match self
-                .leases
-                .renew_lease(LeaseKind::Dispatch, task.id, &s.worker_id, s.lease_secs)
-                .await?
-            {
+            match lease.renew().await? {
                 Some(TaskState::Running) => {}
                 Some(TaskState::Stopped) if sent => {
                     self.cancel_after_stop(task.id, group).await?;
@@ -244,7 +255,18 @@ impl Dispatcher {
             };
             after = batch.leads.iter().map(|l| l.id).max().unwrap_or(after);
             let contacts: Vec<Contact> = batch.leads.iter().map(contact).collect();
-            match self.platform.assign_jobs(group, contacts).await {
+            let outcome = self
+                .platform
+                .assign_jobs(group, contacts, lease.send_by())
+                .await;
+            if lease.is_over() {
+                // this process stalled past its lease while the batch was out: another worker
+                // may hold the task now, so nothing is written; the batch stays open and the
+                // next holder's reconciliation finds what the platform made of it
+                tracing::warn!(task = %task.id, batch = %batch.id, "dispatch lease ran out while a batch was in flight; left to the next holder");
+                return Err(ExecError::LeaseLost(task.id));
+            }
+            match outcome {
                 Ok(jobs) => {
                     let ours: HashSet<TaskLeadId> = batch.leads.iter().map(|l| l.id).collect();
                     let pairs: Vec<(TaskLeadId, String)> = jobs
@@ -273,7 +295,7 @@ impl Dispatcher {
                     // so the batch is settled now instead of after `reconcile_after`
                     tracing::warn!(task = %task.id, batch = %batch.id, error = %e, "assign_jobs outcome unclear; reconciling at once");
                     let (found, requeued) = self
-                        .reconcile(task.id, group, std::slice::from_ref(&batch))
+                        .reconcile(task.id, group, std::slice::from_ref(&batch), lease)
                         .await?;
                     report.reconciled += found;
                     report.requeued += requeued;
@@ -322,6 +344,7 @@ impl Dispatcher {
         task: TaskId,
         group: &str,
         old: &[Batch],
+        lease: &HeldLease,
     ) -> Result<(u64, u64), ExecError> {
         // in this order: a job recorded meanwhile (by a result) either counts as recorded or is
         // still looked for, never both
@@ -365,6 +388,9 @@ impl Dispatcher {
             let jobs = found.remove(&b.id).unwrap_or_default();
             n_found += jobs.len() as u64;
             n_requeued += b.leads.len().saturating_sub(jobs.len()) as u64;
+            // reading the group can take long: a holder that stalled past its lease writes
+            // nothing (the next one reconciles again)
+            lease.keep().await?;
             self.batches.record_batch(b.id, jobs).await?;
         }
         tracing::info!(

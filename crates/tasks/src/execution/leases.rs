@@ -62,3 +62,87 @@ pub trait LeaseRepository: Send + Sync + 'static {
     /// holds was held by an earlier process of the same name, which is gone.
     async fn release_all(&self, worker: &str) -> Result<u64, RepoError>;
 }
+
+/// A lease this worker holds, as its own monotonic clock sees it. The lease counts from the
+/// moment before it was taken or last renewed, so the process never believes in it longer than
+/// the database does; and a process that was frozen (SIGSTOP, a VM paused, a long GC-like stall)
+/// finds it over when it wakes, since the monotonic clock runs on meanwhile. That is the fence:
+/// work done under a lease checks it before every write and every request that cannot be taken
+/// back, and stops when it is over, leaving what it had begun to the next holder (an open
+/// batch is reconciled, a sync is read again).
+pub struct HeldLease {
+    repo: std::sync::Arc<dyn LeaseRepository>,
+    kind: LeaseKind,
+    task: TaskId,
+    worker: String,
+    secs: i64,
+    since: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl HeldLease {
+    /// A lease on `task` taken (or renewed) by a request that started at `since`.
+    pub fn new(
+        repo: std::sync::Arc<dyn LeaseRepository>,
+        kind: LeaseKind,
+        task: TaskId,
+        worker: &str,
+        secs: i64,
+        since: tokio::time::Instant,
+    ) -> Self {
+        Self {
+            repo,
+            kind,
+            task,
+            worker: worker.to_owned(),
+            secs,
+            since: std::sync::Mutex::new(since),
+        }
+    }
+
+    fn since(&self) -> tokio::time::Instant {
+        *self.since.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn length(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::try_from(self.secs).unwrap_or(0))
+    }
+
+    /// Whether the lease is over by this process's clock.
+    pub fn is_over(&self) -> bool {
+        self.since().elapsed() >= self.length()
+    }
+
+    /// The last moment a request that cannot be taken back may leave under this lease: half
+    /// the lease after it began, so that the request is answered (or given up, the platform
+    /// client's timeout being shorter than that half) while the lease still holds, and the next
+    /// holder's reconciliation sees what it did.
+    pub fn send_by(&self) -> tokio::time::Instant {
+        self.since() + self.length() / 2
+    }
+
+    /// Extend the lease in the database; `None` when another worker has it (or the task is
+    /// gone), else the task's current state.
+    pub async fn renew(&self) -> Result<Option<TaskState>, RepoError> {
+        let started = tokio::time::Instant::now();
+        let state = self
+            .repo
+            .renew_lease(self.kind, self.task, &self.worker, self.secs)
+            .await?;
+        if state.is_some() {
+            *self.since.lock().unwrap_or_else(|p| p.into_inner()) = started;
+        }
+        Ok(state)
+    }
+
+    /// Before a write: renew when a third of the lease has gone, and refuse when it is over or
+    /// lost.
+    pub async fn keep(&self) -> Result<(), super::ExecError> {
+        if self.since().elapsed() >= self.length() / 3 && self.renew().await?.is_none() {
+            return Err(super::ExecError::LeaseLost(self.task));
+        }
+        if self.is_over() {
+            return Err(super::ExecError::LeaseLost(self.task));
+        }
+        Ok(())
+    }
+}

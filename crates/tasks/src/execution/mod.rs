@@ -34,14 +34,14 @@ mod tests;
 use std::sync::Arc;
 
 use chrono::Duration;
-use kernel::{Clock, Entity, RepoError};
+use kernel::{Clock, Entity, RepoError, TaskId};
 
 use crate::platform::{CallWindow, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError, Strategy};
 use crate::{TaskRepository, TaskState, TransitionError};
 
 pub use background::{Background, MonitorStatus};
 pub use dispatch::{Batch, DispatchLead, DispatchReport, DispatchRepository, Dispatcher};
-pub use leases::{LeaseKind, LeaseRepository, LeasedTask};
+pub use leases::{HeldLease, LeaseKind, LeaseRepository, LeasedTask};
 pub use lifecycle::{Lifecycle, LifecycleRepository, Started};
 pub use monitor::{Monitor, TickReport};
 pub use results::{
@@ -87,6 +87,10 @@ pub enum ExecError {
     /// Storage failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
+    /// A background worker's lease ran out (the process stalled past it) or went to another
+    /// worker: it wrote nothing more for the task and left the rest to the next holder.
+    #[error("lease on task {0} is over; left to the next holder")]
+    LeaseLost(TaskId),
 }
 
 impl From<TransitionError> for ExecError {

@@ -8,8 +8,8 @@ use chrono::Duration;
 use kernel::{Clock, TaskId};
 
 use super::{
-    ExecError, ExecutionSettings, LeaseKind, LeaseRepository, LeasedTask, LifecycleRepository,
-    Results,
+    ExecError, ExecutionSettings, HeldLease, LeaseKind, LeaseRepository, LeasedTask,
+    LifecycleRepository, Results,
 };
 use crate::TaskState;
 use crate::platform::{GroupProgress, OutboundPlatform};
@@ -77,6 +77,7 @@ impl Monitor {
         let mut seen = HashSet::new();
         let mut first_error = None;
         for _ in 0..max_tasks {
+            let since = tokio::time::Instant::now();
             let Some(task) = self
                 .leases
                 .lease_task(
@@ -96,11 +97,23 @@ impl Monitor {
                 break;
             }
             // the lease is kept until the end of the tick, so this tick moves on to other tasks
-            match self.watch(&task).await {
+            let lease = HeldLease::new(
+                self.leases.clone(),
+                LeaseKind::Monitor,
+                task.id,
+                &s.worker_id,
+                s.lease_secs,
+                since,
+            );
+            match self.watch(&task, &lease).await {
                 Ok((changed, completed)) => {
                     report.tasks += 1;
                     report.changed += changed;
                     report.completed += u64::from(completed);
+                }
+                Err(e @ ExecError::LeaseLost(_)) => {
+                    tracing::warn!(error = %e, "monitor stalled past its lease; the task is left to the next holder");
+                    first_error.get_or_insert(e);
                 }
                 Err(ExecError::Platform(e)) => {
                     tracing::warn!(task = %task.id, error = %e, "monitor could not read the task's group; the others go on");
@@ -129,7 +142,7 @@ impl Monitor {
     }
 
     /// Sync one leased task if its group moved; complete it if it is done.
-    async fn watch(&self, task: &LeasedTask) -> Result<(u64, bool), ExecError> {
+    async fn watch(&self, task: &LeasedTask, lease: &HeldLease) -> Result<(u64, bool), ExecError> {
         let Some(group) = &task.job_group_id else {
             return Ok((0, false));
         };
@@ -141,15 +154,17 @@ impl Monitor {
         let changed = if unchanged {
             0
         } else {
-            let (_, changed) = self.results.sync_task(task.id, group).await?;
+            let (_, changed) = self.results.sync_task(task.id, group, Some(lease)).await?;
             self.synced
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(task.id, progress);
             changed
         };
-        let completed =
-            task.state == TaskState::Running && self.tasks.complete_if_done(task.id).await?;
+        let completed = task.state == TaskState::Running && {
+            lease.keep().await?;
+            self.tasks.complete_if_done(task.id).await?
+        };
         Ok((changed, completed))
     }
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kernel::{Entity, LeadId, OrgScope, Page, PageRequest, RepoError, TaskId, TaskLeadId};
 
-use super::ExecError;
 use super::runs::Run;
+use super::{ExecError, HeldLease};
 use crate::call_status::{CallStatus, LeadResult, interpret};
 use crate::platform::OutboundPlatform;
 use crate::{CallTask, TaskRepository};
@@ -237,7 +237,15 @@ impl Results {
     /// A final job never changes again, and the platform lists a group's jobs in the order they
     /// were created, new ones at the end: pages before the one that holds the first job that
     /// was not final at the last sync are not read again.
-    pub async fn sync_task(&self, task: TaskId, group: &str) -> Result<(u64, u64), ExecError> {
+    ///
+    /// A worker syncing under a lease passes it: every bulk of results is written only while the
+    /// lease holds (see [`HeldLease`]).
+    pub async fn sync_task(
+        &self,
+        task: TaskId,
+        group: &str,
+        lease: Option<&HeldLease>,
+    ) -> Result<(u64, u64), ExecError> {
         let page_size = self.page_size.max(1);
         let known_final = self.repo.synced_final_jobs(task).await?;
         let first_page =
@@ -251,6 +259,11 @@ impl Results {
             let mut final_prefix = u64::from(first_page - 1) * u64::from(page_size);
             let mut in_prefix = true;
             loop {
+                // a big group takes many requests to read: the lease is kept alive meanwhile,
+                // so that another worker does not take the task half way
+                if let Some(lease) = lease {
+                    lease.keep().await?;
+                }
                 let p = self
                     .platform
                     .query_job_results(group, page, page_size)
@@ -276,9 +289,13 @@ impl Results {
             // bulks of SYNC_WRITE_ROWS, two written at a time (they touch different rows)
             rx.flat_map(futures::stream::iter)
                 .chunks(SYNC_WRITE_ROWS)
-                .map(|bulk| self.repo.apply_results(task, bulk))
+                .map(|bulk| async move {
+                    if let Some(lease) = lease {
+                        lease.keep().await?;
+                    }
+                    Ok::<u64, ExecError>(self.repo.apply_results(task, bulk).await?)
+                })
                 .buffer_unordered(SYNC_WRITERS)
-                .map_err(ExecError::from)
                 .try_fold(0u64, |acc, n| async move { Ok(acc + n) })
                 .await
         };
@@ -357,7 +374,7 @@ impl Results {
                 .await?
                 .ok_or(ExecError::NotFound(Entity::Task))?;
             if let Some(group) = &task.job_group_id {
-                self.sync_task(id, group).await?;
+                self.sync_task(id, group, None).await?;
             }
         }
         let stored = self

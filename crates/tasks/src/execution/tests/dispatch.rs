@@ -67,7 +67,7 @@ async fn dispatch_sends_batches_of_at_most_99_and_records_each() {
     m.platform
         .expect_assign_jobs()
         .times(2)
-        .returning(|_, contacts| {
+        .returning(|_, contacts, _| {
             assert!(contacts.len() <= MAX_ASSIGN_BATCH);
             Ok(jobs_for(contacts))
         });
@@ -96,12 +96,81 @@ async fn ambiguous_assign_leaves_the_batch_open() {
     m.platform
         .expect_assign_jobs()
         .times(1)
-        .returning(|_, _| Err(PlatformError::Ambiguous("timeout".into())));
+        .returning(|_, _, _| Err(PlatformError::Ambiguous("timeout".into())));
     let r = m.build().dispatcher.dispatch_turn().await;
     assert!(matches!(
         r,
         Err(ExecError::Platform(PlatformError::Ambiguous(_)))
     ));
+}
+
+#[tokio::test]
+async fn a_batch_answered_after_the_lease_is_over_is_left_open_for_the_next_holder() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches.expect_claim_batch().returning(|_, _, _, _| {
+        Ok(Some(Batch {
+            id: BatchId(1),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }))
+    });
+    // neither the jobs nor a release: another worker may hold the task by now
+    m.batches.expect_record_batch().never();
+    m.batches.expect_release_batch().never();
+    m.platform
+        .expect_assign_jobs()
+        .times(1)
+        .returning(|_, contacts, send_by| {
+            assert!(
+                send_by <= tokio::time::Instant::now(),
+                "no time to send under a lease of 0 s"
+            );
+            Ok(jobs_for(contacts))
+        });
+    // a lease of 0 s is over as soon as it is renewed: the stall of a frozen process, at once
+    let settings = ExecutionSettings {
+        lease_secs: 0,
+        ..ExecutionSettings::default()
+    };
+    let r = m.build_with(settings).dispatcher.dispatch_turn().await;
+    assert!(matches!(r, Err(ExecError::LeaseLost(TaskId(7)))), "{r:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_runs_on_the_monotonic_clock_and_keep_renews_it_or_finds_it_lost() {
+    let mut leases = MockLeaseRepository::new();
+    let renewals = Arc::new(Mutex::new(vec![Some(TaskState::Running), None]));
+    let r2 = renewals.clone();
+    leases
+        .expect_renew_lease()
+        .times(2)
+        .returning(move |_, _, _, _| Ok(r2.lock().unwrap().remove(0)));
+    let start = tokio::time::Instant::now();
+    let lease = HeldLease::new(
+        Arc::new(leases),
+        LeaseKind::Monitor,
+        TaskId(7),
+        "w",
+        60,
+        start,
+    );
+    assert_eq!(lease.send_by(), start + std::time::Duration::from_secs(30));
+
+    tokio::time::advance(std::time::Duration::from_secs(10)).await;
+    lease.keep().await.unwrap(); // a third not gone yet: no renewal
+    tokio::time::advance(std::time::Duration::from_secs(15)).await;
+    lease.keep().await.unwrap(); // renewed: counts from now
+    tokio::time::advance(std::time::Duration::from_secs(55)).await;
+    assert!(
+        !lease.is_over(),
+        "80 s after it was taken, 55 s after its renewal"
+    );
+    tokio::time::advance(std::time::Duration::from_secs(5)).await;
+    assert!(lease.is_over());
+    // renewal refused: another worker has the task
+    let e = lease.keep().await.unwrap_err();
+    assert!(matches!(e, ExecError::LeaseLost(TaskId(7))), "{e:?}");
 }
 
 #[tokio::test]
@@ -136,7 +205,7 @@ async fn an_unclear_answer_is_reconciled_at_once_and_the_leads_without_a_job_are
     m.platform
         .expect_assign_jobs()
         .times(2)
-        .returning(move |_, contacts| {
+        .returning(move |_, contacts, _| {
             let mut n = calls.lock().unwrap();
             *n += 1;
             if *n == 1 {
@@ -201,7 +270,7 @@ async fn an_unavailable_platform_sent_nothing_so_the_batch_goes_back_to_pending(
         .returning(|_| Ok(()));
     m.platform
         .expect_assign_jobs()
-        .returning(|_, _| Err(PlatformError::Unavailable("refused".into())));
+        .returning(|_, _, _| Err(PlatformError::Unavailable("refused".into())));
     let r = m.build().dispatcher.dispatch_turn().await;
     assert!(matches!(
         r,
@@ -323,7 +392,7 @@ fn stopped_in_flight() -> Mocks {
         .returning(|_, _| Ok(()));
     m.platform
         .expect_assign_jobs()
-        .returning(|_, contacts| Ok(jobs_for(contacts)));
+        .returning(|_, contacts, _| Ok(jobs_for(contacts)));
     m
 }
 

@@ -53,6 +53,10 @@ impl Mocks {
     }
 
     fn build(self) -> Execution {
+        self.build_with(ExecutionSettings::default())
+    }
+
+    fn build_with(self, settings: ExecutionSettings) -> Execution {
         let mut clock = MockClock::new();
         clock.expect_now().returning(Utc::now);
         Execution::new(
@@ -67,7 +71,7 @@ impl Mocks {
                 clock: Arc::new(clock),
                 background: Arc::new(self.background),
             },
-            ExecutionSettings::default(),
+            settings,
         )
     }
 }

@@ -202,7 +202,12 @@ async fn a_sync_reads_from_the_page_of_the_first_job_not_final_last_time() {
             p2.lock().unwrap().push(page);
             Ok(page_of(&jobs, page, size))
         });
-    let (pulled, _) = m.build().results.sync_task(TaskId(7), "g").await.unwrap();
+    let (pulled, _) = m
+        .build()
+        .results
+        .sync_task(TaskId(7), "g", None)
+        .await
+        .unwrap();
     assert_eq!(
         *pages.lock().unwrap(),
         vec![2, 3],
