@@ -17,6 +17,17 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
   fi
 fi
 
+# the load-balancer test runs Debian's haproxy and wrk in front of three instances
+if ! command -v haproxy >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing haproxy and wrk for the load-balancer test" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy wrk >/dev/null) \
+      || echo "could not install haproxy and wrk: the load-balancer test will fail" >&2
+  else
+    echo "haproxy or wrk is missing: the load-balancer test will fail" >&2
+  fi
+fi
+
 # end-to-end tests drive the real binary too
 cargo build --bin outbound || exit 1
 

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod backup;
+mod balancer;
 mod budget;
 mod cli;
 mod console;
