@@ -80,7 +80,7 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
     (get("VmRSS:"), get("VmHWM:"))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -152,12 +152,24 @@ impl BenchEnv {
 
     /// Start the release server; `env` adds or overrides variables.
     pub async fn server(&self, sim_url: &str, env: &[(&str, String)]) -> anyhow::Result<Server> {
-        let port = free_port()?;
-        let mut cmd = Command::new(&self.bin);
+        self.server_of(&self.bin, &self.db.url, free_port()?, sim_url, env)
+            .await
+    }
+
+    /// Start binary `bin` on `db_url` at `port`; `env` adds or overrides variables.
+    pub async fn server_of(
+        &self,
+        bin: &std::path::Path,
+        db_url: &str,
+        port: u16,
+        sim_url: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &self.db.url)
+            .env("DATABASE_URL", db_url)
             .env("JWT_SECRET", SECRET)
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("PLATFORM_URL", sim_url)

@@ -13,6 +13,7 @@ mod budget;
 mod console;
 mod env;
 mod export;
+mod production;
 mod scenarios;
 mod webhooks;
 
@@ -57,6 +58,10 @@ pub struct Args {
     /// `--server-env HTTP_WORKERS=1`; the report names them.
     #[arg(long, value_parser = key_value)]
     pub server_env: Vec<(String, String)>,
+    /// For `production`: the release `outbound` of the build before the audit trail and the
+    /// shared login throttle, to measure what they cost.
+    #[arg(long)]
+    pub baseline_bin: Option<String>,
     /// Output file.
     #[arg(long, default_value = "docs/benchmarks.md")]
     pub out: String,
@@ -91,6 +96,8 @@ async fn main() -> anyhow::Result<()> {
             "console" => console::console(&env, &args, &mut report).await?,
             "export" => export::export(&env, &args, &mut report).await?,
             "webhooks" => webhooks::webhooks(&env, &args, &mut report).await?,
+            // not in the default list: it needs --baseline-bin
+            "production" => production::production(&env, &args, &mut report).await?,
             other => anyhow::bail!("unknown benchmark `{other}`"),
         }
     }
