@@ -587,3 +587,49 @@ async fn an_admin_reads_in_the_console_who_started_a_task_from_the_console() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_consoles_refused_account_webhook_and_organisation_actions_are_in_the_trail() {
+    let app = TestApp::spawn().await;
+    let (org, admin) = app.tenant("dealer").await;
+    let (cookie, _) = console_login(&app, "dealer-admin").await;
+    let refused = [
+        (
+            "/webhooks",
+            "url=ftp%3A%2F%2Fexample.com%2Fhook&events=lead.call_finished".to_owned(),
+            "webhook.create",
+        ),
+        (
+            "/users",
+            format!(
+                "org_id={org}&username=dealer-admin&display_name=x&role=operator&password=password123"
+            ),
+            "user.create",
+        ),
+        (
+            "/organizations",
+            format!("name=%20&parent_id={org}"),
+            "org.create",
+        ),
+    ];
+    for (path, form, _) in &refused {
+        let res = post_form(&app, &cookie, path, form).await;
+        assert!(res.status().is_client_error(), "{path}: {}", res.status());
+    }
+    let trail = app
+        .get(Some(&admin), "/api/audit-log?page_size=100")
+        .await
+        .expect(200, None)
+        .data()["items"]
+        .clone();
+    for (path, _, action) in refused {
+        let entry = trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("{path}: no {action} entry in {trail}"));
+        assert_eq!(entry["actor"], "dealer-admin", "{entry}");
+        assert!(entry["outcome"] != "ok", "{entry}");
+    }
+}

@@ -60,11 +60,22 @@ pub async fn refusal<T>(
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     if let Err(e) = &result {
-        let mut entry = Entry::by(caller, action).refused(e.code.as_str());
-        entry.target = target;
-        state.audit.record(&entry).await;
+        refused(state, caller, (action, target), e).await;
     }
     result
+}
+
+/// `action` by `caller` on `target` was refused with `error`: recorded (for adapters that
+/// render the refusal themselves, such as the console's forms).
+pub async fn refused(
+    state: &ApiState,
+    caller: &Caller,
+    (action, target): (Action, Option<Target>),
+    error: &ApiError,
+) {
+    let mut entry = Entry::by(caller, action).refused(error.code.as_str());
+    entry.target = target;
+    state.audit.record(&entry).await;
 }
 
 /// Start (`on`) or stop this instance's monitor, as `caller` (an admin), and record it.

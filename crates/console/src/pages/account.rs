@@ -89,6 +89,11 @@ pub async fn change(
         Ok(session) => session,
         Err(e) => {
             let e = ApiError::from(e);
+            let what = (
+                audit::Action::PasswordChange,
+                Some(audit::Target::User(auth.user.id)),
+            );
+            api::audit::record::refused(&state, &auth.caller, what, &e).await;
             return refused(e.status(), message_with_wait(&e));
         }
     };

@@ -176,6 +176,9 @@ pub async fn create(
                 .body(drawer))
         }
         Err(e) => {
+            let e = api::ApiError::from(e);
+            let what = (audit::Action::TaskCreate, None);
+            api::audit::record::refused(&state, &session.caller, what, &e).await;
             let e = ConsoleError::from(e);
             if matches!(e, ConsoleError::NotFound | ConsoleError::Api(_)) {
                 let status = e.status();

@@ -251,13 +251,21 @@ pub async fn import(
             error: None,
         }),
         Err(CsvError::Lead(e)) => {
+            let e = api::ApiError::from(e);
+            let what = (audit::Action::LeadImport, None);
+            api::audit::record::refused(&state, &session.caller, what, &e).await;
             let e = ConsoleError::from(e);
             html(e.status(), ImportReport::refused(e.message()))
         }
-        Err(e @ CsvError::UnknownColumns(_)) => html(
-            StatusCode::BAD_REQUEST,
-            ImportReport::refused(format!("{e}；可用的列：{}", CSV_FIELDS.join(", "))),
-        ),
+        Err(e @ CsvError::UnknownColumns(_)) => {
+            let what = (audit::Action::LeadImport, None);
+            let refusal = api::ApiError::bad_request(e.to_string());
+            api::audit::record::refused(&state, &session.caller, what, &refusal).await;
+            html(
+                StatusCode::BAD_REQUEST,
+                ImportReport::refused(format!("{e}；可用的列：{}", CSV_FIELDS.join(", "))),
+            )
+        }
         Err(e) => html(
             StatusCode::BAD_REQUEST,
             ImportReport::refused(e.to_string()),

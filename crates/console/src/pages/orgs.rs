@@ -2,7 +2,8 @@
 //! Also the organisation choices of the users page.
 
 use actix_web::{HttpResponse, web};
-use api::ApiState;
+use api::audit::record::refusal;
+use api::{ApiError, ApiState};
 use askama::Template;
 use askama_web::WebTemplate;
 use kernel::OrgId;
@@ -87,7 +88,15 @@ pub async fn create(
     let created = state
         .orgs
         .create_child(&session.caller, &f.name, OrgId(f.parent_id))
-        .await?;
+        .await;
+    let what = (audit::Action::OrgCreate, None);
+    let created = refusal(
+        &state,
+        &session.caller,
+        what,
+        created.map_err(ApiError::from),
+    )
+    .await?;
     ok(OrgTree {
         options: org_options(&state, &session).await?,
         notice: Some(format!("已创建组织 {}", created.name)),

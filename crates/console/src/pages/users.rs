@@ -3,9 +3,11 @@
 //! once). Every action answers the table again, with the search it was made under.
 
 use actix_web::{HttpResponse, web};
-use api::ApiState;
+use api::audit::record::refusal;
+use api::{ApiError, ApiState};
 use askama::Template;
 use askama_web::WebTemplate;
+use audit::{Action as Audited, Target};
 use auth::accounts::NewAccount;
 use auth::{UserChange, UserFilter};
 use kernel::{OrgId, PageRequest, Role, UserId};
@@ -181,7 +183,15 @@ pub async fn create(
         role: f.role.parse::<Role>().map_err(ConsoleError::bad_input)?,
         password: f.password,
     };
-    let user = state.accounts.create(&session.caller, new).await?;
+    let created = state.accounts.create(&session.caller, new).await;
+    let what = (Audited::UserCreate, None);
+    let user = refusal(
+        &state,
+        &session.caller,
+        what,
+        created.map_err(ApiError::from),
+    )
+    .await?;
     let notice = format!("已创建用户 {}", user.username);
     ok(table(&state, &session, f.search, Some(notice), None).await?)
 }
@@ -210,10 +220,12 @@ pub async fn update(
         org_id: Some(OrgId(f.org_id)),
         enabled: None,
     };
-    let user = state
+    let done = state
         .accounts
         .update(&session.caller, UserId(*id), change)
-        .await?;
+        .await;
+    let what = (Audited::UserUpdate, Some(Target::User(UserId(*id))));
+    let user = refusal(&state, &session.caller, what, done.map_err(ApiError::from)).await?;
     let notice = format!("已保存用户 {}", user.username);
     ok(table(&state, &session, f.search, Some(notice), None).await?)
 }
@@ -232,12 +244,21 @@ pub async fn act(
     let (notice, temporary) = match action.as_str() {
         "disable" | "enable" => {
             let enabled = action == "enable";
-            let u = state.accounts.set_enabled(caller, id, enabled).await?;
+            let done = state.accounts.set_enabled(caller, id, enabled).await;
+            let action = if enabled {
+                Audited::UserEnable
+            } else {
+                Audited::UserDisable
+            };
+            let what = (action, Some(Target::User(id)));
+            let u = refusal(&state, caller, what, done.map_err(ApiError::from)).await?;
             let verb = if enabled { "启用" } else { "停用" };
             (Some(format!("已{verb}用户 {}", u.username)), None)
         }
         "reset-password" => {
-            let (u, password) = state.accounts.reset_password(caller, id).await?;
+            let done = state.accounts.reset_password(caller, id).await;
+            let what = (Audited::UserResetPassword, Some(Target::User(id)));
+            let (u, password) = refusal(&state, caller, what, done.map_err(ApiError::from)).await?;
             let t = Temporary {
                 username: u.username,
                 password,

@@ -3,9 +3,11 @@
 //! is shown once, with a copy button. The API's webhook service, with the session's caller.
 
 use actix_web::{HttpResponse, web};
-use api::ApiState;
+use api::audit::record::refusal;
+use api::{ApiError, ApiState};
 use askama::Template;
 use askama_web::WebTemplate;
+use audit::{Action as Audited, Target};
 use kernel::{DeliveryId, PageRequest, WebhookId};
 use serde::Deserialize;
 use webhooks::service::parse_events;
@@ -187,7 +189,15 @@ pub async fn create(
         events: parse_events(&events)?,
         description: field(&pairs, "description").unwrap_or_default(),
     };
-    let (hook, secret) = state.webhooks.register(&session.caller, new).await?;
+    let created = state.webhooks.register(&session.caller, new).await;
+    let what = (Audited::WebhookCreate, None);
+    let (hook, secret) = refusal(
+        &state,
+        &session.caller,
+        what,
+        created.map_err(ApiError::from),
+    )
+    .await?;
     let secret = Secret {
         webhook_id: hook.id.0,
         secret,
@@ -211,7 +221,9 @@ pub async fn act(
                 enabled: Some(action == "enable"),
                 ..WebhookChange::default()
             };
-            state.webhooks.update(caller, id, change).await?;
+            let done = state.webhooks.update(caller, id, change).await;
+            let what = (Audited::WebhookUpdate, Some(Target::Webhook(id.0)));
+            refusal(&state, caller, what, done.map_err(ApiError::from)).await?;
             let verb = if action == "enable" {
                 "启用"
             } else {
@@ -220,11 +232,15 @@ pub async fn act(
             (format!("已{verb} Webhook #{}", id.0), None)
         }
         "test" => {
-            let e = state.webhooks.test(caller, id).await?;
+            let done = state.webhooks.test(caller, id).await;
+            let what = (Audited::WebhookTest, Some(Target::Webhook(id.0)));
+            let e = refusal(&state, caller, what, done.map_err(ApiError::from)).await?;
             (format!("已发送测试事件 {}", e.id), None)
         }
         "rotate" => {
-            let (_, secret) = state.webhooks.rotate(caller, id).await?;
+            let done = state.webhooks.rotate(caller, id).await;
+            let what = (Audited::WebhookRotateSecret, Some(Target::Webhook(id.0)));
+            let (_, secret) = refusal(&state, caller, what, done.map_err(ApiError::from)).await?;
             let s = Secret {
                 webhook_id: id.0,
                 secret,
@@ -235,7 +251,9 @@ pub async fn act(
             )
         }
         "delete" => {
-            state.webhooks.delete(caller, id).await?;
+            let done = state.webhooks.delete(caller, id).await;
+            let what = (Audited::WebhookDelete, Some(Target::Webhook(id.0)));
+            refusal(&state, caller, what, done.map_err(ApiError::from)).await?;
             (format!("已删除 Webhook #{}", id.0), None)
         }
         _ => return Err(ConsoleError::NotFound),
