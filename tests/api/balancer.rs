@@ -12,6 +12,8 @@ use e2e::{
 };
 use serde_json::json;
 
+use testkit::balancer::{haproxy_config, is_up};
+
 use crate::restart::setup_on;
 
 /// An instance of the binary as one would run it behind the balancer.
@@ -28,52 +30,6 @@ fn instance(db_url: &str, sim_url: &str, name: &str, port: u16) -> Child {
         // above haproxy's `inter 500ms fall 2`: out of rotation before it stops taking requests
         .env("DRAIN_SECS", "3");
     cmd.spawn().expect("start outbound")
-}
-
-/// haproxy retries only failed connections (its default `retry-on`), not a request an instance
-/// dropped: so the drain is what keeps the answers whole (with `DRAIN_SECS=0` this test sees
-/// read errors).
-fn haproxy_config(front: u16, stats: u16, backends: &[u16]) -> String {
-    let servers: String = backends
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("  server s{i} 127.0.0.1:{p} check\n"))
-        .collect();
-    format!(
-        "global\n  maxconn 2000\n\
-         defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
-         \x20 retries 3\n  option redispatch\n\
-         frontend front\n  bind 127.0.0.1:{front}\n  option forwardfor\n  default_backend instances\n\
-         backend instances\n  balance roundrobin\n  option httpchk GET /api/health/ready\n\
-         \x20 http-check expect status 200\n  default-server inter 500ms fall 2 rise 2\n{servers}\
-         listen stats\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n"
-    )
-}
-
-/// Whether haproxy sees server `s{i}` as UP (its CSV statistics).
-async fn is_up(stats: u16, i: usize) -> bool {
-    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{stats}/stats;csv")).await else {
-        return false;
-    };
-    let text = r.text().await.unwrap_or_default();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let (Some(sv), Some(st)) = (
-        header.iter().position(|h| *h == "svname"),
-        header.iter().position(|h| *h == "status"),
-    ) else {
-        return false;
-    };
-    let name = format!("s{i}");
-    lines.any(|l| {
-        let f: Vec<&str> = l.split(',').collect();
-        f.get(sv) == Some(&name.as_str()) && f.get(st) == Some(&"UP")
-    })
 }
 
 /// `wrk -t2 -c32` for `secs` against `url`: its whole report.

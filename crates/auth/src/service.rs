@@ -140,7 +140,8 @@ impl AuthService {
         addr: &str,
     ) -> Result<Session, LoginError> {
         let now = self.clock.now();
-        if let Some(retry_after) = self.throttle.blocked(username, addr, now).await? {
+        let check = self.throttle.check(username, addr, now).await?;
+        if let Some(retry_after) = check.retry_after {
             return Err(LoginError::TooManyAttempts { retry_after });
         }
         let creds = self.users.find_credentials(username).await?;
@@ -156,7 +157,7 @@ impl AuthService {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        self.throttle.record_success(username).await?;
+        self.throttle.record_success(username, &check).await?;
         if !creds.user.enabled {
             return Err(LoginError::Disabled);
         }
@@ -259,7 +260,8 @@ impl AuthService {
     ) -> Result<Session, PasswordChangeError> {
         let addr = origin.client_addr.as_deref().unwrap_or("unknown");
         let now = self.clock.now();
-        if let Some(retry_after) = self.throttle.blocked(&user.username, addr, now).await? {
+        let check = self.throttle.check(&user.username, addr, now).await?;
+        if let Some(retry_after) = check.retry_after {
             return Err(PasswordChangeError::TooManyAttempts { retry_after });
         }
         validate_password("new_password", new)?;
@@ -275,7 +277,7 @@ impl AuthService {
                 .await?;
             return Err(PasswordChangeError::WrongPassword);
         }
-        self.throttle.record_success(&user.username).await?;
+        self.throttle.record_success(&user.username, &check).await?;
         if current == new {
             return Err(PasswordChangeError::Unchanged);
         }

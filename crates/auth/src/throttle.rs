@@ -70,6 +70,15 @@ impl Default for ThrottleLimits {
     }
 }
 
+/// The throttle's view of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    /// Seconds until the username or the address may try again, when blocked.
+    pub retry_after: Option<i64>,
+    /// The username's failures in the window.
+    pub username_failures: usize,
+}
+
 /// Counts failed logins, in memory or in a shared store.
 pub struct LoginThrottle {
     limits: ThrottleLimits,
@@ -119,6 +128,17 @@ impl LoginThrottle {
         addr: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, RepoError> {
+        Ok(self.check(username, addr, now).await?.retry_after)
+    }
+
+    /// What the throttle says of an attempt at `now`: whether it must wait, and whether the
+    /// username has failures to forget should it succeed.
+    pub async fn check(
+        &self,
+        username: &str,
+        addr: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Check, RepoError> {
         let since = now - self.limits.window;
         let (users, addrs) = match &self.shared {
             Some(store) => store.failures(username, addr, since).await?,
@@ -139,7 +159,10 @@ impl LoginThrottle {
             wait_for(&users, self.limits.per_username, window, now),
             wait_for(&addrs, self.limits.per_address, window, now),
         ];
-        Ok(waits.into_iter().flatten().max())
+        Ok(Check {
+            retry_after: waits.into_iter().flatten().max(),
+            username_failures: users.len(),
+        })
     }
 
     /// Record a failed attempt.
@@ -174,8 +197,12 @@ impl LoginThrottle {
         Ok(())
     }
 
-    /// Forget a username's failures (after a successful login).
-    pub async fn record_success(&self, username: &str) -> Result<(), RepoError> {
+    /// Forget a username's failures after a successful attempt that `check` looked at: nothing
+    /// to do (and no write to the shared store) when it saw none.
+    pub async fn record_success(&self, username: &str, check: &Check) -> Result<(), RepoError> {
+        if check.username_failures == 0 {
+            return Ok(());
+        }
         if let Some(store) = &self.shared {
             return store.clear(username).await;
         }
@@ -231,5 +258,22 @@ mod tests {
         let wait = t.blocked("bob", "1.1.1.1", t0).await.unwrap();
         // the oldest of the five expires 15 minutes after it: 10 minutes from now
         assert_eq!(wait, Some(600));
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_shared_store_only_when_the_username_had_failures() {
+        let t0 = Utc::now();
+        let mut store = MockFailureStore::new();
+        let failed = Arc::new(std::sync::Mutex::new(vec![vec![], vec![t0]]));
+        store
+            .expect_failures()
+            .returning(move |_, _, _| Ok((failed.lock().unwrap().remove(0), vec![])));
+        store.expect_clear().times(1).returning(|_| Ok(()));
+        let t = LoginThrottle::shared(ThrottleLimits::default(), Arc::new(store));
+        let clean = t.check("bob", "1.1.1.1", t0).await.unwrap();
+        t.record_success("bob", &clean).await.unwrap(); // no write: nothing to forget
+        let after_a_failure = t.check("bob", "1.1.1.1", t0).await.unwrap();
+        assert_eq!(after_a_failure.username_failures, 1);
+        t.record_success("bob", &after_a_failure).await.unwrap();
     }
 }

@@ -3,6 +3,7 @@
 //! Support for the tests of every crate, used only as a dev-dependency (and by the benchmark
 //! tool), so none of it ships in the `outbound` binary:
 //!
+//! - [`balancer`]: haproxy in front of instances (configuration, servers' state),
 //! - [`db`]: each test gets its own database, cloned from a template migrated once per set of
 //!   migrations ([`TestDb`]),
 //! - [`schema`]: checks a JSON answer against the schema the OpenAPI document gives it,
@@ -10,6 +11,7 @@
 //!
 //! The model is crates.io's test-database crate.
 
+pub mod balancer;
 pub mod db;
 pub mod schema;
 pub mod tls;
