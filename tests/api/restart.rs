@@ -408,29 +408,8 @@ async fn webhooks_to_a_failing_receiver_through_a_kill_9_lose_no_event() {
         if delivered_leads(&receiver.all()).len() == n {
             return Some(());
         }
-        let failed = setup
-            .get(
-                Some(&t),
-                "/api/webhook-deliveries?status=failed&page_size=100",
-            )
-            .await
-            .expect(200, None);
-        for d in failed.data()["items"].as_array().unwrap() {
-            let id = d["id"].as_i64().unwrap();
-            assert_eq!(
-                d["attempts"], 8,
-                "failed for good only after 8 attempts: {d}"
-            );
-            setup
-                .post(
-                    Some(&t),
-                    "/api/webhook-deliveries/retry",
-                    json!({"delivery_id": id}),
-                )
-                .await
-                .expect(200, None);
-            retried_by_hand.lock().unwrap().insert(id);
-        }
+        let retried = setup.retry_failed_deliveries(&t).await;
+        retried_by_hand.lock().unwrap().extend(retried);
         None
     })
     .await;

@@ -59,8 +59,10 @@ async fn every_finished_call_reaches_a_failing_receiver_at_least_once_and_signed
     .expect(200, None);
     app.wait_completed(&admin, task, 120).await;
 
-    // every lead of the task, once or more
+    // every lead of the task, once or more; with 35% of attempts failing, one in about fifteen
+    // runs sees a delivery fail all 8: the admin retries it by hand
     let by_lead = eventually(180, "every lead's event delivered", || async {
+        app.retry_failed_deliveries(&admin).await;
         let mut delivered: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
         for r in receiver.all().iter().filter(|r| r.answer == Answered::Ok) {
             let body = r.json();

@@ -459,6 +459,36 @@ impl TestApp {
         r.data()["task_id"].as_i64().unwrap()
     }
 
+    /// Retry by hand, as an operator would from the deliveries page, every webhook delivery
+    /// that failed for good (all 8 attempts failed: 0.35^8 of a delivery to a receiver that fails
+    /// 35% of the time, a few in a thousand); returns their ids.
+    pub async fn retry_failed_deliveries(&self, token: &str) -> Vec<i64> {
+        let failed = self
+            .get(
+                Some(token),
+                "/api/webhook-deliveries?status=failed&page_size=100",
+            )
+            .await
+            .expect(200, None);
+        let mut retried = Vec::new();
+        for d in failed.data()["items"].as_array().unwrap() {
+            let id = d["id"].as_i64().unwrap();
+            assert_eq!(
+                d["attempts"], 8,
+                "failed for good only after 8 attempts: {d}"
+            );
+            self.post(
+                Some(token),
+                "/api/webhook-deliveries/retry",
+                json!({"delivery_id": id}),
+            )
+            .await
+            .expect(200, None);
+            retried.push(id);
+        }
+        retried
+    }
+
     /// Task statistics.
     pub async fn stats(&self, token: &str, task: i64) -> Value {
         self.get(Some(token), &format!("/api/task-statistics?task_id={task}"))
