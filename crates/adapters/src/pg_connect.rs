@@ -103,11 +103,6 @@ impl Target {
         })
     }
 
-    /// The `sslmode` in effect.
-    pub fn mode(&self) -> SslMode {
-        self.mode
-    }
-
     /// Open a connection.
     pub async fn connect(&self) -> ConnectionResult<AsyncPgConnection> {
         if self.mode == SslMode::Disable {
@@ -315,7 +310,7 @@ mod tests {
     #[test]
     fn the_default_is_prefer_as_in_libpq() {
         let t = Target::parse("postgres://u:p@localhost:5432/db").unwrap();
-        assert_eq!(t.mode(), SslMode::Prefer);
+        assert_eq!(t.mode, SslMode::Prefer);
     }
 
     #[test]
@@ -324,7 +319,7 @@ mod tests {
             "postgres://u:p@db.example:6432/app?sslmode=verify-full&sslrootcert=/ca.pem&connect_timeout=7",
         )
         .unwrap();
-        assert_eq!(t.mode(), SslMode::VerifyFull);
+        assert_eq!(t.mode, SslMode::VerifyFull);
         assert_eq!(t.root_cert.as_deref(), Some("/ca.pem"));
         assert_eq!(
             t.config.get_connect_timeout(),

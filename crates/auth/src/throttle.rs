@@ -121,16 +121,6 @@ impl LoginThrottle {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Some(seconds until allowed)` when this username or address is blocked at `now`.
-    pub async fn blocked(
-        &self,
-        username: &str,
-        addr: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<i64>, RepoError> {
-        Ok(self.check(username, addr, now).await?.retry_after)
-    }
-
     /// What the throttle says of an attempt at `now`: whether it must wait, and whether the
     /// username has failures to forget should it succeed.
     pub async fn check(
@@ -216,7 +206,7 @@ mod tests {
     use super::*;
 
     async fn blocked(t: &LoginThrottle, user: &str, addr: &str, at: DateTime<Utc>) -> bool {
-        t.blocked(user, addr, at).await.unwrap().is_some()
+        t.check(user, addr, at).await.unwrap().retry_after.is_some()
     }
 
     #[tokio::test]
@@ -255,7 +245,7 @@ mod tests {
             .expect_failures()
             .returning(move |_, _, _| Ok((earlier.clone(), vec![])));
         let t = LoginThrottle::shared(ThrottleLimits::default(), Arc::new(store));
-        let wait = t.blocked("bob", "1.1.1.1", t0).await.unwrap();
+        let wait = t.check("bob", "1.1.1.1", t0).await.unwrap().retry_after;
         // the oldest of the five expires 15 minutes after it: 10 minutes from now
         assert_eq!(wait, Some(600));
     }

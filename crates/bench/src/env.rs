@@ -264,6 +264,12 @@ pub struct Load {
     pub p99_ms: f64,
     /// Non-2xx responses.
     pub errors: u64,
+    /// Requests made.
+    pub requests: u64,
+    /// The slowest request, ms.
+    pub max_ms: f64,
+    /// Failed connections, reads, writes and timeouts.
+    pub socket_errors: u64,
 }
 
 fn ms(v: &str) -> f64 {
@@ -305,29 +311,44 @@ pub fn wrk_with(url: &str, headers: Vec<String>, secs: u32) -> anyhow::Result<Lo
         "wrk failed: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rps = text
-        .lines()
-        .find(|l| l.starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    let p99 = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("99%"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .map(ms)
-        .unwrap_or(f64::NAN);
-    let errors = text
-        .lines()
-        .find(|l| l.contains("Non-2xx or 3xx responses:"))
-        .and_then(|l| l.split(':').nth(1))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok(Load {
-        rps,
-        p99_ms: p99,
-        errors,
-    })
+    Ok(parse_wrk(&text))
+}
+
+/// What wrk's report (with `--latency`) says.
+pub fn parse_wrk(text: &str) -> Load {
+    let line = |p: &str| text.lines().find(|l| l.trim_start().starts_with(p));
+    // "Latency  avg  stdev  max  +/- stdev"
+    let latency: Vec<&str> = line("Latency")
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    Load {
+        rps: line("Requests/sec:")
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p99_ms: line("99%")
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(ms)
+            .unwrap_or(f64::NAN),
+        errors: line("Non-2xx or 3xx responses:")
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+        requests: text
+            .lines()
+            .find(|l| l.contains("requests in"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        max_ms: latency.get(3).map(|v| ms(v)).unwrap_or(f64::NAN),
+        socket_errors: line("Socket errors:")
+            .map(|l| {
+                l.split(',')
+                    .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0),
+    }
 }
 
 /// Start a simulator in this process; returns it and its URL.

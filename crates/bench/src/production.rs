@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use testkit::balancer::{haproxy_config, is_up};
 
 use crate::Args;
-use crate::env::{BenchEnv, Server, free_port, sim};
+use crate::env::{BenchEnv, Load, Server, free_port, parse_wrk, sim};
 use crate::scenarios::{Report, median};
 
 /// Repetitions of each timed action.
@@ -27,9 +27,9 @@ struct Costs {
     import_ms: f64,
     start_ms: f64,
     stop_ms: f64,
-    logins: Wrk,
+    logins: Load,
     /// Logins of users whose hashes have the product's cost.
-    real_logins: Wrk,
+    real_logins: Load,
 }
 
 /// The production benchmarks.
@@ -69,7 +69,7 @@ pub async fn production(env: &BenchEnv, args: &Args, report: &mut Report) -> any
     let errors: u64 = now
         .iter()
         .chain(&before)
-        .map(|c| c.logins.non_2xx + c.real_logins.non_2xx)
+        .map(|c| c.logins.errors + c.real_logins.errors)
         .sum();
     report.sections.push(format!(
         "## The audit trail's cost, and logins with the fleet's throttle\n\n\
@@ -211,64 +211,8 @@ fn leads(start: usize, n: usize, model: &str) -> Value {
     )
 }
 
-/// What wrk reported.
-#[derive(Debug, Clone, Copy, Default)]
-struct Wrk {
-    requests: u64,
-    rps: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    non_2xx: u64,
-    socket_errors: u64,
-}
-
-fn parse_wrk(text: &str) -> Wrk {
-    let ms = |v: &str| {
-        let v = v.trim();
-        let at = v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len());
-        let n: f64 = v[..at].parse().unwrap_or(f64::NAN);
-        match &v[at..] {
-            "us" => n / 1000.0,
-            "s" => n * 1000.0,
-            _ => n,
-        }
-    };
-    let line = |p: &str| text.lines().find(|l| l.trim_start().starts_with(p));
-    let latency: Vec<&str> = line("Latency")
-        .map(|l| l.split_whitespace().collect())
-        .unwrap_or_default();
-    Wrk {
-        requests: text
-            .lines()
-            .find(|l| l.contains("requests in"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0),
-        rps: line("Requests/sec:")
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0),
-        p99_ms: line("99%")
-            .and_then(|l| l.split_whitespace().nth(1))
-            .map(ms)
-            .unwrap_or(f64::NAN),
-        max_ms: latency.get(3).map(|v| ms(v)).unwrap_or(f64::NAN),
-        non_2xx: line("Non-2xx or 3xx responses:")
-            .and_then(|l| l.split(':').nth(1))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0),
-        socket_errors: line("Socket errors:")
-            .map(|l| {
-                l.split(',')
-                    .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
-                    .sum()
-            })
-            .unwrap_or(0),
-    }
-}
-
 /// `wrk -t2 -c32` on correct logins of the 32 operators named `{prefix}0`…, round robin.
-fn login_load(server: &Server, prefix: &str, secs: u32) -> anyhow::Result<Wrk> {
+fn login_load(server: &Server, prefix: &str, secs: u32) -> anyhow::Result<Load> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("login.lua");
     std::fs::write(
@@ -361,7 +305,7 @@ async fn rolling_restart(
     let _ = haproxy.wait();
     let (steady, during, took) = result?;
     println!("rolling restart: steady {steady:?}, during {during:?}, {took:.1} s");
-    let verdict = if during.non_2xx == 0 && during.socket_errors == 0 {
+    let verdict = if during.errors == 0 && during.socket_errors == 0 {
         "✅"
     } else {
         "❌"
@@ -380,13 +324,13 @@ async fn rolling_restart(
         steady.rps,
         steady.p99_ms,
         steady.max_ms,
-        steady.non_2xx,
+        steady.errors,
         steady.socket_errors,
         during.requests,
         during.rps,
         during.p99_ms,
         during.max_ms,
-        during.non_2xx,
+        during.errors,
         during.socket_errors,
         secs = args.wrk_secs,
     ));
@@ -422,7 +366,7 @@ fn run_wrk(url: &str, token: &str, secs: Option<u32>) -> anyhow::Result<Child> {
         .spawn()?)
 }
 
-fn wait_wrk(child: Child) -> anyhow::Result<Wrk> {
+fn wait_wrk(child: Child) -> anyhow::Result<Load> {
     let out = child.wait_with_output()?;
     Ok(parse_wrk(&String::from_utf8_lossy(&out.stdout)))
 }

@@ -154,27 +154,17 @@ impl Dispatcher {
     /// in batches, give the lease back. `Ok(None)` when there was nothing to do.
     pub async fn dispatch_turn(&self) -> Result<Option<DispatchReport>, ExecError> {
         let s = &self.settings;
-        let since = tokio::time::Instant::now();
-        let Some(task) = self
-            .leases
-            .lease_task(
-                LeaseKind::Dispatch,
-                &s.worker_id,
-                vec![TaskState::Running],
-                s.lease_secs,
-            )
-            .await?
+        let Some((task, lease)) = HeldLease::take(
+            &self.leases,
+            LeaseKind::Dispatch,
+            &s.worker_id,
+            vec![TaskState::Running],
+            s.lease_secs,
+        )
+        .await?
         else {
             return Ok(None);
         };
-        let lease = HeldLease::new(
-            self.leases.clone(),
-            LeaseKind::Dispatch,
-            task.id,
-            &s.worker_id,
-            s.lease_secs,
-            since,
-        );
         let result = self.dispatch_leased(&task, &lease).await;
         self.leases
             .release_lease(LeaseKind::Dispatch, task.id, &s.worker_id)

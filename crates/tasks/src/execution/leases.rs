@@ -80,8 +80,25 @@ pub struct HeldLease {
 }
 
 impl HeldLease {
+    /// Lease a task as [`LeaseRepository::lease_task`] does, and hold it from the moment before
+    /// the request.
+    pub async fn take(
+        repo: &std::sync::Arc<dyn LeaseRepository>,
+        kind: LeaseKind,
+        worker: &str,
+        states: Vec<TaskState>,
+        secs: i64,
+    ) -> Result<Option<(LeasedTask, HeldLease)>, RepoError> {
+        let since = tokio::time::Instant::now();
+        let Some(task) = repo.lease_task(kind, worker, states, secs).await? else {
+            return Ok(None);
+        };
+        let lease = HeldLease::new(repo.clone(), kind, task.id, worker, secs, since);
+        Ok(Some((task, lease)))
+    }
+
     /// A lease on `task` taken (or renewed) by a request that started at `since`.
-    pub fn new(
+    pub(crate) fn new(
         repo: std::sync::Arc<dyn LeaseRepository>,
         kind: LeaseKind,
         task: TaskId,

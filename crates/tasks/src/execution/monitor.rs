@@ -77,16 +77,14 @@ impl Monitor {
         let mut seen = HashSet::new();
         let mut first_error = None;
         for _ in 0..max_tasks {
-            let since = tokio::time::Instant::now();
-            let Some(task) = self
-                .leases
-                .lease_task(
-                    LeaseKind::Monitor,
-                    &s.worker_id,
-                    vec![TaskState::Running, TaskState::Paused],
-                    s.lease_secs,
-                )
-                .await?
+            let Some((task, lease)) = HeldLease::take(
+                &self.leases,
+                LeaseKind::Monitor,
+                &s.worker_id,
+                vec![TaskState::Running, TaskState::Paused],
+                s.lease_secs,
+            )
+            .await?
             else {
                 break;
             };
@@ -97,14 +95,6 @@ impl Monitor {
                 break;
             }
             // the lease is kept until the end of the tick, so this tick moves on to other tasks
-            let lease = HeldLease::new(
-                self.leases.clone(),
-                LeaseKind::Monitor,
-                task.id,
-                &s.worker_id,
-                s.lease_secs,
-                since,
-            );
             match self.watch(&task, &lease).await {
                 Ok((changed, completed)) => {
                     report.tasks += 1;
