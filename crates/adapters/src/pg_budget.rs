@@ -44,7 +44,7 @@ fn state_of(r: Row) -> BucketState {
         rate: r.0,
         slow_start: r.1,
         next_free: r.2,
-        sync_next_free: r.3,
+        last_read: r.3,
         dispatch_demand_until: r.4,
         last_cut: r.5,
         reserved: r.6,
@@ -87,7 +87,7 @@ impl PgSlots {
                                 platform_budget::rate,
                                 platform_budget::slow_start,
                                 platform_budget::next_free,
-                                platform_budget::sync_next_free,
+                                platform_budget::last_read,
                                 platform_budget::dispatch_demand_until,
                                 platform_budget::last_cut,
                                 platform_budget::reserved,
@@ -109,7 +109,7 @@ impl PgSlots {
                                 platform_budget::rate.eq(fresh.rate),
                                 platform_budget::slow_start.eq(fresh.slow_start),
                                 platform_budget::next_free.eq(fresh.next_free),
-                                platform_budget::sync_next_free.eq(fresh.sync_next_free),
+                                platform_budget::last_read.eq(fresh.last_read),
                                 platform_budget::dispatch_demand_until
                                     .eq(fresh.dispatch_demand_until),
                                 platform_budget::last_cut.eq(fresh.last_cut),
@@ -127,7 +127,7 @@ impl PgSlots {
                         platform_budget::rate.eq(state.rate),
                         platform_budget::slow_start.eq(state.slow_start),
                         platform_budget::next_free.eq(state.next_free),
-                        platform_budget::sync_next_free.eq(state.sync_next_free),
+                        platform_budget::last_read.eq(state.last_read),
                         platform_budget::dispatch_demand_until.eq(state.dispatch_demand_until),
                         platform_budget::last_cut.eq(state.last_cut),
                         platform_budget::reserved.eq(state.reserved),
@@ -158,7 +158,7 @@ impl SlotSource for PgSlots {
         match self
             .update(move |state, now| {
                 let slot = state.reserve(class, now, mode);
-                Reservation::of(slot, state, now)
+                Reservation::of(slot, state, now, mode)
             })
             .await
         {

@@ -30,7 +30,7 @@ diesel::table! {
         rate -> Float8,
         slow_start -> Bool,
         next_free -> Timestamptz,
-        sync_next_free -> Timestamptz,
+        last_read -> Timestamptz,
         dispatch_demand_until -> Timestamptz,
         last_cut -> Timestamptz,
         reserved -> Int8,

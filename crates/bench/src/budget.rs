@@ -322,8 +322,13 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
             anyhow::ensure!(t0.elapsed() < Duration::from_secs(1800), "dispatch stalled");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let killed = t0.elapsed().as_secs_f64();
         server.kill9();
         server = env.server(&sim_url, &server_env).await?;
+        println!(
+            "budget/faulty: killed at {killed:.2} s ({at_jobs} jobs), serving again at {:.2} s",
+            t0.elapsed().as_secs_f64()
+        );
     }
     let restarted = Instant::now();
     loop {

@@ -176,7 +176,10 @@ impl BenchEnv {
             .env("PLATFORM_APP_KEY", "sim-key")
             .env("PLATFORM_APP_SECRET", "sim-secret")
             .env("CALL_WINDOWS", "00:00-24:00")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {

@@ -100,6 +100,15 @@ UPDATE call_tasks SET \
   update_time = now() \
 WHERE id = $1";
 
+/// [`REFRESH_COUNTERS`], and the synced prefix moved forward (never back) in the same row.
+const ADVANCE_SYNC: &str = "\
+UPDATE call_tasks SET \
+  called_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = ANY($2)), \
+  connected_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = $3), \
+  synced_final_jobs = GREATEST(synced_final_jobs, $4), \
+  update_time = now() \
+WHERE id = $1";
+
 /// The `lead.call_finished` events of the leads [`APPLY_RESULTS`] found finished.
 fn finished_events(
     task: TaskId,
@@ -309,18 +318,35 @@ impl ResultRepository for PgResults {
         Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
     }
 
-    async fn set_synced_final_jobs(&self, task: TaskId, jobs: u64) -> Result<(), RepoError> {
+    async fn advance_sync(
+        &self,
+        task: TaskId,
+        final_jobs: u64,
+        changed: bool,
+    ) -> Result<(), RepoError> {
         let mut c = conn(&self.pool).await?;
-        // only forward: two syncs of one task that finish out of order keep the larger count
-        diesel::update(
-            call_tasks::table
-                .find(task.0)
-                .filter(call_tasks::synced_final_jobs.lt(i64::try_from(jobs).unwrap_or(i64::MAX))),
-        )
-        .set(call_tasks::synced_final_jobs.eq(i64::try_from(jobs).unwrap_or(i64::MAX)))
-        .execute(&mut c)
-        .await
-        .map_err(db_error)?;
+        let jobs = i64::try_from(final_jobs).unwrap_or(i64::MAX);
+        if changed {
+            diesel::sql_query(ADVANCE_SYNC)
+                .bind::<BigInt, _>(task.0)
+                .bind::<Array<Text>, _>(names(&CallStatus::called()))
+                .bind::<Text, _>(CallStatus::Connected.as_str())
+                .bind::<BigInt, _>(jobs)
+                .execute(&mut c)
+                .await
+                .map_err(db_error)?;
+        } else {
+            // only forward: two syncs of one task that finish out of order keep the larger count
+            diesel::update(
+                call_tasks::table
+                    .find(task.0)
+                    .filter(call_tasks::synced_final_jobs.lt(jobs)),
+            )
+            .set(call_tasks::synced_final_jobs.eq(jobs))
+            .execute(&mut c)
+            .await
+            .map_err(db_error)?;
+        }
         Ok(())
     }
 

@@ -6,8 +6,10 @@
 //!   pages), [`Class::Runs`] (query execution runs). A process serves its waiting requests one
 //!   slot at a time, always the highest class first.
 //! - **The sync share**: while leads wait to be sent (a dispatch request was made in the last
-//!   [`DEMAND_WINDOW`], on any instance), sync and runs together get at most [`SYNC_SHARE`] of
-//!   the slots; otherwise they may use all of them.
+//!   [`DEMAND_WINDOW`] or two slots, whichever is longer, on any instance), sync and runs
+//!   together get at most [`SYNC_SHARE`] of the slots; otherwise they may use all of them. The
+//!   share is applied when a reader's slot is reserved, counted from the last reader's slot: a
+//!   reader never waits out the share of a dispatch that has ended meanwhile.
 //! - **The rate**: with `PLATFORM_MAX_QPS` it is that, fixed. Without it the budget finds the
 //!   account's limit itself: it starts at [`START_RATE`] and, while every slot is taken, grows
 //!   by half of itself a second (slow start) until the first throttling answer, which undoes a
@@ -51,8 +53,9 @@ impl Class {
 
 /// Share of the slots that reading results may take while leads wait to be sent.
 pub const SYNC_SHARE: f64 = 0.1;
-/// How long after a dispatch request leads count as waiting.
-pub const DEMAND_WINDOW: TimeDelta = TimeDelta::seconds(2);
+/// How long after a dispatch request leads count as waiting, at least (at a slow rate: two
+/// slots).
+pub const DEMAND_WINDOW: TimeDelta = TimeDelta::seconds(1);
 /// The discovered rate's start, requests per second.
 pub const START_RATE: f64 = 2.0;
 /// The discovered rate never goes below this, requests per second.
@@ -63,6 +66,8 @@ pub const SLOW_START_PER_SECOND: f64 = 0.5;
 pub const RAISE_PER_SECOND: f64 = 0.01;
 /// What a throttling answer leaves of the discovered rate.
 pub const CUT: f64 = 0.85;
+/// The least a reader whose share is not due waits before it asks again.
+const NOT_DUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 /// Room between two slots beyond `1 / rate`, so that timer jitter never puts one more request
 /// into a second than the rate allows.
 const SPACING: TimeDelta = TimeDelta::milliseconds(1);
@@ -85,8 +90,8 @@ pub struct BucketState {
     pub slow_start: bool,
     /// The earliest time of the next slot.
     pub next_free: DateTime<Utc>,
-    /// The earliest time of the next slot that reads results.
-    pub sync_next_free: DateTime<Utc>,
+    /// The last slot given to a request that reads results.
+    pub last_read: DateTime<Utc>,
     /// Leads count as waiting until then.
     pub dispatch_demand_until: DateTime<Utc>,
     /// The last cut of the rate.
@@ -105,7 +110,7 @@ impl BucketState {
             rate: START_RATE,
             slow_start: true,
             next_free: now,
-            sync_next_free: now,
+            last_read: past,
             dispatch_demand_until: past,
             last_cut: past,
             reserved: 0,
@@ -124,33 +129,50 @@ impl BucketState {
         .max(MIN_RATE)
     }
 
+    /// The earliest slot a request that reads results may have at `now`: while leads wait, one
+    /// share's spacing after the last reader's slot; else any.
+    fn next_read(&self, now: DateTime<Utc>, mode: RateMode) -> DateTime<Utc> {
+        if self.dispatch_demand_until <= now {
+            return now;
+        }
+        let micros = self.interval(mode).num_microseconds().unwrap_or(i64::MAX) as f64 / SYNC_SHARE;
+        self.last_read + TimeDelta::microseconds(micros as i64)
+    }
+
+    /// When a reader asking after `now` may get a slot: at its share's spacing, or when the
+    /// demand ends, if that comes first (unless dispatch asks again meanwhile).
+    pub fn reads_from(&self, now: DateTime<Utc>, mode: RateMode) -> DateTime<Utc> {
+        self.next_read(now, mode)
+            .min(self.dispatch_demand_until.max(now))
+    }
+
     fn interval(&self, mode: RateMode) -> TimeDelta {
         let micros = (1_000_000.0 / self.rate_in(mode)) as i64;
         TimeDelta::microseconds(micros) + SPACING
     }
 
-    /// Reserve the next slot for `class` at `now`: the time it may be sent.
-    pub fn reserve(&mut self, class: Class, now: DateTime<Utc>, mode: RateMode) -> DateTime<Utc> {
-        if class == Class::Dispatch {
-            self.dispatch_demand_until = now + DEMAND_WINDOW;
-        }
-        let mut slot = self.next_free.max(now);
-        if class.reads_results() {
-            slot = slot.max(self.sync_next_free);
-        }
+    /// Reserve the next slot for `class` at `now`: the time it may be sent. `None` for a
+    /// reader whose share is not due by the next slot: nothing is reserved (a reserved slot far
+    /// ahead would hold every later one, a dispatcher's too); it asks again from
+    /// [`BucketState::reads_from`].
+    pub fn reserve(
+        &mut self,
+        class: Class,
+        now: DateTime<Utc>,
+        mode: RateMode,
+    ) -> Option<DateTime<Utc>> {
         let interval = self.interval(mode);
-        self.next_free = slot + interval;
-        if class.reads_results() {
-            let share = if self.dispatch_demand_until > now {
-                SYNC_SHARE
-            } else {
-                1.0
-            };
-            let micros = interval.num_microseconds().unwrap_or(i64::MAX) as f64 / share;
-            self.sync_next_free = slot + TimeDelta::microseconds(micros as i64);
+        if class == Class::Dispatch {
+            self.dispatch_demand_until = now + DEMAND_WINDOW.max(interval * 2);
         }
-        // every slot is taken (callers wait for theirs): the discovered rate may grow; a second
-        // holds `rate` slots, so a growth of `g` of the rate a second is `g` a slot
+        let slot = self.next_free.max(now);
+        if class.reads_results() {
+            if self.next_read(now, mode) > slot {
+                return None;
+            }
+            self.last_read = slot;
+        }
+        self.next_free = slot + interval;
         if mode == RateMode::Discovered && slot > now {
             self.rate += if self.slow_start {
                 SLOW_START_PER_SECOND
@@ -159,7 +181,7 @@ impl BucketState {
             };
         }
         self.reserved += 1;
-        slot
+        Some(slot)
     }
 
     /// The platform refused a request for its rate.
@@ -182,22 +204,29 @@ impl BucketState {
     }
 }
 
-/// A reserved slot.
+/// What asking for a slot gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Reservation {
-    /// How long from now until the request may be sent.
-    pub wait: std::time::Duration,
-    /// How long from now until a result-reading request would get a slot of its share (before
-    /// that, its slot would be pushed out, and with it every later slot).
+    /// How long from now until the request may be sent; `None` when nothing was reserved (a
+    /// reader whose share is not due).
+    pub wait: Option<std::time::Duration>,
+    /// How long from now until a result-reading request may get a slot of its share.
     pub reads_after: std::time::Duration,
 }
 
 impl Reservation {
-    /// The reservation of `slot` made at `now` in `state`.
-    pub fn of(slot: DateTime<Utc>, state: &BucketState, now: DateTime<Utc>) -> Self {
+    /// What [`BucketState::reserve`] gave (`slot`) at `now`, with the state after it.
+    pub fn of(
+        slot: Option<DateTime<Utc>>,
+        state: &BucketState,
+        now: DateTime<Utc>,
+        mode: RateMode,
+    ) -> Self {
         Reservation {
-            wait: (slot - now).to_std().unwrap_or_default(),
-            reads_after: (state.sync_next_free - now).to_std().unwrap_or_default(),
+            wait: slot.map(|s| (s - now).to_std().unwrap_or_default()),
+            reads_after: (state.reads_from(now, mode) - now)
+                .to_std()
+                .unwrap_or_default(),
         }
     }
 }
@@ -242,7 +271,7 @@ impl SlotSource for LocalSlots {
         let now = Utc::now();
         let mut state = self.lock();
         let slot = state.reserve(class, now, self.mode);
-        Reservation::of(slot, &state, now)
+        Reservation::of(slot, &state, now, self.mode)
     }
 
     async fn throttled(&self) {
@@ -374,8 +403,14 @@ async fn schedule(source: Arc<dyn SlotSource>, mut rx: mpsc::UnboundedReceiver<W
             continue;
         }
         let r = source.reserve(class).await;
+        let Some(wait) = r.wait else {
+            // a reader's share is not due: it waits for `reads_at` (never less than a moment,
+            // whatever the clocks say), the others do not
+            reads_at = tokio::time::Instant::now() + r.reads_after.max(NOT_DUE_PAUSE);
+            continue;
+        };
         reads_at = tokio::time::Instant::now() + r.reads_after;
-        tokio::time::sleep(r.wait).await;
+        tokio::time::sleep(wait).await;
         while let Ok(w) = rx.try_recv() {
             queues.push(w);
         }
@@ -396,7 +431,7 @@ mod tests {
         let mode = RateMode::Fixed(10.0);
         let mut b = BucketState::new(at(0));
         let slots: Vec<i64> = (0..5)
-            .map(|_| (b.reserve(Class::Dispatch, at(0), mode) - at(0)).num_milliseconds())
+            .map(|_| (b.reserve(Class::Dispatch, at(0), mode).unwrap() - at(0)).num_milliseconds())
             .collect();
         assert_eq!(slots, vec![0, 101, 202, 303, 404]);
         b.throttled(at(0), mode);
@@ -411,16 +446,41 @@ mod tests {
     fn sync_takes_at_most_its_share_while_leads_wait() {
         let mode = RateMode::Fixed(10.0);
         let mut b = BucketState::new(at(0));
-        b.reserve(Class::Dispatch, at(0), mode);
-        let first = b.reserve(Class::Sync, at(0), mode);
-        let second = b.reserve(Class::Sync, at(0), mode);
-        // a sync slot every 101 / 0.1 ms while dispatch is in demand
-        assert_eq!((second - first).num_milliseconds(), 1010);
+        // a dispatcher asking for every slot, and a reader asking too each time
+        let mut reads = 0;
+        for i in 0..200 {
+            let now = at(i * 101);
+            b.reserve(Class::Dispatch, now, mode).unwrap();
+            if b.reserve(Class::Sync, now, mode).is_some() {
+                reads += 1;
+            }
+        }
+        // 223 slots were given, one in ten of them to the reader
+        assert_eq!(reads, 23);
+        assert_eq!(b.reserved, 223);
         // no dispatch for longer than the window: sync may take every slot
-        let later = at(10_000);
-        let a = b.reserve(Class::Sync, later, mode);
-        let c = b.reserve(Class::Sync, later, mode);
+        let later = at(100_000);
+        let a = b.reserve(Class::Sync, later, mode).unwrap();
+        let c = b.reserve(Class::Sync, later, mode).unwrap();
         assert_eq!((c - a).num_milliseconds(), 101);
+    }
+
+    #[test]
+    fn a_reader_does_not_wait_out_the_share_of_a_dispatch_that_ended() {
+        let mode = RateMode::Fixed(2.0);
+        let mut b = BucketState::new(at(0));
+        b.reserve(Class::Dispatch, at(0), mode).unwrap();
+        let first = b.reserve(Class::Sync, at(0), mode);
+        assert_eq!(first, Some(at(501)));
+        // while dispatch asks, the next reader is not due until a share's spacing later: nothing
+        // is reserved for it, so no later slot is held behind it
+        let r = b.reserve(Class::Sync, at(0), mode);
+        assert_eq!(r, None);
+        assert_eq!(b.next_free, at(1002), "nothing reserved");
+        let r = Reservation::of(r, &b, at(0), mode);
+        assert_eq!(r.reads_after.as_millis(), 1002, "until the demand ends");
+        // dispatch asked nothing for two slots: the next reader is served at once
+        assert_eq!(b.reserve(Class::Sync, at(1500), mode), Some(at(1500)));
     }
 
     #[test]
@@ -429,7 +489,7 @@ mod tests {
         let mut b = BucketState::new(at(0));
         // saturated: every reservation but the first waits
         for _ in 0..11 {
-            b.reserve(Class::Dispatch, at(0), mode);
+            b.reserve(Class::Dispatch, at(0), mode).unwrap();
         }
         assert_eq!(b.rate, START_RATE + 10.0 * SLOW_START_PER_SECOND);
         b.throttled(at(1000), mode);
@@ -446,7 +506,7 @@ mod tests {
         assert!((b.rate - before * CUT).abs() < 1e-9);
         let before = b.rate;
         for _ in 0..100 {
-            b.reserve(Class::Dispatch, at(2600), mode);
+            b.reserve(Class::Dispatch, at(2600), mode).unwrap();
         }
         assert!((b.rate - (before + 100.0 * RAISE_PER_SECOND)).abs() < 1e-9);
     }
@@ -457,7 +517,7 @@ mod tests {
         let mut b = BucketState::new(at(0));
         for i in 0..50 {
             // one request every two seconds: never waits for its slot
-            b.reserve(Class::Sync, at(i * 2000), mode);
+            b.reserve(Class::Sync, at(i * 2000), mode).unwrap();
         }
         assert_eq!(b.rate, START_RATE);
     }
@@ -504,7 +564,7 @@ mod tests {
             let now = self.now();
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let slot = state.reserve(class, now, self.mode);
-            Reservation::of(slot, &state, now)
+            Reservation::of(slot, &state, now, self.mode)
         }
         async fn throttled(&self) {}
     }

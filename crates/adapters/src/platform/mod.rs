@@ -187,6 +187,20 @@ enum Attempt {
     Retry(Why),
 }
 
+/// Each request the account's budget let out, at debug level: what an operator reads to see
+/// where the account's rate goes.
+fn traced(action: Action, class: Class, a: Attempt) -> Attempt {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let outcome = match &a {
+            Attempt::Done(Ok(_)) => "ok",
+            Attempt::Done(Err(_)) => "failed",
+            Attempt::Retry(why) => why.as_str(),
+        };
+        tracing::debug!(action = action.name(), class = ?class, outcome, "platform request");
+    }
+    a
+}
+
 /// Why an attempt is worth another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Why {
@@ -408,13 +422,14 @@ impl HttpPlatform {
             .await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return transport_failure(action, &e),
+            Err(e) => return traced(action, self.class, transport_failure(action, &e)),
         };
         let status = response.status().as_u16();
-        match response.bytes().await {
+        let outcome = match response.bytes().await {
             Ok(bytes) => classify(action, status, &bytes),
             Err(e) => transport_failure(action, &e),
-        }
+        };
+        traced(action, self.class, outcome)
     }
 }
 #[async_trait]

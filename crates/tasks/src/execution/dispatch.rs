@@ -323,12 +323,13 @@ impl Dispatcher {
     /// Find the jobs of open batches on the platform; record found leads, requeue the rest.
     /// Returns (found, requeued).
     ///
-    /// The platform's count of the group's jobs, less the jobs recorded here, is the number of
-    /// these batches' leads that have a job: when it is zero nothing is listed at all. Else the
-    /// search starts where new jobs are listed (the platform lists a group's jobs in the order
-    /// it created them, and these were created after every recorded one) and reads the earlier
-    /// pages only if it found fewer than that number. A lead goes back to `pending` only when
-    /// the count says it has no job, or after the whole group was listed without it.
+    /// The platform lists a group's jobs in the order it created them, and these batches' jobs
+    /// were created after every recorded one: the search starts at the page where new jobs are
+    /// listed. That first page also gives the group's count of jobs; less the jobs recorded
+    /// here, it is the number of these batches' leads that have a job, so the search ends as
+    /// soon as it found that many (at once when it is zero), and reads the earlier pages only if
+    /// the later ones held fewer. A lead goes back to `pending` only when the count says it has
+    /// no job, or after the whole group was listed without it.
     pub async fn reconcile(
         &self,
         task: TaskId,
@@ -346,24 +347,31 @@ impl Dispatcher {
             .into_iter()
             .filter(|b| old.iter().any(|o| o.id == b.id))
             .collect();
-        let on_platform = self.platform.describe_job_group(group).await?.total;
-        let unrecorded = on_platform.saturating_sub(recorded);
         let wanted: HashMap<String, BatchId> = batches
             .iter()
             .flat_map(|b| b.leads.iter().map(|l| (l.id.to_string(), b.id)))
             .collect();
         let mut found: HashMap<BatchId, Vec<(TaskLeadId, String)>> = HashMap::new();
-        if unrecorded > 0 && !wanted.is_empty() {
-            // recorded jobs may include some of these batches' own: a whole batch back for each
-            let own = (batches.len() * self.settings.batch_size.min(MAX_ASSIGN_BATCH)) as u64;
+        if !wanted.is_empty() {
+            // a batch's leads no longer `assigning` may have had their jobs recorded by a result:
+            // the recorded jobs include at most that many of these batches' own
+            let batch_size = self.settings.batch_size.min(MAX_ASSIGN_BATCH);
+            let own: u64 = batches
+                .iter()
+                .map(|b| batch_size.saturating_sub(b.leads.len()) as u64)
+                .sum();
             let page_size = self.settings.page_size.max(1);
             let first =
                 u32::try_from(recorded.saturating_sub(own) / u64::from(page_size)).unwrap_or(0) + 1;
-            let mut seen = self.search(group, first, None, &wanted, &mut found).await? as u64;
+            let (mut seen, on_platform) = self
+                .search(group, first, None, recorded, &wanted, &mut found)
+                .await?;
+            let unrecorded = on_platform.saturating_sub(recorded);
             if seen < unrecorded && first > 1 {
                 seen += self
-                    .search(group, 1, Some(first - 1), &wanted, &mut found)
-                    .await? as u64;
+                    .search(group, 1, Some(first - 1), recorded, &wanted, &mut found)
+                    .await?
+                    .0;
             }
             tracing::debug!(
                 unrecorded,
@@ -392,15 +400,18 @@ impl Dispatcher {
     }
 
     /// Read the group's pages `from..=to` (to the end without `to`), keeping the jobs whose
-    /// reference id is `wanted`; returns how many new ones were found.
+    /// reference id is `wanted`, until as many were found as the group has jobs beyond the
+    /// `recorded` ones; returns how many new ones were found, and the group's count of jobs.
     async fn search(
         &self,
         group: &str,
         from: u32,
         to: Option<u32>,
+        recorded: u64,
         wanted: &HashMap<String, BatchId>,
         found: &mut HashMap<BatchId, Vec<(TaskLeadId, String)>>,
-    ) -> Result<usize, ExecError> {
+    ) -> Result<(u64, u64), ExecError> {
+        let already: u64 = found.values().map(|v| v.len() as u64).sum();
         let mut new = 0;
         let mut page = from;
         loop {
@@ -419,8 +430,9 @@ impl Dispatcher {
                     }
                 }
             }
-            if p.is_last(page) || to.is_some_and(|t| page >= t) {
-                return Ok(new);
+            let all_found = already + new >= p.total.saturating_sub(recorded);
+            if all_found || p.is_last(page) || to.is_some_and(|t| page >= t) {
+                return Ok((new, p.total));
             }
             page += 1;
         }

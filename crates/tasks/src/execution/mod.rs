@@ -118,7 +118,9 @@ pub struct ExecutionSettings {
     pub batch_size: usize,
     /// Batches one dispatcher turn sends before giving the task back.
     pub batches_per_turn: usize,
-    /// Page size for reading results (<= 100).
+    /// Page size for reading results (<= 100). The default is a batch's size: a batch's jobs
+    /// are listed after every recorded one, so while the recorded jobs are whole batches a
+    /// batch's jobs are one page, and reconciling it takes one request, not two.
     pub page_size: u32,
 }
 
@@ -138,7 +140,7 @@ impl Default for ExecutionSettings {
             reconcile_after: Duration::seconds(20),
             batch_size: MAX_ASSIGN_BATCH,
             batches_per_turn: 200,
-            page_size: 100,
+            page_size: MAX_ASSIGN_BATCH as u32,
         }
     }
 }

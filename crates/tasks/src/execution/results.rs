@@ -14,7 +14,7 @@ use crate::call_status::{CallStatus, LeadResult, interpret};
 use crate::platform::OutboundPlatform;
 use crate::{CallTask, TaskRepository};
 
-/// Results applied to the database in one statement during a sync.
+/// Results applied to the database in one statement during a sync, at most.
 const SYNC_WRITE_ROWS: usize = 2000;
 /// Bulks of one sync written at the same time.
 const SYNC_WRITERS: usize = 2;
@@ -163,8 +163,15 @@ pub trait ResultRepository: Send + Sync + 'static {
     /// How many leading jobs of the task's group (in the platform's listing order) were all
     /// final at its last sync.
     async fn synced_final_jobs(&self, task: TaskId) -> Result<u64, RepoError>;
-    /// Record that the task's first `jobs` jobs are final.
-    async fn set_synced_final_jobs(&self, task: TaskId, jobs: u64) -> Result<(), RepoError>;
+    /// A sync applied the results of the task's first `final_jobs` jobs, all final (and maybe
+    /// more): the synced prefix moves forward to it (never back), and when results `changed`
+    /// the task's called / connected counters are recomputed in the same statement.
+    async fn advance_sync(
+        &self,
+        task: TaskId,
+        final_jobs: u64,
+        changed: bool,
+    ) -> Result<(), RepoError>;
     /// A task of `scope` and its lead counters (one round trip).
     async fn statistics(
         &self,
@@ -251,8 +258,8 @@ impl Results {
         let first_page =
             u32::try_from(known_final / u64::from(page_size)).unwrap_or(u32::MAX - 1) + 1;
         // reading pages and writing results overlap: the next pages are fetched while the
-        // database applies the previous ones, in bulks of up to SYNC_WRITE_ROWS rows
-        let (mut tx, rx) = futures::channel::mpsc::channel::<Vec<LeadResult>>(16);
+        // database applies the previous ones; each page goes with the final prefix after it
+        let (mut tx, rx) = futures::channel::mpsc::channel::<(Vec<LeadResult>, u64)>(16);
         let fetch = async move {
             let mut pulled = 0u64;
             let mut page = first_page;
@@ -274,7 +281,10 @@ impl Results {
                     final_prefix += u64::from(in_prefix);
                 }
                 let results: Vec<LeadResult> = p.items.iter().filter_map(interpret).collect();
-                if !results.is_empty() && futures::SinkExt::send(&mut tx, results).await.is_err() {
+                if futures::SinkExt::send(&mut tx, (results, final_prefix))
+                    .await
+                    .is_err()
+                {
                     break; // the writer failed; its error is reported
                 }
                 if p.is_last(page) {
@@ -282,33 +292,48 @@ impl Results {
                 }
                 page += 1;
             }
-            Ok::<(u64, u64), ExecError>((pulled, final_prefix))
+            Ok::<u64, ExecError>(pulled)
         };
         let write = async {
-            use futures::{StreamExt, TryStreamExt};
-            // bulks of SYNC_WRITE_ROWS, two written at a time (they touch different rows)
-            rx.flat_map(futures::stream::iter)
-                .chunks(SYNC_WRITE_ROWS)
-                .map(|bulk| async move {
+            use futures::StreamExt;
+            // the pages that are ready, up to SYNC_WRITE_ROWS rows, in one bulk; two bulks are
+            // written at a time (they touch different rows)
+            let pages_per_bulk = (SYNC_WRITE_ROWS / page_size as usize).max(1);
+            let mut bulks = rx
+                .ready_chunks(pages_per_bulk)
+                .map(|pages| async move {
+                    let prefix = pages.last().map_or(0, |p| p.1);
+                    let bulk: Vec<LeadResult> = pages.into_iter().flat_map(|p| p.0).collect();
+                    if bulk.is_empty() {
+                        return Ok((0, prefix));
+                    }
                     if let Some(lease) = lease {
                         lease.keep().await?;
                     }
-                    Ok::<u64, ExecError>(self.repo.apply_results(task, bulk).await?)
+                    Ok::<(u64, u64), ExecError>((
+                        self.repo.apply_results(task, bulk).await?,
+                        prefix,
+                    ))
                 })
-                .buffer_unordered(SYNC_WRITERS)
-                .try_fold(0u64, |acc, n| async move { Ok(acc + n) })
-                .await
+                .buffered(SYNC_WRITERS);
+            // what a sync has applied is recorded as it goes, in page order: one that fails half
+            // way (a fault, a kill) does not read those pages again
+            let (mut changed, mut recorded) = (0u64, known_final);
+            while let Some(bulk) = bulks.next().await {
+                let (n, prefix) = bulk?;
+                changed += n;
+                if n > 0 || prefix > recorded {
+                    if let Some(lease) = lease {
+                        lease.keep().await?;
+                    }
+                    recorded = recorded.max(prefix);
+                    self.repo.advance_sync(task, recorded, n > 0).await?;
+                }
+            }
+            Ok::<u64, ExecError>(changed)
         };
         let (pulled, changed) = futures::join!(fetch, write);
-        let ((pulled, final_prefix), changed) = (pulled?, changed?);
-        if changed > 0 {
-            self.repo.refresh_counters(task).await?;
-        }
-        // recorded after the results are applied: a sync that fails reads the pages again
-        if final_prefix > known_final {
-            self.repo.set_synced_final_jobs(task, final_prefix).await?;
-        }
-        Ok((pulled, changed))
+        Ok((pulled?, changed?))
     }
 
     /// A task and its statistics.

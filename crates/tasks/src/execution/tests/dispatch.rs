@@ -424,13 +424,18 @@ async fn a_failed_cancel_after_a_stop_is_reported_not_dropped() {
 /// Mocks of a turn that reconciles one old batch of leads 1001..=1003 while 1000 jobs of the
 /// task are recorded, against a group listing `all`; returns the pages read.
 fn reconciling(all: Vec<JobResult>) -> (Mocks, Arc<Mutex<Vec<u32>>>) {
+    reconciling_batch(all, 3)
+}
+
+/// [`reconciling`] with a batch of `n` leads from 1001 on.
+fn reconciling_batch(all: Vec<JobResult>, n: i64) -> (Mocks, Arc<Mutex<Vec<u32>>>) {
     let mut m = turn_mocks(TaskState::Running);
     let old = Utc::now() - Duration::minutes(5);
     m.batches.expect_open_batches().returning(move |_| {
         Ok(vec![Batch {
             id: BatchId(9),
             created_at: old,
-            leads: leads(1001, 3),
+            leads: leads(1001, n),
         }])
     });
     m.batches.expect_jobs_recorded().returning(|_| Ok(1000));
@@ -438,13 +443,6 @@ fn reconciling(all: Vec<JobResult>) -> (Mocks, Arc<Mutex<Vec<u32>>>) {
     m.batches
         .expect_claim_batch()
         .returning(|_, _, _, _| Ok(None));
-    let total = all.len() as u64;
-    m.platform.expect_describe_job_group().returning(move |_| {
-        Ok(GroupProgress {
-            total,
-            ..Default::default()
-        })
-    });
     let pages = Arc::new(Mutex::new(Vec::new()));
     let p2 = pages.clone();
     m.platform
@@ -477,11 +475,23 @@ async fn reconciliation_lists_no_more_than_the_platform_count_requires() {
     assert_eq!(reconcile(listing(1..=1003)).await, (3, 0, vec![10, 11]));
     // two were: the count says so, and once both are found nothing else is listed
     assert_eq!(reconcile(listing(1..=1002)).await, (2, 1, vec![10, 11]));
-    // none was (the platform failed the request): the count says so, nothing is listed
-    assert_eq!(reconcile(listing(1..=1000)).await, (0, 3, vec![]));
-    // a job listed out of order: not in the last pages, so the earlier ones are read too
+    // none was (the platform failed the request): the first page's count says so, nothing
+    // else is listed
+    assert_eq!(reconcile(listing(1..=1000)).await, (0, 3, vec![10]));
+    // a job listed out of order: not in the last pages, so the earlier ones are read too, until
+    // it is found
     let out_of_order = listing(std::iter::once(1003).chain(1..=1002));
     let (found, requeued, pages) = reconcile(out_of_order).await;
     assert_eq!((found, requeued), (3, 0));
-    assert_eq!(pages, vec![10, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(pages, vec![10, 11, 1]);
+}
+
+#[tokio::test]
+async fn a_whole_batch_still_assigning_is_looked_for_after_the_recorded_jobs_only() {
+    // a batch of 99 leads, none of them recorded by a result: its jobs can only follow the
+    // 1000 recorded ones, from page 11 on; one page is read when it was never created
+    let (m, pages) = reconciling_batch(listing(1..=1000), 99);
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!((report.reconciled, report.requeued), (0, 99));
+    assert_eq!(*pages.lock().unwrap(), vec![11]);
 }

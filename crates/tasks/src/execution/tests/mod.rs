@@ -37,9 +37,7 @@ impl Mocks {
         results
             .expect_synced_final_jobs()
             .returning(move |_| Ok(known));
-        results
-            .expect_set_synced_final_jobs()
-            .returning(|_, _| Ok(()));
+        results.expect_advance_sync().returning(|_, _, _| Ok(()));
         Self {
             lifecycle: MockLifecycleRepository::new(),
             leases: MockLeaseRepository::new(),

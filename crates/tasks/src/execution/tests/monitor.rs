@@ -50,7 +50,6 @@ async fn monitor_syncs_results_and_completes_running_tasks_only() {
     m.results
         .expect_apply_results()
         .returning(|_, r| Ok(r.len() as u64));
-    m.results.expect_refresh_counters().returning(|_| Ok(()));
     m.lifecycle
         .expect_complete_if_done()
         .withf(|id| *id == TaskId(1))
@@ -95,7 +94,6 @@ async fn monitor_skips_paging_when_group_progress_is_unchanged() {
     m.results
         .expect_apply_results()
         .returning(|_, r| Ok(r.len() as u64));
-    m.results.expect_refresh_counters().returning(|_| Ok(()));
     m.lifecycle
         .expect_complete_if_done()
         .returning(|_| Ok(false));
@@ -182,16 +180,17 @@ async fn a_sync_reads_from_the_page_of_the_first_job_not_final_last_time() {
     // 250 jobs, 100 a page; the first 150 were final at the last sync, and now 180 are
     let jobs: Vec<JobResult> = (1..=250).map(|r| job(r, r <= 180)).collect();
     let mut m = Mocks::new();
+    let advanced = Arc::new(Mutex::new(Vec::new()));
     m.results = {
         let mut r = MockResultRepository::new();
         r.expect_synced_final_jobs().returning(|_| Ok(150));
-        r.expect_set_synced_final_jobs()
-            .withf(|_, n| *n == 180)
-            .times(1)
-            .returning(|_, _| Ok(()));
+        let a = advanced.clone();
+        r.expect_advance_sync().returning(move |_, n, _| {
+            a.lock().unwrap().push(n);
+            Ok(())
+        });
         r.expect_apply_results()
             .returning(|_, r| Ok(r.len() as u64));
-        r.expect_refresh_counters().returning(|_| Ok(()));
         r
     };
     let pages = Arc::new(Mutex::new(Vec::new()));
@@ -203,7 +202,7 @@ async fn a_sync_reads_from_the_page_of_the_first_job_not_final_last_time() {
             Ok(page_of(&jobs, page, size))
         });
     let (pulled, _) = m
-        .build()
+        .build_with(hundred_a_page())
         .results
         .sync_task(TaskId(7), "g", None)
         .await
@@ -214,4 +213,56 @@ async fn a_sync_reads_from_the_page_of_the_first_job_not_final_last_time() {
         "page 1 is all final: not read"
     );
     assert_eq!(pulled, 150);
+    assert_eq!(
+        advanced.lock().unwrap().last(),
+        Some(&180),
+        "the first 180 jobs are final now"
+    );
+}
+
+#[tokio::test]
+async fn a_sync_that_fails_half_way_keeps_what_it_applied() {
+    // 300 final jobs, 100 a page; page 3 cannot be read: pages 1 and 2 are applied and recorded, so the
+    // next sync reads from page 3 only
+    let jobs: Vec<JobResult> = (1..=300).map(|r| job(r, true)).collect();
+    let mut m = Mocks::new();
+    let advanced = Arc::new(Mutex::new(Vec::new()));
+    m.results = {
+        let mut r = MockResultRepository::new();
+        r.expect_synced_final_jobs().returning(|_| Ok(0));
+        let a = advanced.clone();
+        r.expect_advance_sync().returning(move |_, n, _| {
+            a.lock().unwrap().push(n);
+            Ok(())
+        });
+        r.expect_apply_results()
+            .returning(|_, r| Ok(r.len() as u64));
+        r
+    };
+    m.platform
+        .expect_query_job_results()
+        .returning(move |_, page, size| {
+            if page == 3 {
+                Err(PlatformError::Busy("throttled".into()))
+            } else {
+                Ok(page_of(&jobs, page, size))
+            }
+        });
+    let err = m
+        .build_with(hundred_a_page())
+        .results
+        .sync_task(TaskId(7), "g", None)
+        .await;
+    assert!(matches!(
+        err,
+        Err(ExecError::Platform(PlatformError::Busy(_)))
+    ));
+    assert_eq!(advanced.lock().unwrap().last(), Some(&200));
+}
+
+fn hundred_a_page() -> ExecutionSettings {
+    ExecutionSettings {
+        page_size: 100,
+        ..ExecutionSettings::default()
+    }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE platform_budget RENAME COLUMN last_read TO sync_next_free;

@@ -1,0 +1,3 @@
+-- The sync share is applied when a reader's slot is reserved (from the last reader's slot), not
+-- fixed in advance: a reader no longer waits out a share of a dispatch that has ended.
+ALTER TABLE platform_budget RENAME COLUMN sync_next_free TO last_read;
