@@ -35,6 +35,8 @@ struct LeaseRow {
     job_group_id: Option<String>,
     #[diesel(sql_type = BigInt)]
     leads_count: i64,
+    #[diesel(sql_type = BigInt)]
+    jobs_recorded: i64,
 }
 
 /// A task in one of `$3` with a job group and something to send (a pending lead or an open
@@ -50,7 +52,8 @@ WHERE id = ( \
          OR EXISTS (SELECT 1 FROM dispatch_batches b WHERE b.task_id = c.id AND b.state = 'open')) \
   ORDER BY c.dispatch_locked_until NULLS FIRST, c.id \
   FOR UPDATE SKIP LOCKED LIMIT 1) \
-RETURNING id, task_type, job_group_id, leads_count";
+RETURNING id, task_type, job_group_id, leads_count, \
+  (SELECT COALESCE(sum(n), 0)::bigint FROM task_lead_counts k WHERE k.task_id = call_tasks.id AND k.has_job) AS jobs_recorded";
 
 /// A task in one of `$3` with a job group whose monitor lease is free or expired.
 const LEASE_MONITOR: &str = "\
@@ -61,7 +64,8 @@ WHERE id = ( \
     AND (c.monitor_locked_until IS NULL OR c.monitor_locked_until < now()) \
   ORDER BY c.monitor_locked_until NULLS FIRST, c.id \
   FOR UPDATE SKIP LOCKED LIMIT 1) \
-RETURNING id, task_type, job_group_id, leads_count";
+RETURNING id, task_type, job_group_id, leads_count, \
+  (SELECT COALESCE(sum(n), 0)::bigint FROM task_lead_counts k WHERE k.task_id = call_tasks.id AND k.has_job) AS jobs_recorded";
 
 const RENEW_DISPATCH: &str = "UPDATE call_tasks SET dispatch_locked_until = now() + make_interval(secs => $3) \
 WHERE id = $1 AND dispatch_locked_by = $2 RETURNING task_type";
@@ -118,6 +122,7 @@ impl LeaseRepository for PgLeases {
                 state: state_of(r.task_type)?,
                 job_group_id: r.job_group_id,
                 leads_count: r.leads_count,
+                jobs_recorded: u64::try_from(r.jobs_recorded).unwrap_or(0),
             })
         })
         .transpose()

@@ -26,6 +26,8 @@ pub struct LeasedTask {
     pub job_group_id: Option<String>,
     /// Leads in the task.
     pub leads_count: i64,
+    /// Leads of the task with a recorded job, when it was leased.
+    pub jobs_recorded: u64,
 }
 
 /// Storage of the leases.

@@ -17,6 +17,20 @@ use crate::platform::{GroupProgress, OutboundPlatform};
 /// A start older than this that never got its job group was interrupted: it is undone.
 const STALE_START_MINUTES: i64 = 2;
 
+/// A task at its last sync: the group's progress then, when it was asked for, and the jobs
+/// recorded then.
+///
+/// - An unchanged progress means no job changed (job states only move forward): the tick skips
+///   paging through results.
+/// - More jobs recorded since means the group grew, so its results changed: the tick syncs
+///   without asking for the progress first (a request of the account's budget that could only
+///   answer "changed", at every tick while a task is being dispatched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Synced {
+    progress: Option<GroupProgress>,
+    jobs_recorded: u64,
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TickReport {
@@ -37,9 +51,8 @@ pub struct Monitor {
     platform: Arc<dyn OutboundPlatform>,
     clock: Arc<dyn Clock>,
     settings: ExecutionSettings,
-    /// Group progress at the last full sync, per task: an unchanged progress means no job
-    /// changed (job states only move forward), so the tick skips paging through results.
-    synced: Arc<Mutex<HashMap<TaskId, GroupProgress>>>,
+    /// What each task looked like at its last sync (see [`Synced`]).
+    synced: Arc<Mutex<HashMap<TaskId, Synced>>>,
 }
 
 impl Monitor {
@@ -136,19 +149,30 @@ impl Monitor {
         let Some(group) = &task.job_group_id else {
             return Ok((0, false));
         };
-        let progress = self.platform.describe_job_group(group).await?;
-        let unchanged = {
-            let synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
-            synced.get(&task.id) == Some(&progress)
+        let last = self
+            .synced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&task.id)
+            .copied();
+        let grew = task.jobs_recorded > last.map_or(0, |l| l.jobs_recorded);
+        let progress = if grew {
+            None
+        } else {
+            Some(self.platform.describe_job_group(group).await?)
         };
-        let changed = if unchanged {
+        let changed = if progress.is_some() && progress == last.and_then(|l| l.progress) {
             0
         } else {
             let (_, changed) = self.results.sync_task(task.id, group, Some(lease)).await?;
+            let now = Synced {
+                progress,
+                jobs_recorded: task.jobs_recorded,
+            };
             self.synced
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(task.id, progress);
+                .insert(task.id, now);
             changed
         };
         let completed = task.state == TaskState::Running && {

@@ -122,6 +122,7 @@ fn leased() -> LeasedTask {
         state: TaskState::Running,
         job_group_id: Some("g".into()),
         leads_count: 150,
+        jobs_recorded: 0,
     }
 }
 

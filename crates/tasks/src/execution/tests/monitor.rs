@@ -35,12 +35,14 @@ async fn monitor_syncs_results_and_completes_running_tasks_only() {
             state: TaskState::Running,
             job_group_id: Some("g1".into()),
             leads_count: 1,
+            jobs_recorded: 0,
         },
         LeasedTask {
             id: TaskId(2),
             state: TaskState::Paused,
             job_group_id: Some("g2".into()),
             leads_count: 1,
+            jobs_recorded: 0,
         },
     ]));
     let q2 = queue.clone();
@@ -88,6 +90,7 @@ async fn monitor_skips_paging_when_group_progress_is_unchanged() {
             state: TaskState::Running,
             job_group_id: Some("g".into()),
             leads_count: 1,
+            jobs_recorded: 0,
         }))
     });
     m.leases.expect_release_lease().returning(|_, _, _| Ok(()));
@@ -125,12 +128,14 @@ async fn a_task_the_platform_cannot_answer_for_does_not_hold_up_the_others() {
             state: TaskState::Running,
             job_group_id: Some("up".into()),
             leads_count: 1,
+            jobs_recorded: 0,
         },
         LeasedTask {
             id: TaskId(2),
             state: TaskState::Running,
             job_group_id: Some("down".into()),
             leads_count: 1,
+            jobs_recorded: 0,
         },
     ]));
     m.leases
@@ -265,4 +270,46 @@ fn hundred_a_page() -> ExecutionSettings {
         page_size: 100,
         ..ExecutionSettings::default()
     }
+}
+
+#[tokio::test]
+async fn a_group_that_grew_is_synced_without_asking_for_its_progress() {
+    let mut m = Mocks::new();
+    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
+    let leases = Arc::new(Mutex::new(0));
+    let l2 = leases.clone();
+    // one task per tick, with 99 jobs recorded at both ticks
+    m.leases.expect_lease_task().returning(move |_, _, _, _| {
+        let mut n = l2.lock().unwrap();
+        *n += 1;
+        Ok((*n % 2 == 1).then(|| LeasedTask {
+            id: TaskId(1),
+            state: TaskState::Running,
+            job_group_id: Some("g".into()),
+            leads_count: 200,
+            jobs_recorded: 99,
+        }))
+    });
+    m.leases.expect_release_lease().returning(|_, _, _| Ok(()));
+    m.lifecycle
+        .expect_complete_if_done()
+        .returning(|_| Ok(false));
+    // the first tick knows the group grew; the second has to ask
+    m.platform
+        .expect_describe_job_group()
+        .times(1)
+        .returning(|_| {
+            Ok(GroupProgress {
+                total: 99,
+                executing: 99,
+                ..Default::default()
+            })
+        });
+    m.platform
+        .expect_query_job_results()
+        .times(2)
+        .returning(|_, page, size| Ok(page_of(&[], page, size)));
+    let monitor = m.build().monitor;
+    monitor.tick(10).await.unwrap();
+    monitor.tick(10).await.unwrap();
 }
