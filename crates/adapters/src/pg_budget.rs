@@ -31,6 +31,7 @@ pub struct PgSlots {
 type Row = (
     f64,
     bool,
+    f64,
     DateTime<Utc>,
     DateTime<Utc>,
     DateTime<Utc>,
@@ -43,12 +44,13 @@ fn state_of(r: Row) -> BucketState {
     BucketState {
         rate: r.0,
         slow_start: r.1,
-        next_free: r.2,
-        last_read: r.3,
-        dispatch_demand_until: r.4,
-        last_cut: r.5,
-        reserved: r.6,
-        throttled: r.7,
+        ceiling: r.2,
+        next_free: r.3,
+        last_read: r.4,
+        dispatch_demand_until: r.5,
+        last_cut: r.6,
+        reserved: r.7,
+        throttled: r.8,
     }
 }
 
@@ -86,6 +88,7 @@ impl PgSlots {
                             (
                                 platform_budget::rate,
                                 platform_budget::slow_start,
+                                platform_budget::ceiling,
                                 platform_budget::next_free,
                                 platform_budget::last_read,
                                 platform_budget::dispatch_demand_until,
@@ -126,6 +129,7 @@ impl PgSlots {
                     .set((
                         platform_budget::rate.eq(state.rate),
                         platform_budget::slow_start.eq(state.slow_start),
+                        platform_budget::ceiling.eq(state.ceiling),
                         platform_budget::next_free.eq(state.next_free),
                         platform_budget::last_read.eq(state.last_read),
                         platform_budget::dispatch_demand_until.eq(state.dispatch_demand_until),

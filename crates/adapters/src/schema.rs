@@ -29,6 +29,7 @@ diesel::table! {
         account -> Text,
         rate -> Float8,
         slow_start -> Bool,
+        ceiling -> Float8,
         next_free -> Timestamptz,
         last_read -> Timestamptz,
         dispatch_demand_until -> Timestamptz,

@@ -11,12 +11,20 @@
 //!   share is applied when a reader's slot is reserved, counted from the last reader's slot: a
 //!   reader never waits out the share of a dispatch that has ended meanwhile.
 //! - **The rate**: with `PLATFORM_MAX_QPS` it is that, fixed. Without it the budget finds the
-//!   account's limit itself: it starts at [`START_RATE`] and, while every slot is taken, grows
-//!   by half of itself a second (slow start) until the first throttling answer, which undoes a
-//!   second of that growth (divides it by 1.5); then it grows by [`RAISE_PER_SECOND`] of itself a second and each
-//!   throttling answer cuts it to [`CUT`] of itself (at most one cut a second). So it climbs
-//!   from 85% of the limit back to the limit in about 15 s, meeting one throttling answer per
-//!   climb: well under 1% of the requests.
+//!   account's limit itself, growing only while every slot is taken:
+//!   - it starts at [`START_RATE`] and grows by half of itself a second (slow start) until the
+//!     first throttling answer, which undoes a second of that growth (divides it by 1.5);
+//!   - each later throttling answer cuts it to [`CUT`] of itself (at most one cut a second);
+//!   - every throttling answer remembers the rate it came at (the ceiling; slow start's, the
+//!     rate it undid back to, since it overshoots by up to half; one below the ceiling, a
+//!     little less than its rate, since the ceiling was too high): below 95% of it the
+//!     rate comes back by [`RECOVER_PER_SECOND`] of itself a second (about two seconds from a
+//!     cut), from there to 5% above it probes by [`PROBE_PER_SECOND`] (about 25 s to the
+//!     ceiling), and beyond that, the limit having grown, it grows by [`RAISE_PER_SECOND`].
+//!
+//!   So it runs at 95–100% of the limit and meets a throttling answer about every half minute:
+//!   under 1% of the requests from 4 a second up. A flat 1% a second after each cut would spend
+//!   15 s back from 85%.
 //! - **Where the slots come from**: a [`SlotSource`]: the account's row in PostgreSQL, shared by
 //!   every instance (`crate::pg_budget`), or memory ([`LocalSlots`], one process). The rules
 //!   are [`BucketState::reserve`] and [`BucketState::throttled`] in both cases.
@@ -62,8 +70,14 @@ pub const START_RATE: f64 = 2.0;
 pub const MIN_RATE: f64 = 0.5;
 /// Growth of the discovered rate per second during slow start, as a share of itself.
 pub const SLOW_START_PER_SECOND: f64 = 0.5;
-/// Growth of the discovered rate per second after slow start, as a share of itself.
+/// Growth of the discovered rate per second, as a share of itself, beyond 5% above the ceiling
+/// (or with none).
 pub const RAISE_PER_SECOND: f64 = 0.01;
+/// Growth of the discovered rate per second, as a share of itself, below 95% of the ceiling.
+pub const RECOVER_PER_SECOND: f64 = 0.1;
+/// Growth of the discovered rate per second, as a share of itself, from 95% of the ceiling to
+/// 5% above it.
+pub const PROBE_PER_SECOND: f64 = 0.002;
 /// What a throttling answer leaves of the discovered rate.
 pub const CUT: f64 = 0.85;
 /// The least a reader whose share is not due waits before it asks again.
@@ -88,6 +102,8 @@ pub struct BucketState {
     pub rate: f64,
     /// Whether the discovered rate is still doubling (no throttling answer yet).
     pub slow_start: bool,
+    /// The discovered rate when the last throttling answer came (0 before any).
+    pub ceiling: f64,
     /// The earliest time of the next slot.
     pub next_free: DateTime<Utc>,
     /// The last slot given to a request that reads results.
@@ -109,6 +125,7 @@ impl BucketState {
         Self {
             rate: START_RATE,
             slow_start: true,
+            ceiling: 0.0,
             next_free: now,
             last_read: past,
             dispatch_demand_until: past,
@@ -174,14 +191,24 @@ impl BucketState {
         }
         self.next_free = slot + interval;
         if mode == RateMode::Discovered && slot > now {
-            self.rate += if self.slow_start {
-                SLOW_START_PER_SECOND
-            } else {
-                RAISE_PER_SECOND
-            };
+            // a share of itself a second is that much a slot: the rate is the slots a second
+            self.rate += self.growth();
         }
         self.reserved += 1;
         Some(slot)
+    }
+
+    /// The discovered rate's growth per second now, as a share of itself.
+    fn growth(&self) -> f64 {
+        if self.slow_start {
+            SLOW_START_PER_SECOND
+        } else if self.rate < self.ceiling * 0.95 {
+            RECOVER_PER_SECOND
+        } else if self.rate < self.ceiling * 1.05 {
+            PROBE_PER_SECOND
+        } else {
+            RAISE_PER_SECOND
+        }
     }
 
     /// The platform refused a request for its rate.
@@ -196,7 +223,19 @@ impl BucketState {
         } else {
             CUT
         };
-        self.rate = (self.rate * keep).max(MIN_RATE);
+        let came_at = self.rate;
+        self.rate = (came_at * keep).max(MIN_RATE);
+        // the limit was crossed in the last second: during slow start that is the undone rate
+        // (the rate the answer came at is up to half above the limit); later the rate it came
+        // at, or, below the ceiling (which was too high, or the limit fell), less: the rate came
+        // back fast and may have gone past the limit by then
+        self.ceiling = if self.slow_start {
+            self.rate
+        } else if came_at < self.ceiling {
+            came_at * (1.0 + CUT) / 2.0
+        } else {
+            came_at
+        };
         self.slow_start = false;
         self.last_cut = now;
         // the slots already promised stand; the next ones follow the new rate
@@ -484,7 +523,7 @@ mod tests {
     }
 
     #[test]
-    fn a_discovered_rate_grows_fast_then_cuts_and_grows_slowly() {
+    fn a_discovered_rate_grows_fast_then_cuts_comes_back_fast_and_probes_slowly() {
         let mode = RateMode::Discovered;
         let mut b = BucketState::new(at(0));
         // saturated: every reservation but the first waits
@@ -499,16 +538,41 @@ mod tests {
             "slow start's last second undone"
         );
         assert!(!b.slow_start);
+        assert_eq!(b.ceiling, b.rate, "slow start's overshoot is not a ceiling");
         let before = b.rate;
         b.throttled(at(1500), mode); // within a second of the cut: no second cut
         assert_eq!(b.rate, before);
         b.throttled(at(2600), mode);
         assert!((b.rate - before * CUT).abs() < 1e-9);
-        let before = b.rate;
-        for _ in 0..100 {
+        assert_eq!(b.ceiling, before, "the rate the throttling answer came at");
+        // back to 95% of that fast: a tenth of itself a second is 0.1 a slot
+        let mut slots = 0;
+        while b.rate < 0.95 * before {
+            b.reserve(Class::Dispatch, at(2600), mode).unwrap();
+            slots += 1;
+        }
+        assert_eq!(
+            slots,
+            ((0.95 - CUT) * before / RECOVER_PER_SECOND).ceil() as i32
+        );
+        // then slowly past the ceiling
+        let near = b.rate;
+        for _ in 0..10 {
             b.reserve(Class::Dispatch, at(2600), mode).unwrap();
         }
-        assert!((b.rate - (before + 100.0 * RAISE_PER_SECOND)).abs() < 1e-9);
+        assert!((b.rate - (near + 10.0 * PROBE_PER_SECOND)).abs() < 1e-9);
+        // and once well past it (the limit grew), by a hundredth of itself a second
+        b.rate = before * 1.06;
+        for _ in 0..10 {
+            b.reserve(Class::Dispatch, at(2600), mode).unwrap();
+        }
+        assert!((b.rate - (before * 1.06 + 10.0 * RAISE_PER_SECOND)).abs() < 1e-9);
+        // a throttling answer below the ceiling: the ceiling was too high, the next one is
+        // below the rate the answer came at
+        b.ceiling = 10.0;
+        b.rate = 8.0;
+        b.throttled(at(10_000), mode);
+        assert!((b.ceiling - 8.0 * (1.0 + CUT) / 2.0).abs() < 1e-9);
     }
 
     #[test]
