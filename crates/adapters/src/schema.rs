@@ -92,6 +92,7 @@ diesel::table! {
         size -> Int4,
         created_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        sent_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -862,6 +862,46 @@ async fn record_batch_stores_jobs_and_returns_unlisted_leads_to_pending() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_noted_as_sent_is_not_given_back_unsent_and_one_given_back_cannot_be_sent() {
+    let mut f = fx().await;
+    let id = f.running(6).await;
+    let b = |n| {
+        let batches = f.exec.batches.clone();
+        async move {
+            batches
+                .claim_batch(id, "w", n, TaskLeadId(0))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    // noted as about to leave: it stays open for reconciliation
+    let sent = b(2).await;
+    assert!(f.exec.batches.mark_sent(sent.id).await.unwrap());
+    assert!(
+        f.exec.batches.mark_sent(sent.id).await.unwrap(),
+        "a retry notes it again"
+    );
+    assert!(!f.exec.batches.release_unsent(sent.id).await.unwrap());
+    // never noted: given back, and then it may no longer leave
+    let unsent = b(2).await;
+    assert!(f.exec.batches.release_unsent(unsent.id).await.unwrap());
+    assert!(!f.exec.batches.mark_sent(unsent.id).await.unwrap());
+    let open: Vec<_> = f
+        .exec
+        .batches
+        .open_batches(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(open, vec![sent.id]);
+    let st = f.states(id).await;
+    assert_eq!(st.values().filter(|s| s.0 == "pending").count(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_batch_returns_every_lead_to_pending() {
     let mut f = fx().await;
     let id = f.running(6).await;

@@ -24,8 +24,10 @@ pub struct Report {
 }
 
 /// A send-by moment the bench never reaches (it holds no lease).
-fn far_off() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(3600)
+fn far_off() -> std::sync::Arc<tasks::platform::SendBy> {
+    std::sync::Arc::new(tasks::platform::SendBy(
+        tokio::time::Instant::now() + Duration::from_secs(3600),
+    ))
 }
 
 fn sh(cmd: &str) -> String {

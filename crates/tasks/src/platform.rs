@@ -204,6 +204,32 @@ impl PlatformError {
     }
 }
 
+/// What a job assignment passes the moment before it leaves, after its wait for a slot of the
+/// account's budget: the sender may still hold it back then (its lease ends, its batch was
+/// given back meanwhile). A refusal must be an error that says nothing took effect
+/// ([`PlatformError::Busy`] or [`PlatformError::Unavailable`]).
+#[async_trait]
+pub trait SendGate: Send + Sync {
+    /// Whether the request may leave now.
+    async fn pass(&self) -> Result<(), PlatformError>;
+}
+
+/// A gate that closes at a moment of the process's monotonic clock.
+#[derive(Debug, Clone, Copy)]
+pub struct SendBy(pub tokio::time::Instant);
+
+#[async_trait]
+impl SendGate for SendBy {
+    async fn pass(&self) -> Result<(), PlatformError> {
+        if tokio::time::Instant::now() >= self.0 {
+            return Err(PlatformError::Busy(
+                "not sent: the sender's lease ends before it could leave".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The outbound-call platform.
 ///
 /// The contract of the errors: [`PlatformError::Unavailable`] and [`PlatformError::Busy`] mean
@@ -220,14 +246,14 @@ pub trait OutboundPlatform: Send + Sync + 'static {
         script_id: &str,
         strategy: &Strategy,
     ) -> Result<String, PlatformError>;
-    /// Create one job per contact (1..=99 contacts), in order. The request leaves no later than
-    /// `send_by` (the sender's lease ends soon after): if the account's budget holds it back
-    /// past that moment it is not sent, and the answer is [`PlatformError::Busy`].
+    /// Create one job per contact (1..=99 contacts), in order. Every attempt passes `gate`
+    /// after its wait for a slot of the account's budget, the moment before it leaves; when the
+    /// gate refuses, nothing is sent and its error is the answer.
     async fn assign_jobs(
         &self,
         job_group_id: &str,
         contacts: Vec<Contact>,
-        send_by: tokio::time::Instant,
+        gate: std::sync::Arc<dyn SendGate>,
     ) -> Result<Vec<AssignedJob>, PlatformError>;
     /// Suspend every job of the group.
     async fn suspend_jobs(&self, job_group_id: &str) -> Result<(), PlatformError>;

@@ -176,6 +176,48 @@ impl DispatchRepository for PgBatches {
         result.map_err(db_error)
     }
 
+    async fn mark_sent(&self, batch: BatchId) -> Result<bool, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        // a retry after a throttling answer notes it again: the first time stands
+        let n = diesel::update(
+            dispatch_batches::table
+                .find(batch.0)
+                .filter(dispatch_batches::state.eq("open")),
+        )
+        .set(dispatch_batches::sent_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("COALESCE(sent_at, now())")))
+        .execute(&mut c)
+        .await
+        .map_err(db_error)?;
+        Ok(n == 1)
+    }
+
+    async fn release_unsent(&self, batch: BatchId) -> Result<bool, RepoError> {
+        let mut c = conn(&self.pool).await?;
+        let result: Result<bool, diesel::result::Error> = c
+            .transaction(async |c| {
+                // the row lock orders this against mark_sent: whichever comes second sees the
+                // other's outcome
+                let unsent: Option<i64> = dispatch_batches::table
+                    .find(batch.0)
+                    .filter(dispatch_batches::state.eq("open"))
+                    .filter(dispatch_batches::sent_at.is_null())
+                    .select(dispatch_batches::id)
+                    .for_update()
+                    .first(c)
+                    .await
+                    .optional()?;
+                if unsent.is_none() {
+                    return Ok(false);
+                }
+                close_batch(c, batch.0).await?;
+                Ok(true)
+            })
+            .await;
+        result.map_err(db_error)
+    }
+
     async fn jobs_recorded(&self, task: TaskId) -> Result<u64, RepoError> {
         let mut c = conn(&self.pool).await?;
         // from the maintained counters: the cost does not grow with the task

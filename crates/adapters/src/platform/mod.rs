@@ -52,7 +52,7 @@ use sha1::Sha1;
 use tasks::execution::Platforms;
 use tasks::platform::{
     AssignedJob, Contact, GroupProgress, JobResult, JobResultPage, JobStatus, MAX_ASSIGN_BATCH,
-    Strategy, TagHit,
+    SendGate, Strategy, TagHit,
 };
 use tasks::{OutboundPlatform, PlatformError};
 
@@ -352,16 +352,16 @@ impl HttpPlatform {
         self.call_by(action, params, None).await
     }
 
-    /// [`Self::call`], where no attempt leaves after `send_by`.
+    /// [`Self::call`], where every attempt passes `gate` before it leaves.
     async fn call_by(
         &self,
         action: Action,
         params: &[(String, String)],
-        send_by: Option<tokio::time::Instant>,
+        gate: Option<&dyn SendGate>,
     ) -> Result<Value, PlatformError> {
         let mut attempt: u32 = 0;
         loop {
-            match self.attempt(action, params, send_by).await {
+            match self.attempt(action, params, gate).await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(why) => {
                     let reason = why.as_str();
@@ -398,15 +398,14 @@ impl HttpPlatform {
         &self,
         action: Action,
         params: &[(String, String)],
-        send_by: Option<tokio::time::Instant>,
+        gate: Option<&dyn SendGate>,
     ) -> Attempt {
         self.budget.acquire(self.class).await;
-        // checked after the wait for a slot, the last thing before the request leaves
-        if send_by.is_some_and(|t| tokio::time::Instant::now() >= t) {
-            return Attempt::Done(Err(PlatformError::Busy(format!(
-                "{} not sent: the sender's lease ends before it could leave",
-                action.name()
-            ))));
+        // passed after the wait for a slot, the last thing before the request leaves
+        if let Some(gate) = gate
+            && let Err(e) = gate.pass().await
+        {
+            return Attempt::Done(Err(e));
         }
         let body = self.signed_body(action, params);
         let sent = self
@@ -457,7 +456,7 @@ impl OutboundPlatform for HttpPlatform {
         &self,
         job_group_id: &str,
         contacts: Vec<Contact>,
-        send_by: tokio::time::Instant,
+        gate: Arc<dyn SendGate>,
     ) -> Result<Vec<AssignedJob>, PlatformError> {
         let action = Action::AssignJobs;
         if contacts.is_empty() || contacts.len() > MAX_ASSIGN_BATCH {
@@ -476,7 +475,7 @@ impl OutboundPlatform for HttpPlatform {
                 .enumerate()
                 .map(|(i, c)| (format!("JobsJson.{}", i + 1), job_json(c))),
         );
-        let v = self.call_by(action, &params, Some(send_by)).await?;
+        let v = self.call_by(action, &params, Some(gate.as_ref())).await?;
         let ids: Vec<String> = field(&v, "JobsId")
             .and_then(Value::as_array)
             .ok_or_else(|| action.unclear("response without JobsId"))?

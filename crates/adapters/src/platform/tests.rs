@@ -8,7 +8,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tasks::platform::CallWindow;
+use tasks::platform::{CallWindow, SendBy};
 
 const SECRET: &str = "sim-secret";
 
@@ -206,8 +206,10 @@ fn platform(base_url: &str, max_retries: u32, request_timeout: Duration) -> Http
 }
 
 /// A send-by moment no test reaches.
-fn far_off() -> tokio::time::Instant {
-    tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
+fn far_off() -> std::sync::Arc<SendBy> {
+    std::sync::Arc::new(SendBy(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(3600),
+    ))
 }
 
 fn contact(i: usize) -> Contact {
@@ -392,7 +394,11 @@ async fn throttling_is_retried_then_succeeds() {
 async fn an_assignment_whose_send_by_has_passed_is_not_sent() {
     let (fake, url) = start(|_, _| ok(json!({"JobsId": ["j-1"]})));
     let err = platform(&url, 3, Duration::from_secs(5))
-        .assign_jobs("jg-1", vec![contact(1)], tokio::time::Instant::now())
+        .assign_jobs(
+            "jg-1",
+            vec![contact(1)],
+            std::sync::Arc::new(SendBy(tokio::time::Instant::now())),
+        )
         .await
         .unwrap_err();
     assert!(

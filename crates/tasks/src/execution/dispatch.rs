@@ -16,7 +16,7 @@ use super::{
     LifecycleRepository,
 };
 use crate::TaskState;
-use crate::platform::{Contact, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError};
+use crate::platform::{Contact, MAX_ASSIGN_BATCH, OutboundPlatform, PlatformError, SendGate};
 
 /// A task lead to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,13 @@ pub trait DispatchRepository: Send + Sync + 'static {
     ) -> Result<(), RepoError>;
     /// The batch certainly did nothing: its leads go back to `pending`; the batch closes.
     async fn release_batch(&self, batch: BatchId) -> Result<(), RepoError>;
+    /// Note that the batch's request is about to leave; false (and nothing noted) when the
+    /// batch is no longer open, so that the request must not leave.
+    async fn mark_sent(&self, batch: BatchId) -> Result<bool, RepoError>;
+    /// [`DispatchRepository::release_batch`] if the batch is open and its request never was
+    /// about to leave (see [`DispatchRepository::mark_sent`]; the two exclude each other);
+    /// whether it was released.
+    async fn release_unsent(&self, batch: BatchId) -> Result<bool, RepoError>;
     /// Open batches of the task (claimed, outcome not recorded).
     async fn open_batches(&self, task: TaskId) -> Result<Vec<Batch>, RepoError>;
     /// Leads of the task with a recorded job.
@@ -104,6 +111,31 @@ fn contact(l: &DispatchLead) -> Contact {
         honorific: None,
         reference_id: l.id.to_string(),
         extras: vec![],
+    }
+}
+
+/// What a batch's request passes before it leaves: the lease still has time (see
+/// [`HeldLease::send_by`]), and the batch is noted as sent while it is still open (a holder
+/// that took the task over may have given it back meanwhile).
+struct BatchGate {
+    send_by: tokio::time::Instant,
+    batches: Arc<dyn DispatchRepository>,
+    batch: BatchId,
+}
+
+#[async_trait]
+impl SendGate for BatchGate {
+    async fn pass(&self) -> Result<(), PlatformError> {
+        crate::platform::SendBy(self.send_by).pass().await?;
+        match self.batches.mark_sent(self.batch).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PlatformError::Busy(
+                "not sent: the batch was given back meanwhile".to_owned(),
+            )),
+            Err(e) => Err(PlatformError::Unavailable(format!(
+                "not sent: the batch could not be noted as sent: {e}"
+            ))),
+        }
     }
 }
 
@@ -181,8 +213,17 @@ impl Dispatcher {
         let Some(group) = task.job_group_id.clone() else {
             return Ok(report);
         };
-        // 1. settle batches whose outcome is unknown
-        let open = self.batches.open_batches(task.id).await?;
+        // 1. settle batches whose outcome is unknown: one whose request never was about to
+        // leave (its sender died or gave up while it waited for a slot) did nothing, and goes
+        // back at once, without asking the platform or waiting for it
+        let mut open = Vec::new();
+        for b in self.batches.open_batches(task.id).await? {
+            if self.batches.release_unsent(b.id).await? {
+                report.requeued += b.leads.len() as u64;
+            } else {
+                open.push(b);
+            }
+        }
         if !open.is_empty() {
             let now = self.clock.now();
             let (old, young): (Vec<Batch>, Vec<Batch>) = open
@@ -245,10 +286,12 @@ impl Dispatcher {
             };
             after = batch.leads.iter().map(|l| l.id).max().unwrap_or(after);
             let contacts: Vec<Contact> = batch.leads.iter().map(contact).collect();
-            let outcome = self
-                .platform
-                .assign_jobs(group, contacts, lease.send_by())
-                .await;
+            let gate = Arc::new(BatchGate {
+                send_by: lease.send_by(),
+                batches: self.batches.clone(),
+                batch: batch.id,
+            });
+            let outcome = self.platform.assign_jobs(group, contacts, gate).await;
             if lease.is_over() {
                 // this process stalled past its lease while the batch was out: another worker
                 // may hold the task now, so nothing is written; the batch stays open and the

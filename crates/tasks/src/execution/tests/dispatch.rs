@@ -121,9 +121,9 @@ async fn a_batch_answered_after_the_lease_is_over_is_left_open_for_the_next_hold
     m.platform
         .expect_assign_jobs()
         .times(1)
-        .returning(|_, contacts, send_by| {
+        .returning(|_, contacts, gate| {
             assert!(
-                send_by <= tokio::time::Instant::now(),
+                futures::executor::block_on(gate.pass()).is_err(),
                 "no time to send under a lease of 0 s"
             );
             Ok(jobs_for(contacts))
@@ -343,6 +343,78 @@ async fn young_open_batch_is_not_reconciled_yet_and_nothing_is_sent() {
     m.platform.expect_assign_jobs().never();
     let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
     assert!(!report.done && report.waiting);
+}
+
+#[tokio::test]
+async fn a_young_batch_whose_request_never_left_goes_back_at_once_and_sending_goes_on() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches = MockDispatchRepository::new();
+    m.batches.expect_open_batches().returning(|_| {
+        Ok(vec![Batch {
+            id: BatchId(9),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }])
+    });
+    m.batches
+        .expect_release_unsent()
+        .withf(|b| *b == BatchId(9))
+        .times(1)
+        .returning(|_| Ok(true));
+    m.platform.expect_query_job_results().never();
+    // no young batch left to wait for: the leads are claimed and sent again in this turn
+    let claims = Arc::new(Mutex::new(0));
+    m.batches.expect_claim_batch().returning(move |_, _, _, _| {
+        let mut n = claims.lock().unwrap();
+        *n += 1;
+        Ok((*n == 1).then(|| Batch {
+            id: BatchId(10),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }))
+    });
+    m.batches.expect_record_batch().returning(|_, _| Ok(()));
+    m.platform
+        .expect_assign_jobs()
+        .times(1)
+        .returning(|_, contacts, _| Ok(jobs_for(contacts)));
+    let report = m.build().dispatcher.dispatch_turn().await.unwrap().unwrap();
+    assert_eq!((report.requeued, report.assigned), (3, 3));
+    assert!(!report.waiting);
+}
+
+#[tokio::test]
+async fn a_batch_given_back_while_it_waited_for_a_slot_is_not_sent() {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches.expect_claim_batch().returning(|_, _, _, _| {
+        Ok(Some(Batch {
+            id: BatchId(1),
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }))
+    });
+    // the gate notes the batch as sent, which fails: a holder that took the task over gave it
+    // back meanwhile
+    m.batches
+        .expect_mark_sent()
+        .withf(|b| *b == BatchId(1))
+        .times(1)
+        .returning(|_| Ok(false));
+    m.batches.expect_release_batch().returning(|_| Ok(()));
+    m.batches.expect_record_batch().never();
+    m.platform
+        .expect_assign_jobs()
+        .times(1)
+        .returning(|_, _, gate| {
+            futures::executor::block_on(gate.pass())?;
+            unreachable!("the gate let the request leave");
+        });
+    let r = m.build().dispatcher.dispatch_turn().await;
+    assert!(
+        matches!(r, Err(ExecError::Platform(PlatformError::Busy(_)))),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]

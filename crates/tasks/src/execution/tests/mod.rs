@@ -38,10 +38,13 @@ impl Mocks {
             .expect_synced_final_jobs()
             .returning(move |_| Ok(known));
         results.expect_advance_sync().returning(|_, _, _| Ok(()));
+        // every open batch of these tests was about to be sent, unless a test says otherwise
+        let mut batches = MockDispatchRepository::new();
+        batches.expect_release_unsent().returning(|_| Ok(false));
         Self {
             lifecycle: MockLifecycleRepository::new(),
             leases: MockLeaseRepository::new(),
-            batches: MockDispatchRepository::new(),
+            batches,
             results,
             runs: MockRunRepository::new(),
             tasks: MockTaskRepository::new(),

@@ -1,0 +1,1 @@
+ALTER TABLE dispatch_batches DROP COLUMN sent_at;
