@@ -529,17 +529,18 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // bare paging: the same pages over the same HTTP client, no database work
+    let size = tasks::execution::ExecutionSettings::default().page_size;
     let bare = async {
         let t = Instant::now();
         let mut page = 1;
         let mut seen = 0usize;
         loop {
             let p = platform
-                .query_job_results(&group, page, 100)
+                .query_job_results(&group, page, size)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             seen += p.items.len();
-            if p.items.is_empty() || u64::from(page) * 100 >= p.total {
+            if p.items.is_empty() || u64::from(page) * u64::from(size) >= p.total {
                 break;
             }
             page += 1;
@@ -552,7 +553,7 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
         Arc::new(adapters::pg_exec::PgResults::new(env.pool.clone())),
         Arc::new(adapters::pg_tasks::PgTasks::new(env.pool.clone())),
         Arc::new(platform.clone()),
-        tasks::execution::ExecutionSettings::default().page_size,
+        size,
     );
     let t = Instant::now();
     let (pulled, changed) = exec
@@ -578,9 +579,9 @@ pub async fn sync(env: &BenchEnv, args: &Args, report: &mut Report) -> anyhow::R
         "sync: bare {bare1:.2}s, first sync {first:.2}s ({changed} changed), second {second:.2}s ({changed_again})"
     );
     report.sections.push(format!(
-        "## Monitor sync\n\nOne task of {n} finished jobs. Bare paging reads every page of `QueryJobsWithResult` (100 per \
-         page) with the same HTTP client and does nothing else; the sync reads the same pages and writes each page's \
-         results into the task leads (bulks of up to 2,000 rows, each one `unnest` statement that updates the changed task leads and adds their new attempts to the leads' call counts, two bulks written at a time) while the next pages are read.\n\n\
+        "## Monitor sync\n\nOne task of {n} finished jobs. Bare paging reads every page of `QueryJobsWithResult` ({size} per \
+         page, the service's size) with the same HTTP client and does nothing else; the sync reads the same pages and writes each page's \
+         results into the task leads (the pages that are ready, up to 2,000 rows, in one `unnest` statement that updates the changed task leads and adds their new attempts to the leads' call counts, two bulks written at a time, the task's counters and synced prefix recorded after each) while the next pages are read.\n\n\
          | jobs | bare paging (s) | sync, all changed (s) | sync / bare | target | sync again, nothing changed (s) |\n\
          |---:|---:|---:|---:|---|---:|\n\
          | {n} | {bare1:.2} | {first:.2} | {:.2}x | ≤ 1.3x {} | {second:.2} |\n\n\
