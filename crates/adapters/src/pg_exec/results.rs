@@ -92,16 +92,9 @@ WITH u AS ( \
   COALESCE((SELECT array_agg(lead_id ORDER BY id) FROM done), '{}') AS finished_leads, \
   COALESCE((SELECT array_agg(phone ORDER BY id) FROM done), '{}') AS finished_phones";
 
-/// The task's called / connected counters from the maintained per-status counts.
+/// The task's called / connected counters from the maintained per-status counts, and its synced
+/// prefix moved forward to `$4` (never back: 0 leaves it as it is).
 const REFRESH_COUNTERS: &str = "\
-UPDATE call_tasks SET \
-  called_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = ANY($2)), \
-  connected_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = $3), \
-  update_time = now() \
-WHERE id = $1";
-
-/// [`REFRESH_COUNTERS`], and the synced prefix moved forward (never back) in the same row.
-const ADVANCE_SYNC: &str = "\
 UPDATE call_tasks SET \
   called_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = ANY($2)), \
   connected_count = (SELECT COALESCE(sum(n), 0) FROM task_lead_counts WHERE task_id = $1 AND call_status = $3), \
@@ -295,15 +288,7 @@ impl ResultRepository for PgResults {
     }
 
     async fn refresh_counters(&self, task: TaskId) -> Result<(), RepoError> {
-        let mut c = conn(&self.pool).await?;
-        diesel::sql_query(REFRESH_COUNTERS)
-            .bind::<BigInt, _>(task.0)
-            .bind::<Array<Text>, _>(names(&CallStatus::called()))
-            .bind::<Text, _>(CallStatus::Connected.as_str())
-            .execute(&mut c)
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        self.advance_sync(task, 0, true).await
     }
 
     async fn synced_final_jobs(&self, task: TaskId) -> Result<u64, RepoError> {
@@ -327,7 +312,7 @@ impl ResultRepository for PgResults {
         let mut c = conn(&self.pool).await?;
         let jobs = i64::try_from(final_jobs).unwrap_or(i64::MAX);
         if changed {
-            diesel::sql_query(ADVANCE_SYNC)
+            diesel::sql_query(REFRESH_COUNTERS)
                 .bind::<BigInt, _>(task.0)
                 .bind::<Array<Text>, _>(names(&CallStatus::called()))
                 .bind::<Text, _>(CallStatus::Connected.as_str())

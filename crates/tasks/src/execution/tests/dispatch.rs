@@ -34,6 +34,21 @@ fn jobs_for(contacts: Vec<Contact>) -> Vec<AssignedJob> {
         .collect()
 }
 
+/// Mocks of a running task's turn with no open batch, where every claim gives batch `id` of
+/// leads 1..=3.
+fn sending_one_batch(id: BatchId) -> Mocks {
+    let mut m = turn_mocks(TaskState::Running);
+    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
+    m.batches.expect_claim_batch().returning(move |_, _, _, _| {
+        Ok(Some(Batch {
+            id,
+            created_at: Utc::now(),
+            leads: leads(1, 3),
+        }))
+    });
+    m
+}
+
 #[tokio::test]
 async fn dispatch_sends_batches_of_at_most_99_and_records_each() {
     let mut m = turn_mocks(TaskState::Running);
@@ -82,15 +97,7 @@ async fn dispatch_sends_batches_of_at_most_99_and_records_each() {
 
 #[tokio::test]
 async fn ambiguous_assign_leaves_the_batch_open() {
-    let mut m = turn_mocks(TaskState::Running);
-    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
-    m.batches.expect_claim_batch().returning(|_, _, _, _| {
-        Ok(Some(Batch {
-            id: BatchId(1),
-            created_at: Utc::now(),
-            leads: leads(1, 3),
-        }))
-    });
+    let mut m = sending_one_batch(BatchId(1));
     m.batches.expect_record_batch().never();
     m.batches.expect_release_batch().never();
     m.platform
@@ -106,15 +113,7 @@ async fn ambiguous_assign_leaves_the_batch_open() {
 
 #[tokio::test]
 async fn a_batch_answered_after_the_lease_is_over_is_left_open_for_the_next_holder() {
-    let mut m = turn_mocks(TaskState::Running);
-    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
-    m.batches.expect_claim_batch().returning(|_, _, _, _| {
-        Ok(Some(Batch {
-            id: BatchId(1),
-            created_at: Utc::now(),
-            leads: leads(1, 3),
-        }))
-    });
+    let mut m = sending_one_batch(BatchId(1));
     // neither the jobs nor a release: another worker may hold the task by now
     m.batches.expect_record_batch().never();
     m.batches.expect_release_batch().never();
@@ -254,15 +253,7 @@ async fn an_unclear_answer_is_reconciled_at_once_and_the_leads_without_a_job_are
 
 #[tokio::test]
 async fn an_unavailable_platform_sent_nothing_so_the_batch_goes_back_to_pending() {
-    let mut m = turn_mocks(TaskState::Running);
-    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
-    m.batches.expect_claim_batch().returning(|_, _, _, _| {
-        Ok(Some(Batch {
-            id: BatchId(4),
-            created_at: Utc::now(),
-            leads: leads(1, 3),
-        }))
-    });
+    let mut m = sending_one_batch(BatchId(4));
     m.batches
         .expect_release_batch()
         .withf(|b| *b == BatchId(4))
@@ -385,15 +376,7 @@ async fn a_young_batch_whose_request_never_left_goes_back_at_once_and_sending_go
 
 #[tokio::test]
 async fn a_batch_given_back_while_it_waited_for_a_slot_is_not_sent() {
-    let mut m = turn_mocks(TaskState::Running);
-    m.batches.expect_open_batches().returning(|_| Ok(vec![]));
-    m.batches.expect_claim_batch().returning(|_, _, _, _| {
-        Ok(Some(Batch {
-            id: BatchId(1),
-            created_at: Utc::now(),
-            leads: leads(1, 3),
-        }))
-    });
+    let mut m = sending_one_batch(BatchId(1));
     // the gate notes the batch as sent, which fails: a holder that took the task over gave it
     // back meanwhile
     m.batches

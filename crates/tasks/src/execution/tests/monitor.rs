@@ -25,6 +25,28 @@ fn synced_result(group: &str, page: u32, size: u32) -> JobResultPage {
     }
 }
 
+/// Mocks of ticks that each lease one running task (task 1 of group `g`), with
+/// `jobs_recorded` jobs recorded.
+fn one_task_per_tick(jobs_recorded: u64) -> Mocks {
+    let mut m = Mocks::new();
+    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
+    let leases = Arc::new(Mutex::new(0));
+    // the second lease of each tick finds nothing: the tick ends
+    m.leases.expect_lease_task().returning(move |_, _, _, _| {
+        let mut n = leases.lock().unwrap();
+        *n += 1;
+        Ok((*n % 2 == 1).then(|| LeasedTask {
+            id: TaskId(1),
+            state: TaskState::Running,
+            job_group_id: Some("g".into()),
+            leads_count: 200,
+            jobs_recorded,
+        }))
+    });
+    m.leases.expect_release_lease().returning(|_, _, _| Ok(()));
+    m
+}
+
 #[tokio::test]
 async fn monitor_syncs_results_and_completes_running_tasks_only() {
     let mut m = Mocks::new();
@@ -77,23 +99,7 @@ async fn monitor_syncs_results_and_completes_running_tasks_only() {
 
 #[tokio::test]
 async fn monitor_skips_paging_when_group_progress_is_unchanged() {
-    let mut m = Mocks::new();
-    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
-    let leases = Arc::new(Mutex::new(0));
-    let l2 = leases.clone();
-    // one task per tick
-    m.leases.expect_lease_task().returning(move |_, _, _, _| {
-        let mut n = l2.lock().unwrap();
-        *n += 1;
-        Ok((*n % 2 == 1).then(|| LeasedTask {
-            id: TaskId(1),
-            state: TaskState::Running,
-            job_group_id: Some("g".into()),
-            leads_count: 1,
-            jobs_recorded: 0,
-        }))
-    });
-    m.leases.expect_release_lease().returning(|_, _, _| Ok(()));
+    let mut m = one_task_per_tick(0);
     m.results
         .expect_apply_results()
         .returning(|_, r| Ok(r.len() as u64));
@@ -274,23 +280,8 @@ fn hundred_a_page() -> ExecutionSettings {
 
 #[tokio::test]
 async fn a_group_that_grew_is_synced_without_asking_for_its_progress() {
-    let mut m = Mocks::new();
-    m.lifecycle.expect_undo_stale_starts().returning(|_| Ok(0));
-    let leases = Arc::new(Mutex::new(0));
-    let l2 = leases.clone();
-    // one task per tick, with 99 jobs recorded at both ticks
-    m.leases.expect_lease_task().returning(move |_, _, _, _| {
-        let mut n = l2.lock().unwrap();
-        *n += 1;
-        Ok((*n % 2 == 1).then(|| LeasedTask {
-            id: TaskId(1),
-            state: TaskState::Running,
-            job_group_id: Some("g".into()),
-            leads_count: 200,
-            jobs_recorded: 99,
-        }))
-    });
-    m.leases.expect_release_lease().returning(|_, _, _| Ok(()));
+    // 99 jobs recorded at both ticks
+    let mut m = one_task_per_tick(99);
     m.lifecycle
         .expect_complete_if_done()
         .returning(|_| Ok(false));
