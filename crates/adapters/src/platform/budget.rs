@@ -89,9 +89,12 @@ pub const NEAR_CEILING: f64 = 0.95;
 pub const LOWERED_CEILING: f64 = (1.0 + CUT) / 2.0;
 /// The least a reader whose share is not due waits before it asks again.
 const NOT_DUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
-/// Room between two slots beyond `1 / rate`, so that timer jitter never puts one more request
-/// into a second than the rate allows.
-const SPACING: TimeDelta = TimeDelta::milliseconds(1);
+/// Room in a second's worth of slots for requests that leave a little after their slot (an
+/// assignment writes to the database after its wait; timers lag): the slots of `rate` requests
+/// span this much more than a second, so that one sent up to 20 ms late never makes one more in
+/// a second than the rate allows, where the platform counts a second from its first request.
+/// With 1 ms between slots instead, a request 3 ms late was enough at 2 a second.
+const SLACK: f64 = 0.02;
 
 /// How the account's rate is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -171,8 +174,8 @@ impl BucketState {
     }
 
     fn interval(&self, mode: RateMode) -> TimeDelta {
-        let micros = (1_000_000.0 / self.rate_in(mode)) as i64;
-        TimeDelta::microseconds(micros) + SPACING
+        let micros = (1_000_000.0 * (1.0 + SLACK) / self.rate_in(mode)) as i64;
+        TimeDelta::microseconds(micros)
     }
 
     /// Reserve the next slot for `class` at `now`: the time it may be sent. `None` for a
@@ -479,7 +482,8 @@ mod tests {
         let slots: Vec<i64> = (0..5)
             .map(|_| (b.reserve(Class::Dispatch, at(0), mode).unwrap() - at(0)).num_milliseconds())
             .collect();
-        assert_eq!(slots, vec![0, 101, 202, 303, 404]);
+        // 102 ms: a tenth of a second and its share of the slack
+        assert_eq!(slots, vec![0, 102, 204, 306, 408]);
         b.throttled(at(0), mode);
         assert_eq!(b.rate_in(mode), 10.0);
         assert_eq!(
@@ -495,7 +499,7 @@ mod tests {
         // a dispatcher asking for every slot, and a reader asking too each time
         let mut reads = 0;
         for i in 0..200 {
-            let now = at(i * 101);
+            let now = at(i * 102);
             b.reserve(Class::Dispatch, now, mode).unwrap();
             if b.reserve(Class::Sync, now, mode).is_some() {
                 reads += 1;
@@ -508,7 +512,7 @@ mod tests {
         let later = at(100_000);
         let a = b.reserve(Class::Sync, later, mode).unwrap();
         let c = b.reserve(Class::Sync, later, mode).unwrap();
-        assert_eq!((c - a).num_milliseconds(), 101);
+        assert_eq!((c - a).num_milliseconds(), 102);
     }
 
     #[test]
@@ -517,14 +521,14 @@ mod tests {
         let mut b = BucketState::new(at(0));
         b.reserve(Class::Dispatch, at(0), mode).unwrap();
         let first = b.reserve(Class::Sync, at(0), mode);
-        assert_eq!(first, Some(at(501)));
+        assert_eq!(first, Some(at(510)));
         // while dispatch asks, the next reader is not due until a share's spacing later: nothing
         // is reserved for it, so no later slot is held behind it
         let r = b.reserve(Class::Sync, at(0), mode);
         assert_eq!(r, None);
-        assert_eq!(b.next_free, at(1002), "nothing reserved");
+        assert_eq!(b.next_free, at(1020), "nothing reserved");
         let r = Reservation::of(r, &b, at(0), mode);
-        assert_eq!(r.reads_after.as_millis(), 1002, "until the demand ends");
+        assert_eq!(r.reads_after.as_millis(), 1020, "until the demand ends");
         // dispatch asked nothing for two slots: the next reader is served at once
         assert_eq!(b.reserve(Class::Sync, at(1500), mode), Some(at(1500)));
     }
