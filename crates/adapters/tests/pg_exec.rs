@@ -1600,7 +1600,7 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
         .await
         .unwrap()
         .unwrap();
-    // the whole run, read as one value of the task's statement
+    // the whole run, every field as stored
     assert_eq!(v.newest_run, Some(newer));
     assert_eq!(v.rows, p);
     let v = f

@@ -284,7 +284,7 @@ async fn print_timeline(sim: Arc<platform_sim::Simulator>, t0: Instant) {
     }
 }
 
-/// One run of the faulty account: the rate discovered (`qps` None) or set.
+/// What one run of the faulty account measured.
 struct FaultyRun {
     total: f64,
     after_last: f64,
@@ -300,7 +300,8 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
     retire_tasks(env).await?;
     let set = faulty_run(env, n, Some(2)).await?;
     // the platform's share of the work: the assignments and one reading of every result page
-    let bound = (n as f64 / 99.0).ceil() / 2.0 + (n as f64 / 100.0).ceil() / 2.0;
+    let (assignments, pages) = ((n as f64 / 99.0).ceil(), (n as f64 / 100.0).ceil());
+    let bound = (assignments + pages) / 2.0;
     let row = |rate: &str, r: &FaultyRun| {
         format!(
             "| {rate} | {:.0} | {:.0} | {bound:.0} | {:.1}x | ≤ 2x {} | {} | {} | {} | {} | {} |\n",
@@ -321,13 +322,11 @@ pub async fn faulty(env: &BenchEnv, _args: &Args, report: &mut Report) -> anyhow
          `MONITOR_INTERVAL_SECS=1`, `PLATFORM_TIMEOUT_MS=800`; the service is killed with SIGKILL when the platform has 300, 700, 1,100 and 1,500 jobs and \
          started again each time under its name (`WORKER_ID`), as a service manager restarts it; once with the rate not set \
          (the budget finds it) and once with `PLATFORM_MAX_QPS=2`. Timed from the start of the task until it is completed (every lead called and its \
-         result read). The platform-bound time is the account's time for the work itself: {} assignments of 99 and {} result \
-         pages of 100 at 2 a second.\n\n\
+         result read). The platform-bound time is the account's time for the work itself: {assignments} assignments of 99 and \
+         {pages} result pages of 100 at 2 a second.\n\n\
          | rate | time to completed (s) | after the last restart (s) | platform-bound (s) | time / bound | target | requests | of which failed (500, timeout) | throttled | duplicate reference ids | jobs |\n\
          |---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n\
          {}{}",
-        (n as f64 / 99.0).ceil(),
-        (n as f64 / 100.0).ceil(),
         row("found", &found),
         row("`PLATFORM_MAX_QPS=2`", &set),
     ));
@@ -345,13 +344,12 @@ async fn faulty_run(env: &BenchEnv, n: usize, qps: Option<u32>) -> anyhow::Resul
     })?;
     env.sql("DELETE FROM platform_budget").await?;
     // one instance, restarted under its name after each kill (as a service manager does)
-    let server_env = [
+    let mut server_env = vec![
         ("MONITOR_INTERVAL_SECS", "1".to_owned()),
         ("PLATFORM_TIMEOUT_MS", "800".to_owned()),
         ("LEASE_SECS", "10".to_owned()),
         ("WORKER_ID", "faulty-bench".to_owned()),
     ];
-    let mut server_env = server_env.to_vec();
     if let Some(q) = qps {
         server_env.push(("PLATFORM_MAX_QPS", q.to_string()));
     }
