@@ -1588,7 +1588,10 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((v.task, v.counts, v.rows), (task, counts, conn_rows));
+    assert_eq!(
+        (v.task, v.counts, v.rows),
+        (task, counts.clone(), conn_rows)
+    );
     assert_eq!(v.newest_run, None);
     let run = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
     let newer = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
@@ -1603,6 +1606,23 @@ async fn statistics_and_executions_count_the_task_and_stay_in_scope() {
     // the whole run, every field as stored
     assert_eq!(v.newest_run, Some(newer));
     assert_eq!(v.rows, p);
+    f.exec.runs.lease_run("w1", 60).await.unwrap().unwrap();
+    f.exec
+        .runs
+        .finish_run(run.id, "w1", true, None)
+        .await
+        .unwrap();
+    let second = f.exec.runs.create_run(&f.scope, id).await.unwrap().unwrap();
+    assert_ne!(second.id, run.id);
+    let v = f
+        .exec
+        .results
+        .view(&f.scope, id, None, page(1, 3), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.newest_run, Some(second), "the newest of two runs");
+    assert_eq!(v.counts, counts, "each counter once beside the run");
     let v = f
         .exec
         .results
