@@ -16,7 +16,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::db::{DbPool, conn, db_error};
-use crate::platform::budget::{BucketState, Class, LocalSlots, RateMode, Reservation, SlotSource};
+use crate::platform::budget::{
+    BucketState, Class, LocalSlots, RateMode, Reservation, SlotSource, delta,
+};
 use crate::schema::platform_budget;
 
 /// The account's budget row in PostgreSQL.
@@ -38,6 +40,7 @@ type Row = (
     DateTime<Utc>,
     i64,
     i64,
+    Vec<DateTime<Utc>>,
 );
 
 fn state_of(r: Row) -> BucketState {
@@ -51,6 +54,7 @@ fn state_of(r: Row) -> BucketState {
         last_cut: r.6,
         reserved: r.7,
         throttled: r.8,
+        recent: r.9,
     }
 }
 
@@ -95,6 +99,7 @@ impl PgSlots {
                                 platform_budget::last_cut,
                                 platform_budget::reserved,
                                 platform_budget::throttled,
+                                platform_budget::recent_slots,
                             ),
                             clock_timestamp(),
                         ))
@@ -136,6 +141,7 @@ impl PgSlots {
                         platform_budget::last_cut.eq(state.last_cut),
                         platform_budget::reserved.eq(state.reserved),
                         platform_budget::throttled.eq(state.throttled),
+                        platform_budget::recent_slots.eq(&state.recent),
                         platform_budget::updated_at.eq(now),
                     ))
                     .execute(c)
@@ -177,14 +183,22 @@ impl SlotSource for PgSlots {
         }
     }
 
-    async fn throttled(&self) {
+    async fn throttled(&self, sent_ago: std::time::Duration) {
         let mode = self.mode;
-        if let Err(e) = self
-            .update(move |state, now| state.throttled(now, mode))
+        match self
+            .update(move |state, now| {
+                state.throttled(now, mode, delta(sent_ago));
+                (state.rate, state.ceiling)
+            })
             .await
         {
-            self.warn_once(&e);
-            self.fallback.throttled().await;
+            Ok(((rate, ceiling), _)) => {
+                tracing::debug!(rate, ceiling, "throttling answer");
+            }
+            Err(e) => {
+                self.warn_once(&e);
+                self.fallback.throttled(sent_ago).await;
+            }
         }
     }
 }

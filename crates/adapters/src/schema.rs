@@ -37,6 +37,7 @@ diesel::table! {
         reserved -> Int8,
         throttled -> Int8,
         updated_at -> Timestamptz,
+        recent_slots -> Array<Timestamptz>,
     }
 }
 

@@ -13,11 +13,13 @@
 //! - **The rate**: with `PLATFORM_MAX_QPS` it is that, fixed. Without it the budget finds the
 //!   account's limit itself, growing only while every slot is taken:
 //!   - it starts at [`START_RATE`] and grows by half of itself a second (slow start) until the
-//!     first throttling answer, which undoes a second of that growth (divides it by 1.5);
+//!     first throttling answer. That answer's ceiling is what the platform accepted: the slots
+//!     given in the second before the refused request left (kept while slow start lasts); the
+//!     rate goes back to it, or further if undoing a second of growth (dividing by 1.5) is less;
 //!   - each later throttling answer cuts it to [`CUT`] of itself (at most one cut a second);
-//!   - every throttling answer remembers the rate it came at (the ceiling; slow start's, the
-//!     rate it undid back to, since it overshoots by up to half; one below the ceiling, a
-//!     little less than its rate, since the ceiling was too high): below 95% of it the
+//!   - every later throttling answer remembers the rate it came at (the ceiling; one that came
+//!     while the rate was still under 95% of the ceiling, a little less than its rate, since the
+//!     ceiling was too high): below 95% of it the
 //!     rate comes back by [`RECOVER_PER_SECOND`] of itself a second (about two seconds from a
 //!     cut), from there to 5% above it probes by [`PROBE_PER_SECOND`] (about 25 s to the
 //!     ceiling), and beyond that, the limit having grown, it grows by [`RAISE_PER_SECOND`].
@@ -83,8 +85,9 @@ pub const CUT: f64 = 0.85;
 /// Below this share of the ceiling the discovered rate comes back fast; from there to as far
 /// above the ceiling it probes slowly.
 pub const NEAR_CEILING: f64 = 0.95;
-/// The ceiling a throttling answer below the ceiling leaves, as a share of the rate it came at
-/// (CUBIC's fast convergence: halfway between the rate and its cut). 0.97 here, with
+/// The ceiling a throttling answer under [`NEAR_CEILING`] of the ceiling leaves, as a share of
+/// the rate it came at (CUBIC's fast convergence: halfway between the rate and its cut). 0.97
+/// here, with
 /// [`NEAR_CEILING`] at 0.97, met 12–14 throttling answers on the faulty benchmark instead of 5.
 pub const LOWERED_CEILING: f64 = (1.0 + CUT) / 2.0;
 /// The least a reader whose share is not due waits before it asks again.
@@ -95,6 +98,10 @@ const NOT_DUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 /// a second than the rate allows, where the platform counts a second from its first request.
 /// With 1 ms between slots instead, a request 3 ms late was enough at 2 a second.
 const SLACK: f64 = 0.02;
+
+/// How long slow start keeps the slots it gave: a throttling answer that comes later than this
+/// less a second after its request left is not counted against them.
+const HISTORY: TimeDelta = TimeDelta::seconds(3);
 
 /// How the account's rate is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,6 +133,9 @@ pub struct BucketState {
     pub reserved: i64,
     /// Throttling answers reported.
     pub throttled: i64,
+    /// The slots given during slow start in the last [`HISTORY`], oldest first (empty after
+    /// it).
+    pub recent: Vec<DateTime<Utc>>,
 }
 
 impl BucketState {
@@ -142,6 +152,7 @@ impl BucketState {
             last_cut: past,
             reserved: 0,
             throttled: 0,
+            recent: Vec::new(),
         }
     }
 
@@ -200,9 +211,21 @@ impl BucketState {
             self.last_read = slot;
         }
         self.next_free = slot + interval;
+        if mode == RateMode::Discovered && self.slow_start {
+            self.recent.retain(|s| *s > now - HISTORY);
+            self.recent.push(slot);
+        }
         if mode == RateMode::Discovered && slot > now {
-            // a share of itself a second is that much a slot: the rate is the slots a second
-            self.rate += self.growth();
+            // a share of itself a second is that much a slot: the rate is the slots a second.
+            // Coming back fast stops at the probing zone: a step of it is 5% of the rate at 2 a
+            // second, and one past 95% of the ceiling went straight to the limit
+            let near = self.ceiling * NEAR_CEILING;
+            let grown = self.rate + self.growth();
+            self.rate = if !self.slow_start && self.rate < near {
+                grown.min(near)
+            } else {
+                grown
+            };
         }
         self.reserved += 1;
         Some(slot)
@@ -221,36 +244,60 @@ impl BucketState {
         }
     }
 
-    /// The platform refused a request for its rate.
-    pub fn throttled(&mut self, now: DateTime<Utc>, mode: RateMode) {
+    /// The requests slow start let out in the second before one that left at `sent`, that one
+    /// not counted: what the platform accepted before it refused. `None` when the slots kept do
+    /// not reach back that far.
+    fn accepted_before(&self, now: DateTime<Utc>, sent: DateTime<Utc>) -> Option<f64> {
+        let from = sent - TimeDelta::seconds(1);
+        if from < now - HISTORY {
+            return None;
+        }
+        let n = self
+            .recent
+            .iter()
+            .filter(|s| **s > from && **s <= sent)
+            .count();
+        Some((n.saturating_sub(1) as f64).max(MIN_RATE))
+    }
+
+    /// The platform refused, for its rate, a request that left `sent_ago` before `now`.
+    pub fn throttled(&mut self, now: DateTime<Utc>, mode: RateMode, sent_ago: TimeDelta) {
         self.throttled += 1;
         if mode != RateMode::Discovered || now - self.last_cut < TimeDelta::seconds(1) {
             return;
         }
-        // slow start grew the rate by half of itself in the last second: that second is undone
-        let keep = if self.slow_start {
-            1.0 / (1.0 + SLOW_START_PER_SECOND)
-        } else {
-            CUT
-        };
         let came_at = self.rate;
-        self.rate = (came_at * keep).max(MIN_RATE);
-        // the limit was crossed in the last second: during slow start that is the undone rate
-        // (the rate the answer came at is up to half above the limit); later the rate it came
-        // at, or, below the ceiling (which was too high, or the limit fell), less: the rate came
-        // back fast and may have gone past the limit by then
-        self.ceiling = if self.slow_start {
-            self.rate
-        } else if came_at < self.ceiling {
-            came_at * LOWERED_CEILING
+        (self.rate, self.ceiling) = if self.slow_start {
+            // the rate at the answer is up to half above the limit and has grown since the
+            // request left; what the platform accepted in the second before it is the limit.
+            // Undoing a second of growth may go lower (the answer came late): that, then
+            let undone = (came_at / (1.0 + SLOW_START_PER_SECOND)).max(MIN_RATE);
+            match self.accepted_before(now, now - sent_ago) {
+                Some(accepted) => (undone.min(accepted), accepted),
+                None => (undone, undone),
+            }
         } else {
-            came_at
+            // the rate it came at; or, while the rate was still coming back fast (the ceiling
+            // was too high, or the limit fell), less: it may have gone past the limit by then.
+            // Probing just under the ceiling is not that: the probe found the limit
+            let ceiling = if came_at < self.ceiling * NEAR_CEILING {
+                came_at * LOWERED_CEILING
+            } else {
+                came_at
+            };
+            ((came_at * CUT).max(MIN_RATE), ceiling)
         };
         self.slow_start = false;
+        self.recent.clear();
         self.last_cut = now;
         // the slots already promised stand; the next ones follow the new rate
         self.next_free = self.next_free.max(now) + self.interval(mode);
     }
+}
+
+/// A time span as chrono's (saturating: spans this long do not happen here).
+pub fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 /// What asking for a slot gave.
@@ -285,8 +332,8 @@ impl Reservation {
 pub trait SlotSource: Send + Sync + 'static {
     /// Reserve the next slot for `class`.
     async fn reserve(&self, class: Class) -> Reservation;
-    /// The platform refused a request for its rate.
-    async fn throttled(&self);
+    /// The platform refused, for its rate, a request that left `sent_ago`.
+    async fn throttled(&self, sent_ago: std::time::Duration);
 }
 
 /// Slots of one process, in memory.
@@ -323,8 +370,9 @@ impl SlotSource for LocalSlots {
         Reservation::of(slot, &state, now, self.mode)
     }
 
-    async fn throttled(&self) {
-        self.lock().throttled(Utc::now(), self.mode);
+    async fn throttled(&self, sent_ago: std::time::Duration) {
+        self.lock()
+            .throttled(Utc::now(), self.mode, delta(sent_ago));
     }
 }
 
@@ -373,9 +421,9 @@ impl Budget {
         let _ = wait.await; // a dropped sender means the same
     }
 
-    /// The platform refused a request for its rate.
-    pub async fn throttled(&self) {
-        self.source.throttled().await;
+    /// The platform refused, for its rate, a request that left `sent_ago`.
+    pub async fn throttled(&self, sent_ago: std::time::Duration) {
+        self.source.throttled(sent_ago).await;
     }
 }
 
@@ -484,7 +532,7 @@ mod tests {
             .collect();
         // 102 ms: a tenth of a second and its share of the slack
         assert_eq!(slots, vec![0, 102, 204, 306, 408]);
-        b.throttled(at(0), mode);
+        b.throttled(at(0), mode, TimeDelta::zero());
         assert_eq!(b.rate_in(mode), 10.0);
         assert_eq!(
             b.rate, START_RATE,
@@ -542,18 +590,20 @@ mod tests {
             b.reserve(Class::Dispatch, at(0), mode).unwrap();
         }
         assert_eq!(b.rate, START_RATE + 10.0 * SLOW_START_PER_SECOND);
-        b.throttled(at(1000), mode);
+        // an answer too late to be counted against the slots kept
+        b.throttled(at(3000), mode, TimeDelta::seconds(3));
         let undone = (START_RATE + 10.0 * SLOW_START_PER_SECOND) / 1.5;
         assert!(
             (b.rate - undone).abs() < 1e-9,
             "slow start's last second undone"
         );
         assert!(!b.slow_start);
+        assert!(b.recent.is_empty(), "slow start's slots are let go");
         assert_eq!(b.ceiling, b.rate, "slow start's overshoot is not a ceiling");
         let before = b.rate;
-        b.throttled(at(1500), mode); // within a second of the cut: no second cut
+        b.throttled(at(3500), mode, TimeDelta::zero()); // within a second of the cut
         assert_eq!(b.rate, before);
-        b.throttled(at(2600), mode);
+        b.throttled(at(4100), mode, TimeDelta::zero());
         assert!((b.rate - before * CUT).abs() < 1e-9);
         assert_eq!(b.ceiling, before, "the rate the throttling answer came at");
         // back to 95% of that fast: a tenth of itself a second is 0.1 a slot
@@ -566,6 +616,7 @@ mod tests {
             slots,
             ((NEAR_CEILING - CUT) * before / RECOVER_PER_SECOND).ceil() as i32
         );
+        assert_eq!(b.rate, NEAR_CEILING * before, "no fast step past 95% of it");
         // then slowly past the ceiling
         let near = b.rate;
         for _ in 0..10 {
@@ -582,8 +633,86 @@ mod tests {
         // below the rate the answer came at
         b.ceiling = 10.0;
         b.rate = 8.0;
-        b.throttled(at(10_000), mode);
+        b.throttled(at(10_000), mode, TimeDelta::zero());
         assert!((b.ceiling - 8.0 * LOWERED_CEILING).abs() < 1e-9);
+        // one while probing just under the ceiling: the probe found the limit there
+        b.ceiling = 10.0;
+        b.rate = 9.99;
+        b.throttled(at(20_000), mode, TimeDelta::zero());
+        assert_eq!(b.ceiling, 9.99);
+    }
+
+    /// How a platform counts its second.
+    #[derive(Clone, Copy)]
+    enum Second {
+        /// From the first request after the last second ended (as the simulator does).
+        Fixed,
+        /// The second before each request.
+        Sliding,
+    }
+
+    /// Slow start against a platform that refuses more than `limit` requests in a second,
+    /// every slot taken: the state after the first refusal's answer, which comes `answer_ms`
+    /// after the refused request left while the scheduler goes on reserving slots.
+    fn first_refusal(second: Second, limit: usize, answer_ms: i64) -> BucketState {
+        let mode = RateMode::Discovered;
+        let mut b = BucketState::new(at(0));
+        let (mut now, mut sent) = (at(0), Vec::new());
+        let mut window = None::<(DateTime<Utc>, usize)>;
+        loop {
+            let slot = b.reserve(Class::Dispatch, now, mode).unwrap();
+            sent.push(slot);
+            let (start, n) = match (second, window) {
+                (Second::Fixed, Some((start, n))) if slot - start < TimeDelta::seconds(1) => {
+                    (start, n + 1)
+                }
+                (Second::Fixed, _) => (slot, 1),
+                (Second::Sliding, _) => {
+                    let from = slot - TimeDelta::seconds(1);
+                    (from, sent.iter().filter(|s| **s > from).count())
+                }
+            };
+            window = Some((start, n));
+            if n > limit {
+                let answer = slot + TimeDelta::milliseconds(answer_ms);
+                let mut t = slot;
+                while b.next_free <= answer {
+                    t = b.reserve(Class::Dispatch, t, mode).unwrap();
+                }
+                b.throttled(answer, mode, answer - slot);
+                return b;
+            }
+            now = slot;
+        }
+    }
+
+    #[test]
+    fn slow_starts_first_refusal_takes_what_the_platform_accepted_as_the_ceiling() {
+        for limit in [2, 3, 5, 20, 50] {
+            for answer_ms in [5, 80, 400] {
+                let seen = |second| {
+                    let b = first_refusal(second, limit, answer_ms);
+                    assert!(!b.slow_start);
+                    assert!(b.recent.is_empty());
+                    assert!(b.rate <= b.ceiling, "never above what was accepted");
+                    b.ceiling
+                };
+                // a platform that counts the second before each request: exactly its limit
+                assert_eq!(seen(Second::Sliding), limit as f64);
+                // one that counts from a first request: its limit, or a little more when its
+                // second began after the oldest of them (a later answer brings it down)
+                let fixed = seen(Second::Fixed);
+                assert!(
+                    fixed >= limit as f64 && fixed <= limit as f64 * 1.1 + 1.0,
+                    "limit {limit}, answer after {answer_ms} ms: ceiling {fixed}"
+                );
+            }
+        }
+        // at 2 a second: slots at 0, 510, 1020, 1428 and 1768 ms, the last refused (the third
+        // of its second); by its answer the rate has grown to 4, whose undone second (2.67)
+        // would be refused again
+        let b = first_refusal(Second::Fixed, 2, 80);
+        assert_eq!((b.ceiling, b.rate), (2.0, 2.0));
     }
 
     #[test]
@@ -641,7 +770,7 @@ mod tests {
             let slot = state.reserve(class, now, self.mode);
             Reservation::of(slot, &state, now, self.mode)
         }
-        async fn throttled(&self) {}
+        async fn throttled(&self, _: std::time::Duration) {}
     }
 
     /// A dispatcher that works a while between its requests, beside a monitor that always has a

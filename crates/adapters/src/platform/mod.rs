@@ -361,13 +361,14 @@ impl HttpPlatform {
     ) -> Result<Value, PlatformError> {
         let mut attempt: u32 = 0;
         loop {
-            match self.attempt(action, params, gate).await {
+            let (attempt_made, left) = self.attempt(action, params, gate).await;
+            match attempt_made {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(why) => {
                     let reason = why.as_str();
                     if why == Why::Throttled {
                         // the budget slows down; the retry waits for a slot of the new rate
-                        self.budget.throttled().await;
+                        self.budget.throttled(left.elapsed()).await;
                     }
                     if attempt >= self.settings.max_retries {
                         tracing::warn!(
@@ -393,20 +394,21 @@ impl HttpPlatform {
         }
     }
 
-    /// One HTTP attempt.
+    /// One HTTP attempt, and when its request left.
     async fn attempt(
         &self,
         action: Action,
         params: &[(String, String)],
         gate: Option<&dyn SendGate>,
-    ) -> Attempt {
+    ) -> (Attempt, std::time::Instant) {
         self.budget.acquire(self.class).await;
         // passed after the wait for a slot, the last thing before the request leaves
         if let Some(gate) = gate
             && let Err(e) = gate.pass().await
         {
-            return Attempt::Done(Err(e));
+            return (Attempt::Done(Err(e)), std::time::Instant::now());
         }
+        let left = std::time::Instant::now();
         let body = self.signed_body(action, params);
         let sent = self
             .client
@@ -421,14 +423,19 @@ impl HttpPlatform {
             .await;
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return traced(action, self.class, transport_failure(action, &e)),
+            Err(e) => {
+                return (
+                    traced(action, self.class, transport_failure(action, &e)),
+                    left,
+                );
+            }
         };
         let status = response.status().as_u16();
         let outcome = match response.bytes().await {
             Ok(bytes) => classify(action, status, &bytes),
             Err(e) => transport_failure(action, &e),
         };
-        traced(action, self.class, outcome)
+        (traced(action, self.class, outcome), left)
     }
 }
 #[async_trait]

@@ -1,0 +1,1 @@
+ALTER TABLE platform_budget DROP COLUMN recent_slots;
