@@ -30,6 +30,12 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// `statement_timeout` of every connection.
     pub statement_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of every connection: a process that stops inside a
+    /// transaction (frozen, swapped out, paused in a debugger) loses its session, and the rows
+    /// it locked, after this long. Without it an instance stopped while it held the account's
+    /// budget row would hold every other instance's platform requests for `statement_timeout`.
+    /// The service's transactions hold no wait but the database's own.
+    pub idle_in_transaction_timeout: Duration,
     /// Plan each prepared statement once, for any parameters (`plan_cache_mode =
     /// force_generic_plan`), instead of PostgreSQL's default of planning it anew on every
     /// execution whenever its generic plan *looks* dearer: a page's `LIMIT $n OFFSET $m` looks to
@@ -44,6 +50,7 @@ impl Default for PoolSettings {
             max_size: 16,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(120),
+            idle_in_transaction_timeout: Duration::from_secs(10),
             generic_plans: false,
         }
     }
@@ -51,18 +58,19 @@ impl Default for PoolSettings {
 
 async fn establish(
     url: String,
-    statement_timeout: Duration,
-    connect_timeout: Duration,
-    generic_plans: bool,
+    settings: PoolSettings,
 ) -> diesel::ConnectionResult<AsyncPgConnection> {
-    let mut conn = tokio::time::timeout(connect_timeout, crate::pg_connect::connect(&url))
+    let connect = crate::pg_connect::connect(&url);
+    let mut conn = tokio::time::timeout(settings.acquire_timeout, connect)
         .await
         .map_err(|_| ConnectionError::BadConnection("connect timed out".into()))??;
     let mut set = format!(
-        "SET statement_timeout = {}; SET TIME ZONE 'UTC'",
-        statement_timeout.as_millis()
+        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}; \
+         SET TIME ZONE 'UTC'",
+        settings.statement_timeout.as_millis(),
+        settings.idle_in_transaction_timeout.as_millis(),
     );
-    if generic_plans {
+    if settings.generic_plans {
         set.push_str("; SET plan_cache_mode = force_generic_plan");
     }
     diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &set)
@@ -74,15 +82,13 @@ async fn establish(
 /// Build a pool for `url`. Connections open lazily; a database that is down makes requests fail
 /// fast with [`RepoError::Unavailable`], and the pool recovers by itself when it returns.
 pub fn make_pool(url: &str, settings: &PoolSettings) -> anyhow::Result<DbPool> {
-    let st = settings.statement_timeout;
-    let ct = settings.acquire_timeout;
-    let generic = settings.generic_plans;
+    let setup = settings.clone();
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     // no test query on every checkout (a round trip per checkout, several per request): a
     // connection whose server went away is closed and dropped by the pool (`is_broken`), and a
     // query on a connection that breaks mid-way maps to `Unavailable` (503) and closes it
     config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(move |url| establish(url.to_owned(), st, ct, generic).boxed());
+    config.custom_setup = Box::new(move |url| establish(url.to_owned(), setup.clone()).boxed());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     let pool = Pool::builder(manager)
         .max_size(settings.max_size)

@@ -60,7 +60,63 @@ async fn every_connection_gets_the_pools_settings() {
     );
     assert_eq!(setting(&default, "plan_cache_mode").await, "auto");
     assert_eq!(setting(&default, "statement_timeout").await, "7s");
+    assert_eq!(
+        setting(&default, "idle_in_transaction_session_timeout").await,
+        "10s"
+    );
     assert_eq!(setting(&generic, "TimeZone").await, "UTC");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_left_idle_loses_its_locks() {
+    use diesel_async::AsyncConnection;
+    let (db, _) = common::setup().await;
+    let pool = make_pool(
+        &db.url,
+        &PoolSettings {
+            max_size: 2,
+            idle_in_transaction_timeout: std::time::Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let lock = "SELECT 1 FROM held WHERE id = 1 FOR UPDATE NOWAIT";
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn(&pool).await.unwrap(),
+        "CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held VALUES (1)",
+    )
+    .await
+    .unwrap();
+    let mut holder = conn(&pool).await.unwrap();
+    let (locked, released) = tokio::sync::oneshot::channel::<()>();
+    let frozen = async {
+        holder
+            .transaction(async |c| {
+                diesel::sql_query(lock).execute(c).await?;
+                let _ = locked.send(());
+                // a process stopped while it holds the row: the session waits for it
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                diesel::sql_query("SELECT 1").execute(c).await
+            })
+            .await
+    };
+    let other = async {
+        released.await.unwrap();
+        let mut c = conn(&pool).await.unwrap();
+        let busy = diesel::sql_query(lock).execute(&mut c).await;
+        assert!(busy.is_err(), "held while its holder works");
+        // eventually, not timed: the lock is free once the idle session is ended
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            if diesel::sql_query(lock).execute(&mut c).await.is_ok() {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "the row stays locked");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let (held, ()) = tokio::join!(frozen, other);
+    assert!(held.is_err(), "the stopped holder's transaction is gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
