@@ -101,7 +101,7 @@ const SLACK: f64 = 0.02;
 
 /// How long slow start keeps the slots it gave: a throttling answer that comes later than this
 /// less a second after its request left is not counted against them.
-const HISTORY: TimeDelta = TimeDelta::seconds(3);
+pub const HISTORY: TimeDelta = TimeDelta::seconds(3);
 
 /// How the account's rate is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
