@@ -47,7 +47,8 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
     /// Which benchmarks: create, list, dispatch, sync, budget, console, export, webhooks
-    /// (comma-separated).
+    /// (comma-separated); also production, and busy, discovery or faulty (the parts of budget)
+    /// alone.
     #[arg(
         long,
         value_delimiter = ',',
@@ -92,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
                 budget::retire_tasks(&env).await?;
                 budget::faulty(&env, &args, &mut report).await?;
             }
+            "busy" => budget::busy(&env, &args, &mut report).await?,
+            "discovery" => budget::discovery(&env, &args, &mut report).await?,
             "faulty" => budget::faulty(&env, &args, &mut report).await?,
             "console" => console::console(&env, &args, &mut report).await?,
             "export" => export::export(&env, &args, &mut report).await?,
