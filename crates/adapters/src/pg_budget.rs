@@ -185,20 +185,12 @@ impl SlotSource for PgSlots {
 
     async fn throttled(&self, sent_ago: std::time::Duration) {
         let mode = self.mode;
-        match self
-            .update(move |state, now| {
-                state.throttled(now, mode, delta(sent_ago));
-                (state.rate, state.ceiling)
-            })
+        if let Err(e) = self
+            .update(move |state, now| state.throttled(now, mode, delta(sent_ago)))
             .await
         {
-            Ok(((rate, ceiling), _)) => {
-                tracing::debug!(rate, ceiling, "throttling answer");
-            }
-            Err(e) => {
-                self.warn_once(&e);
-                self.fallback.throttled(sent_ago).await;
-            }
+            self.warn_once(&e);
+            self.fallback.throttled(sent_ago).await;
         }
     }
 }

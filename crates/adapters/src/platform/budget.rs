@@ -19,10 +19,10 @@
 //!   - each later throttling answer cuts it to [`CUT`] of itself (at most one cut a second);
 //!   - every later throttling answer remembers the rate it came at (the ceiling; one that came
 //!     while the rate was still under 95% of the ceiling, a little less than its rate, since the
-//!     ceiling was too high): below 95% of it the
-//!     rate comes back by [`RECOVER_PER_SECOND`] of itself a second (about two seconds from a
-//!     cut), from there to 5% above it probes by [`PROBE_PER_SECOND`] (about 25 s to the
-//!     ceiling), and beyond that, the limit having grown, it grows by [`RAISE_PER_SECOND`].
+//!     ceiling was too high): below 95% of it the rate comes back by [`RECOVER_PER_SECOND`] of
+//!     itself a second (about two seconds from a cut), from there to 5% above it probes by
+//!     [`PROBE_PER_SECOND`] (about 25 s to the ceiling), and beyond that, the limit having
+//!     grown, it grows by [`RAISE_PER_SECOND`].
 //!
 //!   So it runs at 95–100% of the limit and meets a throttling answer about every half minute:
 //!   under 1% of the requests from 4 a second up. A flat 1% a second after each cut would spend
@@ -87,8 +87,8 @@ pub const CUT: f64 = 0.85;
 pub const NEAR_CEILING: f64 = 0.95;
 /// The ceiling a throttling answer under [`NEAR_CEILING`] of the ceiling leaves, as a share of
 /// the rate it came at (CUBIC's fast convergence: halfway between the rate and its cut). 0.97
-/// here, with
-/// [`NEAR_CEILING`] at 0.97, met 12–14 throttling answers on the faulty benchmark instead of 5.
+/// here, with [`NEAR_CEILING`] at 0.97, met 12–14 throttling answers on the faulty benchmark
+/// instead of 5.
 pub const LOWERED_CEILING: f64 = (1.0 + CUT) / 2.0;
 /// The least a reader whose share is not due waits before it asks again.
 const NOT_DUE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
@@ -263,6 +263,16 @@ impl BucketState {
     /// The platform refused, for its rate, a request that left `sent_ago` before `now`.
     pub fn throttled(&mut self, now: DateTime<Utc>, mode: RateMode, sent_ago: TimeDelta) {
         self.throttled += 1;
+        self.cut(now, mode, sent_ago);
+        tracing::debug!(
+            rate = self.rate,
+            ceiling = self.ceiling,
+            "throttling answer"
+        );
+    }
+
+    /// What a throttling answer does to a discovered rate: at most one cut a second.
+    fn cut(&mut self, now: DateTime<Utc>, mode: RateMode, sent_ago: TimeDelta) {
         if mode != RateMode::Discovered || now - self.last_cut < TimeDelta::seconds(1) {
             return;
         }
